@@ -1,0 +1,66 @@
+# irdrive — quick start: `make demo` (runs the payments failover against the lab), `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The test suite runs its own lab in a separate folder and port range.
+TEST_LAB_DIR ?= $(CURDIR)/.state/test-lab
+TEST_PORT_BASE ?= 17800
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps demo lab-up lab-down test lint unit integration bench clean
+
+help:
+	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
+	@echo "make test   lint + unit + integration tests (starts and stops its own lab)"
+	@echo "make lint   ruff, mypy (driver/), ansible-lint (production profile)"
+	@echo "make bench  benchmark payments-failover vs a shell script vs direct API calls"
+
+install: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@PYBIN=$$(scripts/find-python) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$PYBIN"; $$PYBIN -m venv $(VENV); fi
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' 'python-dateutil<3' 2>&1 \
+	  | grep -v "^WARNING: Location" || true
+	@$(PY) -c 'import irdrive, ansible_runner, kubernetes, moto' || { echo "error: install failed" >&2; exit 1; }
+	@touch $@
+
+system-deps:
+	@scripts/system-deps
+
+demo: install
+	$(BIN)/irdrive lab up
+	$(BIN)/irdrive lab reset
+	$(BIN)/irdrive lab fault processor-down
+	$(BIN)/irdrive run payments-failover --yes
+
+lab-up: install
+	$(BIN)/irdrive lab up
+
+lab-down:
+	$(BIN)/irdrive lab down
+
+lint: install
+	$(BIN)/ruff check driver tests bench collections
+	$(BIN)/ruff format --check driver tests bench collections
+	$(BIN)/mypy
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops
+
+unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test: install lint
+	@set -o pipefail; status=0; \
+	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
+	  $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
+	IRDRIVE_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_LAB_PORT_BASE=$(TEST_PORT_BASE) $(BIN)/irdrive lab down >/dev/null 2>&1 || true; \
+	exit $$status
+
+bench: install
+	$(PY) bench/payments_failover.py
+
+clean:
+	-$(BIN)/irdrive lab down
+	rm -rf $(VENV) .state

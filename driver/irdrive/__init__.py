@@ -1,0 +1,5 @@
+"""irdrive: incident-response automation driver."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

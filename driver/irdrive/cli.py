@@ -1,0 +1,65 @@
+"""The ``irdrive`` command group.
+
+Commands live one a file in ``irdrive.commands`` and are imported only when invoked, so
+``irdrive --help`` stays fast and imports neither ansible nor the cloud clients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from irdrive import __version__
+
+# command name -> (module in irdrive.commands, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "list": ("list_cmd", "list_cmd", "List the runbooks in the catalog."),
+    "show": ("show", "show", "Show a runbook: what it does, its parameters, what it changes."),
+    "run": ("run", "run", "Run a runbook with live progress and a verified report."),
+    "lab": ("lab", "lab", "The local simulated platform: up, down, status, reset, fault, journal."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(f"irdrive.commands.{spec[0]}")
+        cmd: click.Command = getattr(module, spec[1])
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text from the table, without importing every command module.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="irdrive")
+def cli() -> None:
+    """irdrive turns the incident playbook into safe, verified automation.
+
+    \b
+    Examples:
+      irdrive lab up                     start the local lab
+      irdrive list                       the runbooks
+      irdrive run payments-failover      fail payments over to the backup processor
+      irdrive run payments-failover --check --diff
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="irdrive")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,177 @@
+"""``irdrive lab``: the local simulated platform."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from irdrive.errors import handle_errors
+from irdrive.lab.config import LabConfig, default_lab_dir, default_port_base
+
+pass_cfg = click.make_pass_decorator(LabConfig)
+
+
+def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
+    try:
+        return LabConfig(
+            dir=Path(lab_dir).expanduser().resolve() if lab_dir else default_lab_dir(),
+            port_base=port_base if port_base is not None else default_port_base(),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group()
+@click.option("--lab-dir", envvar="IRDRIVE_LAB_DIR", type=click.Path(file_okay=False),
+              help="The lab's folder (default: $XDG_STATE_HOME/irdrive/lab).")
+@click.option("--port-base", envvar="IRDRIVE_LAB_PORT_BASE", type=int,
+              help="First of the lab's ports (default 17600); two labs need different bases.")
+@click.pass_context
+def lab(ctx: click.Context, lab_dir: str | None, port_base: int | None) -> None:
+    """The local simulated platform: Kubernetes API, AWS (moto), PostgreSQL and hosts.
+
+    \b
+    Examples:
+      irdrive lab up
+      irdrive lab fault processor-down
+      irdrive lab fault processor-down --clear
+      irdrive lab journal --json
+      irdrive lab --lab-dir /tmp/lab2 --port-base 17700 up
+    """
+    ctx.obj = _config(lab_dir, port_base)
+
+
+def _print_endpoints(state: dict[str, Any]) -> None:
+    click.echo(f"Lab folder:  {state['dir']}")
+    for name, url in state.get("endpoints", {}).items():
+        if url:
+            click.echo(f"  {name:<11} {url}")
+    click.echo(f"Kubeconfig:  {state['kubeconfig']}")
+    for host, info in (state.get("hosts") or {}).items():
+        if isinstance(info, dict) and info.get("address"):
+            click.echo(f"  host {host:<9} {info['address']}")
+    inventory = Path(__file__).resolve().parents[3] / "inventories" / "lab"
+    click.echo(f"Inventory:   {inventory}  (IRDRIVE_LAB_DIR={state['dir']})")
+
+
+@lab.command()
+@pass_cfg
+@handle_errors
+def up(cfg: LabConfig) -> None:
+    """Start the lab in the background and wait until every part is healthy."""
+    from irdrive.lab import manager
+
+    already = manager.is_up(cfg)
+    state = manager.up(cfg)
+    if already:
+        click.echo("The lab is already up.")
+    else:
+        click.echo(f"Lab up in {state.get('up_seconds', 0):.1f}s.")
+    _print_endpoints(state)
+
+
+@lab.command()
+@pass_cfg
+@handle_errors
+def down(cfg: LabConfig) -> None:
+    """Stop everything the lab started."""
+    from irdrive.lab import manager
+
+    stopped = manager.down(cfg)
+    click.echo("Lab down." if stopped else "The lab was not running.")
+
+
+@lab.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_cfg
+@handle_errors
+def status(cfg: LabConfig, as_json: bool) -> None:
+    """Show each part's health. Exit code 0 when the whole lab is healthy, 1 otherwise."""
+    from irdrive.lab import manager
+
+    st = manager.status(cfg)
+    if as_json:
+        click.echo(json.dumps(st, indent=2, sort_keys=True))
+    else:
+        if not st["parts"]:
+            click.echo(f"The lab in {st['dir']} is not running.")
+        for name, part in st["parts"].items():
+            mark = "ok  " if part["healthy"] else "DOWN"
+            click.echo(f"{mark} {name:<9} {part['detail']}")
+        for name in st.get("faults", {}):
+            click.echo(f"fault active: {name}")
+    raise SystemExit(0 if st["up"] else 1)
+
+
+@lab.command()
+@pass_cfg
+@handle_errors
+def reset(cfg: LabConfig) -> None:
+    """Clear every fault and put the platform back in its seeded state."""
+    from irdrive.lab import manager
+
+    manager.reset(cfg)
+    click.echo("Lab reset to its seeded state.")
+
+
+@lab.command()
+@click.argument("name")
+@click.option("--clear", is_flag=True, help="Clear the fault instead of injecting it.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Fault parameter, e.g. -p processor=segpay or -p count=5.")
+@pass_cfg
+@handle_errors
+def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> None:
+    """Inject the fault NAME (or clear it with --clear).
+
+    \b
+    Faults: processor-down, bad-deploy, cdn-down, disk-full, db-down,
+            resource-pressure, db-slow, intrusion, api-flaky
+    """
+    from irdrive.lab import faults, manager
+
+    faults.get(name)  # unknown names fail before anything else
+    parsed: dict[str, Any] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--param")
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    state = manager.require_up(cfg)
+    if clear:
+        faults.clear(cfg, state, name)
+        click.echo(f"Fault {name} cleared.")
+    else:
+        faults.inject(cfg, state, name, parsed)
+        click.echo(f"Fault {name} injected: {faults.FAULTS[name].summary}.")
+
+
+@lab.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--since", type=int, default=0, help="Only entries after this sequence number.")
+@click.option("--source", type=click.Choice(["kubernetes", "aws", "postgres", "platform", "lab"]),
+              help="Only entries from this source.")
+@pass_cfg
+@handle_errors
+def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> None:
+    """Show the lab's journal of mutating requests."""
+    from irdrive.lab.journal import Journal
+
+    entries = Journal(cfg.journal_file).since(since, source)
+    for e in entries:
+        if as_json:
+            click.echo(json.dumps(e, sort_keys=True))
+        else:
+            ts = e["ts"]
+            import datetime as dt
+
+            when = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+            dry = " (dry run)" if e.get("dry_run") else ""
+            click.echo(f"{e['seq']:>5} {when} {e['source']:<10} {e['method']:<6} "
+                       f"{e['path']} -> {e.get('status')}{dry}")

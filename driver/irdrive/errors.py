@@ -1,0 +1,62 @@
+"""Domain errors of the driver and the exit codes they map to, in one place."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the remediation ran and failed (or could not be verified)
+EXIT_USAGE = 2  # usage or bad input: nothing was changed
+EXIT_UNREACHABLE = 3  # a target (cluster, AWS, database, host) could not be reached
+
+
+class IrdriveError(Exception):
+    """Base of the errors the CLI turns into one readable line and an exit code."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(IrdriveError):
+    exit_code = EXIT_USAGE
+
+
+class UnknownRunbookError(UsageError):
+    pass
+
+
+class ParameterError(UsageError):
+    pass
+
+
+class RemediationFailed(IrdriveError):
+    exit_code = EXIT_FAILED
+
+
+class TargetUnreachable(IrdriveError):
+    exit_code = EXIT_UNREACHABLE
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn IrdriveError (and the lab's LabError) into ``Error: ...`` and the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import click
+
+        from irdrive.lab.proc import LabError
+
+        try:
+            return func(*args, **kwargs)
+        except IrdriveError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(exc.exit_code) from None
+        except LabError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(EXIT_USAGE if getattr(exc, "usage", False) else EXIT_FAILED) from None
+
+    return wrapper  # type: ignore[return-value]

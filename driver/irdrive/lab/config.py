@@ -1,0 +1,130 @@
+"""Where a lab lives and which ports it uses.
+
+A lab is one folder. Everything a lab starts or writes is below it, so two labs run side by
+side when they have different folders and port bases. The folder holds ``lab.json`` once the
+lab is up: the endpoints, credentials of the lab's fake accounts, the hosts and the PIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT_BASE = 17600
+ENV_LAB_DIR = "IRDRIVE_LAB_DIR"
+ENV_PORT_BASE = "IRDRIVE_LAB_PORT_BASE"
+
+# Offsets from the port base; one lab uses the range [base, base + PORT_SPAN).
+PORT_OFFSETS = {
+    "kubernetes": 0,  # HTTPS Kubernetes API (labd)
+    "aws": 1,  # moto server behind the journal
+    "platform": 2,  # platform HTTP endpoints (labd)
+    "postgres": 3,  # reserved: PostgreSQL listens on the db host's address, port 5432
+}
+PORT_SPAN = 10
+
+HOST_NAMES = ("web", "db", "streaming")
+
+
+def default_lab_dir() -> Path:
+    env = os.environ.get(ENV_LAB_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return (Path(state) / "irdrive" / "lab").resolve()
+
+
+def default_port_base() -> int:
+    env = os.environ.get(ENV_PORT_BASE)
+    if env:
+        try:
+            return int(env)
+        except ValueError as exc:
+            raise ValueError(f"{ENV_PORT_BASE} must be a port number, not {env!r}") from exc
+    return DEFAULT_PORT_BASE
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """The static shape of one lab: its folder, its ports and its names."""
+
+    dir: Path = field(default_factory=default_lab_dir)
+    port_base: int = field(default_factory=default_port_base)
+    # Seconds a pod takes from creation to Ready in the simulated cluster.
+    pod_ready_delay: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 1024 <= self.port_base <= 65535 - PORT_SPAN:
+            raise ValueError(f"port base {self.port_base} is outside 1024..{65535 - PORT_SPAN}")
+
+    # ---- identity -----------------------------------------------------------------------
+    @property
+    def lab_id(self) -> str:
+        """Short stable id of this lab, used in network namespace and interface names."""
+        return hashlib.sha256(str(self.dir).encode()).hexdigest()[:6]
+
+    @property
+    def subnet_index(self) -> int:
+        """Second-to-last octet block for this lab's host links (10.213.<n>.x)."""
+        return int(self.lab_id, 16) % 200 + 20
+
+    # ---- ports --------------------------------------------------------------------------
+    def port(self, name: str) -> int:
+        return self.port_base + PORT_OFFSETS[name]
+
+    # ---- paths --------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "lab.json"
+
+    @property
+    def journal_file(self) -> Path:
+        return self.dir / "journal.jsonl"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir / "run"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.dir / "pki"
+
+    @property
+    def hosts_dir(self) -> Path:
+        return self.dir / "hosts"
+
+    def host_root(self, host: str) -> Path:
+        return self.hosts_dir / host
+
+    @property
+    def faults_file(self) -> Path:
+        return self.dir / "faults.json"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.dir, self.logs_dir, self.run_dir, self.pki_dir, self.hosts_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # ---- lab.json -----------------------------------------------------------------------
+    def read_state(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.state_file)

@@ -1,0 +1,214 @@
+"""Bring a whole lab up and down, report its health, reset it and inject faults.
+
+The parts (hosts, labd, aws, postgres) follow the component interface of
+docs/lab-design.md. ``up`` starts them in dependency order, waits until every part is
+healthy and writes ``lab.json``; if anything fails, it stops what it started, so a failed
+``up`` leaves nothing half-started.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from irdrive.lab import proc
+from irdrive.lab.config import PORT_OFFSETS, LabConfig
+from irdrive.lab.proc import LabError
+
+# Start order; stop runs in reverse. postgres runs inside the db host, so it comes after hosts.
+PARTS = ("hosts", "labd", "aws", "postgres")
+READY_TIMEOUT = 30.0
+
+
+class LabUsageError(LabError):
+    usage = True
+
+
+def _part(name: str) -> ModuleType:
+    return importlib.import_module(f"irdrive.lab.{name}")
+
+
+def _preflight(cfg: LabConfig) -> None:
+    if os.geteuid() != 0:
+        raise LabUsageError("the lab needs root (network namespaces, PostgreSQL as postgres)")
+    for binary in ("/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb"):
+        if not Path(binary).exists():
+            raise LabUsageError(
+                f"missing PostgreSQL binaries ({binary}); install Debian's postgresql package"
+            )
+    if not shutil.which("sshd") and not Path("/usr/sbin/sshd").exists():
+        raise LabUsageError("missing sshd; install Debian's openssh-server package")
+    for name in PORT_OFFSETS:
+        if name == "postgres":
+            continue
+        port = cfg.port(name)
+        if proc.port_in_use(port):
+            raise LabUsageError(
+                f"port {port} ({name}) is already in use; choose another --port-base"
+            )
+
+
+def is_up(cfg: LabConfig) -> bool:
+    state = cfg.read_state()
+    if not state:
+        return False
+    return all(proc.is_alive(p) for p in _all_procs(state))
+
+
+def _all_procs(state: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in PARTS:
+        part = state.get("parts", {}).get(name) or {}
+        out.extend(part.get("procs", []))
+        for host in (part.get("hosts") or {}).values() if isinstance(part.get("hosts"), dict) else []:
+            out.extend(host.get("procs", []))
+    return out
+
+
+def up(cfg: LabConfig, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+    """Start the lab (or confirm it is up); return the lab.json dict."""
+    if is_up(cfg):
+        state = cfg.read_state()
+        assert state is not None
+        return state
+    existing = cfg.read_state()
+    if existing:  # a lab left half-running (e.g. killed): clean it before starting again
+        down(cfg)
+    _preflight(cfg)
+    cfg.ensure_dirs()
+    started: dict[str, dict[str, Any]] = {}
+    t0 = time.monotonic()
+    try:
+        ctx: dict[str, Any] = {}
+        for name in PARTS:
+            info = _part(name).start(cfg, ctx)
+            started[name] = info
+            ctx[name] = info
+            # Persist what runs so far, so that `down` can stop it even if `up` dies here.
+            cfg.write_state(_compose(cfg, started, partial=True))
+        deadline = time.monotonic() + timeout
+        for name in PARTS:
+            _part(name).wait_ready(cfg, started[name], max(1.0, deadline - time.monotonic()))
+            cfg.write_state(_compose(cfg, started, partial=True))
+    except BaseException:
+        for name in reversed(list(started)):
+            try:
+                _part(name).stop(cfg, started[name])
+            except Exception:  # noqa: BLE001 - best effort teardown, the first error wins
+                pass
+        cfg.state_file.unlink(missing_ok=True)
+        raise
+    state = _compose(cfg, started, partial=False)
+    state["up_seconds"] = round(time.monotonic() - t0, 2)
+    cfg.write_state(state)
+    return state
+
+
+def _compose(cfg: LabConfig, parts: dict[str, dict[str, Any]], partial: bool) -> dict[str, Any]:
+    labd = parts.get("labd", {})
+    aws = parts.get("aws", {})
+    pg = parts.get("postgres", {})
+    return {
+        "version": 1,
+        "dir": str(cfg.dir),
+        "port_base": cfg.port_base,
+        "lab_id": cfg.lab_id,
+        "partial": partial,
+        "kubeconfig": str(cfg.kubeconfig),
+        "journal": str(cfg.journal_file),
+        "endpoints": {
+            "kubernetes": labd.get("kubernetes"),
+            "platform": labd.get("platform"),
+            "aws": aws.get("endpoint"),
+            "postgres": _pg_url(pg) if pg else None,
+        },
+        "hosts": parts.get("hosts", {}).get("hosts", parts.get("hosts", {})),
+        "aws": aws,
+        "postgres": pg,
+        "platform": labd.get("platform_info", {}),
+        "parts": parts,
+    }
+
+
+def _pg_url(pg: dict[str, Any]) -> str | None:
+    if not pg.get("host"):
+        return None
+    return f"postgresql://{pg.get('user', 'irdrive')}@{pg['host']}:{pg.get('port', 5432)}/" + str(
+        pg.get("dbname", "platform")
+    )
+
+
+def down(cfg: LabConfig) -> list[str]:
+    """Stop every part the lab started; return the names of the parts that were stopped."""
+    state = cfg.read_state()
+    if not state:
+        return []
+    stopped = []
+    errors = []
+    for name in reversed(PARTS):
+        info = state.get("parts", {}).get(name)
+        if not info:
+            continue
+        try:
+            _part(name).stop(cfg, info)
+            stopped.append(name)
+        except Exception as exc:  # noqa: BLE001 - keep stopping the others
+            errors.append(f"{name}: {exc}")
+    if errors:
+        raise LabError("could not stop everything: " + "; ".join(errors))
+    cfg.state_file.unlink(missing_ok=True)
+    cfg.faults_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(cfg: LabConfig) -> dict[str, Any]:
+    state = cfg.read_state()
+    if not state:
+        return {"dir": str(cfg.dir), "up": False, "parts": {}}
+    parts = {}
+    for name in PARTS:
+        info = state.get("parts", {}).get(name)
+        if info is None:
+            parts[name] = {"healthy": False, "detail": "not started"}
+            continue
+        try:
+            ok, detail = _part(name).health(cfg, info)
+        except Exception as exc:  # noqa: BLE001 - status reports, never raises
+            ok, detail = False, str(exc)
+        parts[name] = {"healthy": ok, "detail": detail}
+    from irdrive.lab import faults
+
+    return {
+        "dir": str(cfg.dir),
+        "up": all(p["healthy"] for p in parts.values()),
+        "parts": parts,
+        "endpoints": state.get("endpoints", {}),
+        "kubeconfig": state.get("kubeconfig"),
+        "faults": faults.active(cfg),
+    }
+
+
+def reset(cfg: LabConfig) -> None:
+    state = require_up(cfg)
+    from irdrive.lab import faults
+
+    faults.clear_all(cfg, state)
+    for name in PARTS:
+        _part(name).reseed(cfg, state["parts"][name])
+
+
+def require_up(cfg: LabConfig) -> dict[str, Any]:
+    state = cfg.read_state()
+    if not state or state.get("partial") or not is_up(cfg):
+        raise LabUsageError(f"the lab in {cfg.dir} is not up; run `irdrive lab up` first")
+    return state
+
+
+def ensure_up(cfg: LabConfig) -> dict[str, Any]:
+    """Used by `irdrive run` with no inventory: start the lab if it is not up."""
+    return up(cfg)
