@@ -17,6 +17,8 @@ from typing import Any
 DEFAULT_PORT_BASE = 17600
 ENV_LAB_DIR = "IRDRIVE_LAB_DIR"
 ENV_PORT_BASE = "IRDRIVE_LAB_PORT_BASE"
+ENV_PG_BINDIR = "IRDRIVE_PG_BINDIR"
+DEFAULT_PG_BINDIR = "/usr/lib/postgresql/15/bin"
 
 # Offsets from the port base; one lab uses the range [base, base + PORT_SPAN).
 PORT_OFFSETS = {
@@ -71,6 +73,11 @@ class LabConfig:
     def subnet_index(self) -> int:
         """Second-to-last octet block for this lab's host links (10.213.<n>.x)."""
         return int(self.lab_id, 16) % 200 + 20
+
+    @property
+    def pg_bindir(self) -> Path:
+        """Where the PostgreSQL server binaries are (IRDRIVE_PG_BINDIR overrides)."""
+        return Path(os.environ.get(ENV_PG_BINDIR) or DEFAULT_PG_BINDIR)
 
     # ---- ports --------------------------------------------------------------------------
     def port(self, name: str) -> int:

@@ -36,8 +36,8 @@ def _part(name: str) -> ModuleType:
 def _preflight(cfg: LabConfig) -> None:
     if os.geteuid() != 0:
         raise LabUsageError("the lab needs root (network namespaces, PostgreSQL as postgres)")
-    for binary in ("/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb"):
-        if not Path(binary).exists():
+    for binary in (cfg.pg_bindir / "postgres", cfg.pg_bindir / "initdb"):
+        if not binary.exists():
             raise LabUsageError(
                 f"missing PostgreSQL binaries ({binary}); install Debian's postgresql package"
             )
@@ -65,8 +65,10 @@ def _all_procs(state: dict[str, Any]) -> list[dict[str, Any]]:
     for name in PARTS:
         part = state.get("parts", {}).get(name) or {}
         out.extend(part.get("procs", []))
-        for host in (part.get("hosts") or {}).values() if isinstance(part.get("hosts"), dict) else []:
-            out.extend(host.get("procs", []))
+        if name == "hosts":  # one record per host, each with its own sshd
+            for host in part.values():
+                if isinstance(host, dict):
+                    out.extend(host.get("procs", []))
     return out
 
 
@@ -127,7 +129,7 @@ def _compose(cfg: LabConfig, parts: dict[str, dict[str, Any]], partial: bool) ->
             "aws": aws.get("endpoint"),
             "postgres": _pg_url(pg) if pg else None,
         },
-        "hosts": parts.get("hosts", {}).get("hosts", parts.get("hosts", {})),
+        "hosts": parts.get("hosts", {}),
         "aws": aws,
         "postgres": pg,
         "platform": labd.get("platform_info", {}),
