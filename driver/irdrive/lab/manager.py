@@ -57,12 +57,18 @@ def is_up(cfg: LabConfig) -> bool:
     state = cfg.read_state()
     if not state:
         return False
-    return all(proc.is_alive(p) for p in _all_procs(state))
+    # A part stopped on purpose by a fault (db-down stops PostgreSQL) does not make the lab down.
+    from irdrive.lab import faults
+
+    stopped_by_fault = {"postgres"} if "db-down" in faults.active(cfg) else set()
+    return all(proc.is_alive(p) for p in _all_procs(state, skip=stopped_by_fault))
 
 
-def _all_procs(state: dict[str, Any]) -> list[dict[str, Any]]:
+def _all_procs(state: dict[str, Any], skip: set[str] | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in PARTS:
+        if skip and name in skip:
+            continue
         part = state.get("parts", {}).get(name) or {}
         out.extend(part.get("procs", []))
         if name == "hosts":  # one record per host, each with its own sshd
