@@ -30,6 +30,10 @@ class ParameterError(UsageError):
     pass
 
 
+class NotConfirmed(UsageError):
+    """The responder declined the confirmation prompt: nothing was changed."""
+
+
 class RemediationFailed(IrdriveError):
     exit_code = EXIT_FAILED
 

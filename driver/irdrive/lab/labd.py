@@ -25,13 +25,23 @@ from irdrive.lab.proc import LabError
 # ---- component interface (runs in the CLI process) --------------------------------------
 def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
     from irdrive.lab.k8s import pki
+    from irdrive.lab.platform import resolve_admin_token
 
-    token = pki.ensure_pki(cfg)
-    pki.write_kubeconfig(cfg, token)
+    pki.write_kubeconfig(cfg, pki.ensure_pki(cfg))
+    admin_token = resolve_admin_token(cfg, None)
     record = proc.spawn(
         "labd",
-        [sys.executable, "-m", "irdrive.lab.labd", "--dir", str(cfg.dir),
-         "--port-base", str(cfg.port_base), "--pod-ready-delay", str(cfg.pod_ready_delay)],
+        [
+            sys.executable,
+            "-m",
+            "irdrive.lab.labd",
+            "--dir",
+            str(cfg.dir),
+            "--port-base",
+            str(cfg.port_base),
+            "--pod-ready-delay",
+            str(cfg.pod_ready_delay),
+        ],
         cfg.logs_dir,
     )
     return {
@@ -39,6 +49,7 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
         "kubernetes": f"https://127.0.0.1:{cfg.port('kubernetes')}",
         "platform": f"http://127.0.0.1:{cfg.port('platform')}",
         "kubeconfig": str(cfg.kubeconfig),
+        "platform_info": {"admin_token": admin_token},
     }
 
 
@@ -97,12 +108,15 @@ def reseed(cfg: LabConfig, info: dict[str, Any]) -> None:
         raise LabError(f"labd could not reset: {exc}") from exc
 
 
-def control(info: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+def control(
+    info: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Call labd's control API (``/_lab/...``); raise LabError with its message on failure."""
     data = json.dumps(body or {}).encode() if method != "GET" else None
     req = urllib.request.Request(
-        f"{info['platform']}/_lab/{path}", method=method, data=data,
+        f"{info['platform']}/_lab/{path}",
+        method=method,
+        data=data,
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -170,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-base", type=int, required=True)
     parser.add_argument("--pod-ready-delay", type=float, default=0.5)
     args = parser.parse_args(argv)
-    cfg = LabConfig(dir=Path(args.dir), port_base=args.port_base,
-                    pod_ready_delay=args.pod_ready_delay)
+    cfg = LabConfig(
+        dir=Path(args.dir), port_base=args.port_base, pod_ready_delay=args.pod_ready_delay
+    )
     serve(cfg)
 
 

@@ -1,0 +1,466 @@
+"""The runbook catalog: one runbook per ``playbooks/<name>.yml``, parameters from role specs.
+
+A runbook's parameters are declared once, in ``roles/<role>/meta/argument_specs.yml`` (entry
+point ``main``) of the roles its first play uses (``roles:``, ``import_role``/``include_role``).
+What it is for and what it changes come from the play's ``vars: irdrive_runbook:``::
+
+    - name: Payments failover
+      hosts: localhost
+      vars:
+        irdrive_runbook:
+          description: Fail payments over to the backup processor.
+          changes: [kill switch "payments", configmap payment-config, payment-service rollout]
+      roles:
+        - processor_failover
+
+Values given with ``-e key=value`` are checked and converted here, before anything runs, the
+way Ansible's argument spec validation converts them for the declared type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from irdrive.errors import ParameterError, UnknownRunbookError, UsageError
+from irdrive.paths import Project
+
+META_KEY = "irdrive_runbook"
+ROLE_TASK_ACTIONS = {
+    "import_role",
+    "include_role",
+    "ansible.builtin.import_role",
+    "ansible.builtin.include_role",
+    "ansible.legacy.import_role",
+    "ansible.legacy.include_role",
+}
+# Keys of a ``roles:`` entry that are keywords, not role variables.
+ROLE_ENTRY_KEYWORDS = {"role", "name", "tags", "when", "vars", "become", "delegate_to", "apply"}
+SUPPORTED_TYPES = {"str", "int", "float", "bool", "list", "dict", "path", "raw", "json", "jsonarg"}
+BOOLEANS_TRUE = {"y", "yes", "on", "1", "true", "t"}
+BOOLEANS_FALSE = {"n", "no", "off", "0", "false", "f"}
+SECRET_MASK = "********"
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """SafeLoader that reads Ansible tags (``!vault``, ``!unsafe``) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_TolerantLoader.add_multi_constructor("!", _any_tag)
+
+
+def load_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_TolerantLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One runbook parameter, from a role's argument spec option."""
+
+    name: str
+    type: str = "str"
+    required: bool = False
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    description: str = ""
+    no_log: bool = False
+    elements: str | None = None
+    role: str = ""
+
+    @classmethod
+    def from_spec(cls, name: str, spec: dict[str, Any], role: str) -> Parameter:
+        desc = spec.get("description", "")
+        if isinstance(desc, list):
+            desc = " ".join(str(d) for d in desc)
+        return cls(
+            name=name,
+            type=str(spec.get("type", "str")),
+            required=bool(spec.get("required", False)),
+            default=spec.get("default"),
+            choices=tuple(spec.get("choices") or ()),
+            description=str(desc).strip(),
+            no_log=bool(spec.get("no_log", False)),
+            elements=spec.get("elements"),
+            role=role,
+        )
+
+    @property
+    def alias(self) -> str | None:
+        """The name without its role prefix (``reason`` for ``processor_failover_reason``)."""
+        prefix = f"{self.role}_"
+        if self.role and self.name.startswith(prefix) and len(self.name) > len(prefix):
+            return self.name[len(prefix) :]
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "alias": self.alias,
+            "type": self.type,
+            "required": self.required,
+            "default": SECRET_MASK if self.no_log and self.default is not None else self.default,
+            "choices": list(self.choices),
+            "description": self.description,
+            "secret": self.no_log,
+            "role": self.role,
+        }
+
+
+@dataclass
+class Runbook:
+    """A playbook a responder runs, with its declared parameters."""
+
+    name: str
+    path: Path
+    description: str = ""
+    roles: list[str] = field(default_factory=list)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    read_only: bool = False
+    error: str | None = None
+
+    @property
+    def mutating(self) -> bool:
+        """Whether the runbook changes things (and so asks before a real run)."""
+        return not self.read_only
+
+    @property
+    def secrets(self) -> set[str]:
+        return {p.name for p in self.parameters.values() if p.no_log}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "description": self.description,
+            "roles": self.roles,
+            "parameters": [p.to_dict() for p in self.parameters.values()],
+            "changes": self.changes,
+            "read_only": self.read_only,
+            "error": self.error,
+        }
+
+
+class Catalog:
+    """The runbooks of one project."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def names(self) -> list[str]:
+        if not self.project.playbooks_dir.is_dir():
+            return []
+        found = {
+            p.stem
+            for pattern in ("*.yml", "*.yaml")
+            for p in self.project.playbooks_dir.glob(pattern)
+            if not p.name.startswith((".", "_"))
+        }
+        return sorted(found)
+
+    def runbooks(self) -> list[Runbook]:
+        return [self.get(name, strict=False) for name in self.names()]
+
+    def get(self, name: str, strict: bool = True) -> Runbook:
+        """The runbook ``name``; unknown names raise UnknownRunbookError with close matches.
+
+        With ``strict`` a runbook whose playbook or specs cannot be read raises UsageError;
+        without it the problem is kept in ``Runbook.error`` (for ``irdrive list``).
+        """
+        path = self._playbook_path(name)
+        if path is None:
+            names = self.names()
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            known = f" (known: {', '.join(names)})" if names and not close else ""
+            raise UnknownRunbookError(f"unknown runbook {name!r}{hint}{known}")
+        runbook = Runbook(name=name, path=path)
+        try:
+            self._load(runbook)
+        except (OSError, yaml.YAMLError, ValueError) as exc:
+            if strict:
+                raise UsageError(f"runbook {name!r} cannot be read: {exc}") from exc
+            runbook.error = str(exc).splitlines()[0]
+        return runbook
+
+    # ---- loading --------------------------------------------------------------------
+    def _playbook_path(self, name: str) -> Path | None:
+        if "/" in name or name.startswith("."):
+            return None
+        for ext in (".yml", ".yaml"):
+            path = self.project.playbooks_dir / f"{name}{ext}"
+            if path.is_file():
+                return path
+        return None
+
+    def _load(self, runbook: Runbook) -> None:
+        plays = load_yaml(runbook.path)
+        if not isinstance(plays, list) or not plays or not isinstance(plays[0], dict):
+            raise ValueError(f"{runbook.path.name} is not a list of plays")
+        play = plays[0]
+        meta = (play.get("vars") or {}).get(META_KEY) or {}
+        if not isinstance(meta, dict):
+            raise ValueError(f"vars.{META_KEY} in {runbook.path.name} must be a mapping")
+        roles, bound = _play_roles(play)
+        if meta.get("role") and meta["role"] not in roles:
+            roles.insert(0, str(meta["role"]))
+        runbook.roles = roles
+        short = ""
+        for role in roles:
+            spec = self._role_spec(role)
+            if not short:
+                short = str(spec.get("short_description") or "").strip()
+            for opt_name, opt in (spec.get("options") or {}).items():
+                if opt_name in bound or opt_name in runbook.parameters:
+                    continue
+                param = Parameter.from_spec(opt_name, opt or {}, role)
+                if param.type not in SUPPORTED_TYPES:
+                    raise ValueError(f"role {role}: option {opt_name} has type {param.type!r}")
+                runbook.parameters[opt_name] = param
+        runbook.description = str(meta.get("description") or short or play.get("name") or "")
+        runbook.description = runbook.description.strip()
+        changes = meta.get("changes") or []
+        runbook.changes = [str(c) for c in changes] if isinstance(changes, list) else [str(changes)]
+        runbook.read_only = bool(meta.get("read_only", False))
+
+    def _role_dir(self, role: str) -> Path | None:
+        parts = role.split(".")
+        candidates = [self.project.roles_dir / role]
+        if len(parts) == 3:
+            ns, coll, name = parts
+            candidates.append(
+                self.project.collections_dir / "ansible_collections" / ns / coll / "roles" / name
+            )
+        for path in candidates:
+            if path.is_dir():
+                return path
+        return None
+
+    def _role_spec(self, role: str) -> dict[str, Any]:
+        role_dir = self._role_dir(role)
+        if role_dir is None:
+            raise ValueError(f"role {role!r} not found under roles/ or collections/")
+        for ext in ("yml", "yaml"):
+            spec_file = role_dir / "meta" / f"argument_specs.{ext}"
+            if spec_file.is_file():
+                specs = load_yaml(spec_file) or {}
+                entry = (specs.get("argument_specs") or {}).get("main") or {}
+                if not isinstance(entry, dict):
+                    raise ValueError(f"{spec_file}: argument_specs.main must be a mapping")
+                return entry
+        return {}
+
+
+def _play_roles(play: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """Role names the play uses, in order, and the role variables the play sets itself."""
+    roles: list[str] = []
+    bound: set[str] = set()
+    for entry in play.get("roles") or []:
+        if isinstance(entry, str):
+            roles.append(entry)
+        elif isinstance(entry, dict):
+            name = entry.get("role") or entry.get("name")
+            if name:
+                roles.append(str(name))
+            bound.update(k for k in entry if k not in ROLE_ENTRY_KEYWORDS)
+            bound.update((entry.get("vars") or {}).keys())
+    for section in ("pre_tasks", "tasks", "post_tasks"):
+        _task_roles(play.get(section) or [], roles, bound)
+    return list(dict.fromkeys(roles)), bound
+
+
+def _task_roles(tasks: list[Any], roles: list[str], bound: set[str]) -> None:
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue
+        for key in ("block", "rescue", "always"):
+            if isinstance(task.get(key), list):
+                _task_roles(task[key], roles, bound)
+        for action in ROLE_TASK_ACTIONS & task.keys():
+            args = task[action]
+            name = args.get("name") if isinstance(args, dict) else args
+            if name:
+                roles.append(str(name))
+                bound.update((task.get("vars") or {}).keys())
+
+
+# ---- extra vars -------------------------------------------------------------------------
+def parse_extra_vars(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` strings (values stay strings) and ``@file`` (a YAML/JSON mapping)."""
+    values: dict[str, Any] = {}
+    for item in items:
+        if item.startswith("@"):
+            path = Path(item[1:]).expanduser()
+            try:
+                data = load_yaml(path)
+            except (OSError, yaml.YAMLError) as exc:
+                raise ParameterError(f"cannot read extra vars file {path}: {exc}") from exc
+            if not isinstance(data, dict):
+                raise ParameterError(f"extra vars file {path} must hold a mapping")
+            values.update({str(k): v for k, v in data.items()})
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParameterError(f"-e expects key=value or @file, got {item.split('=')[0]!r}")
+        values[key] = value
+    return values
+
+
+def resolve_aliases(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with short names (role prefix left out) replaced by the parameter names."""
+    aliases = {p.alias: p.name for p in runbook.parameters.values() if p.alias}
+    resolved: dict[str, Any] = {}
+    for key, value in given.items():
+        name = key if key in runbook.parameters else aliases.get(key, key)
+        if name in resolved:
+            raise ParameterError(f"parameter {name} is given twice (as {key} and by full name)")
+        resolved[name] = value
+    return resolved
+
+
+def validate(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:
+    """Check ``given`` against the runbook's parameters; return the values converted to type.
+
+    A parameter may be named in full or without its role prefix.
+    """
+    given = resolve_aliases(runbook, given)
+    unknown = sorted(set(given) - set(runbook.parameters))
+    if unknown:
+        name = unknown[0]
+        names = [p.alias or p.name for p in runbook.parameters.values()]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        known = ", ".join(names) or "none"
+        raise ParameterError(
+            f"unknown parameter {name!r} for runbook {runbook.name}{hint} (parameters: {known})"
+        )
+    missing = [p.name for p in runbook.parameters.values() if p.required and p.name not in given]
+    if missing:
+        raise ParameterError(
+            f"runbook {runbook.name} needs parameter {missing[0]} (-e {_short_name(runbook, missing[0])}=...)"
+        )
+    return {name: coerce(runbook.parameters[name], value) for name, value in given.items()}
+
+
+def _short_name(runbook: Runbook, name: str) -> str:
+    return runbook.parameters[name].alias or name
+
+
+def coerce(param: Parameter, value: Any) -> Any:
+    """``value`` converted to ``param``'s type, or ParameterError naming the parameter."""
+    shown = SECRET_MASK if param.no_log else repr(value)
+    try:
+        result = _convert(param.type, value, param.elements)
+    except (TypeError, ValueError) as exc:
+        why = "" if param.no_log else f": {exc}"
+        raise ParameterError(
+            f"parameter {param.name} must be of type {param.type}, got {shown}{why}"
+        ) from None
+    if param.choices:
+        allowed = result if param.type == "list" else [result]
+        bad = [v for v in allowed if v not in param.choices]
+        if bad:
+            options = ", ".join(str(c) for c in param.choices)
+            bad_shown = SECRET_MASK if param.no_log else repr(bad[0])
+            raise ParameterError(
+                f"parameter {param.name} must be one of {options}, got {bad_shown}"
+            )
+    return result
+
+
+def _convert(type_name: str, value: Any, elements: str | None = None) -> Any:
+    if type_name in ("raw",):
+        return value
+    if type_name in ("str", "json", "jsonarg"):
+        if isinstance(value, dict | list) and type_name != "str":
+            return json.dumps(value)
+        if isinstance(value, dict | list):
+            raise TypeError("a mapping or list is not a string")
+        return value if isinstance(value, str) else str(value)
+    if type_name == "path":
+        if not isinstance(value, str):
+            raise TypeError("not a path")
+        return os.path.expandvars(os.path.expanduser(value))
+    if type_name == "bool":
+        return _to_bool(value)
+    if type_name == "int":
+        if isinstance(value, bool):
+            raise TypeError("a boolean is not an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            return int(value.strip())
+        raise TypeError("not an integer")
+    if type_name == "float":
+        if isinstance(value, bool):
+            raise TypeError("a boolean is not a number")
+        if isinstance(value, int | float | str):
+            return float(value)
+        raise TypeError("not a number")
+    if type_name == "list":
+        items = _to_list(value)
+        return [_convert(elements, v) for v in items] if elements else items
+    if type_name == "dict":
+        return _to_dict(value)
+    raise ValueError(f"unsupported type {type_name}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    key = str(value).strip().lower() if isinstance(value, str | int | float) else None
+    if key in BOOLEANS_TRUE or value in (1, 1.0):
+        return True
+    if key in BOOLEANS_FALSE or value in (0, 0.0):
+        return False
+    raise ValueError("expected true/false, yes/no, on/off or 1/0")
+
+
+def _to_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            parsed = json.loads(text)
+            if not isinstance(parsed, list):
+                raise ValueError("not a list")
+            return parsed
+        return [v.strip() for v in text.split(",")] if text else []
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [str(value)]
+    raise TypeError("not a list")
+
+
+def _to_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            parsed = json.loads(text)
+            if not isinstance(parsed, dict):
+                raise ValueError("not a mapping")
+            return parsed
+        pairs = [p for p in text.split(",") if p.strip()]
+        if all("=" in p for p in pairs):
+            return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
+    raise TypeError("expected a JSON object or k1=v1,k2=v2")

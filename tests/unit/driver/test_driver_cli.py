@@ -1,0 +1,143 @@
+"""CLI tests: list, show, run's validation and confirmation, help and start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from irdrive.cli import cli
+from irdrive.commands import run as run_cmd
+
+HEAVY = ("ansible", "ansible_runner", "kubernetes", "boto3", "rich")
+
+
+def invoke(*args: str, input: str | None = None):  # noqa: A002 - click's name
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def test_list_shows_runbooks_and_parameters(project_dir: Path) -> None:
+    result = invoke("list")
+    assert result.exit_code == 0, result.output
+    assert "demo-failover  Fail the demo service over to its backup." in result.output
+    assert "reason, service?, replicas?" in result.output
+    assert "health-check" in result.output
+
+
+def test_list_json(project_dir: Path) -> None:
+    result = invoke("list", "--json")
+    data = json.loads(result.output)
+    assert [rb["name"] for rb in data] == ["demo-failover", "health-check"]
+    token = next(p for p in data[0]["parameters"] if p["name"] == "api_token")
+    assert token["secret"] is True
+
+
+def test_show_describes_parameters_secrets_and_changes(project_dir: Path) -> None:
+    result = invoke("show", "demo-failover")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "reason (str; required)" in out
+    assert "service (str; default payments; one of payments, streaming)" in out
+    assert "api_token (str; default -; secret: never printed or logged)" in out
+    assert "What it changes:\n  - demo switch\n  - demo config" in out
+    assert "irdrive run demo-failover -e reason=..." in out
+
+
+def test_show_read_only_runbook(project_dir: Path) -> None:
+    assert "What it changes: nothing (read-only)" in invoke("show", "health-check").output
+
+
+def test_unknown_runbook_is_exit_2_with_one_line(project_dir: Path) -> None:
+    for args in (("show", "demo-failovr"), ("run", "demo-failovr", "--yes")):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines() == [
+            "Error: unknown runbook 'demo-failovr'; did you mean demo-failover?"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "Error: runbook demo-failover needs parameter reason (-e reason=...)"),
+        (["-e", "reason=x", "-e", "nope=1"], "Error: unknown parameter 'nope'"),
+        (["-e", "reason=x", "-e", "replicas=many"], "Error: parameter replicas must be of type"),
+        (["-e", "reason=x", "-i", "no/such/inventory"], "Error: inventory 'no/such/inventory'"),
+    ],
+)
+def test_bad_input_is_exit_2_and_runs_nothing(
+    project_dir: Path, state_dir: Path, extra: list[str], message: str
+) -> None:
+    result = invoke("run", "demo-failover", "--yes", *extra)
+    assert result.exit_code == 2
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+    assert not state_dir.exists()  # no run folder: nothing started
+
+
+def test_declining_the_prompt_runs_nothing(
+    project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_cmd, "stdin_is_interactive", lambda: True)
+    result = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
+    assert "Run demo-failover? It changes demo switch; demo config" in result.output
+    assert result.exit_code == 2
+    assert "not confirmed" in result.output
+    assert not state_dir.exists()
+
+
+def test_should_confirm_only_for_a_person_and_a_real_change(project_dir: Path) -> None:
+    from irdrive.catalog import Catalog
+    from irdrive.paths import find_project
+
+    catalog = Catalog(find_project())
+    mutating, read_only = catalog.get("demo-failover"), catalog.get("health-check")
+    assert run_cmd.should_confirm(mutating, check=False, yes=False, interactive=True)
+    assert not run_cmd.should_confirm(mutating, check=True, yes=False, interactive=True)
+    assert not run_cmd.should_confirm(mutating, check=False, yes=True, interactive=True)
+    assert not run_cmd.should_confirm(mutating, check=False, yes=False, interactive=False)
+    assert not run_cmd.should_confirm(read_only, check=False, yes=False, interactive=True)
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["run"]])
+def test_help_has_examples(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["show"]])
+def test_help_imports_no_heavy_module(command: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from irdrive.cli import main\n"
+        "try:\n"
+        f"    main({command + ['--help']!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_lab_that_cannot_start_is_exit_3(
+    project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irdrive.lab import manager
+    from irdrive.lab.proc import LabError
+
+    def broken(cfg: object) -> dict[str, object]:
+        raise LabError("labd did not become ready in 30s")
+
+    monkeypatch.setattr(manager, "ensure_up", broken, raising=False)
+    result = invoke("run", "demo-failover", "-e", "reason=x", "--yes")
+    assert result.exit_code == 3
+    assert "Error: the lab could not be started: labd did not become ready in 30s" in result.output
+    assert not state_dir.exists()

@@ -1,0 +1,123 @@
+"""Real ansible-runner runs of the fixture runbook: the report comes from the event stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from irdrive.cli import cli
+
+CANARY = "CANARY-7f3e9d1c-secret"
+
+
+def run_json(*args: str) -> tuple[int, dict[str, Any], str]:
+    result = CliRunner().invoke(cli, ["run", "demo-failover", "--json", *args])
+    stdout = result.stdout
+    return result.exit_code, json.loads(stdout), result.output
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {t["task"]: t["status"] for t in report["tasks"]}
+
+
+def all_files_text(folder: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_successful_run_reports_statuses_changes_and_verification(
+    project_dir: Path, state_dir: Path, tmp_path: Path
+) -> None:
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text(f"api_token: {CANARY}\n")
+    code, report, output = run_json(
+        "-i", "local", "-e", "reason=INC-1", "-e", f"@{secrets}", "-vvvv"
+    )
+    assert code == 0, output
+    assert report["status"] == "successful" and report["rc"] == 0
+    assert report["exit_code"] == 0
+    assert statuses(report) == {
+        "Validating arguments against arg spec 'main' - Demo failover role": "ok",
+        "Read the current state": "ok",
+        "Switch the processor": "changed",
+        "Call the API with the token": "changed",
+        "Echo the token by mistake (the driver must scrub it)": "ok",
+        "Fail on request": "skipped",
+        "Skipped step": "skipped",
+        "Verify the switch": "ok",
+    }
+    assert all(t["duration"] is not None and t["duration"] >= 0 for t in report["tasks"])
+    assert [c["task"] for c in report["changes"]] == [
+        "Switch the processor",
+        "Call the API with the token",
+    ]
+    assert report["changes"][1] == {
+        "task": "Call the API with the token",
+        "host": "localhost",
+        "censored": True,
+    }
+    assert report["verified"] == [
+        {"task": "Verify the switch", "host": "localhost", "msg": "switch verified"}
+    ]
+    assert report["hosts"]["localhost"]["changed"] == 2
+    assert report["parameters"] == {"reason": "INC-1", "api_token": "********"}
+
+    run_dir = Path(report["run_dir"])
+    assert run_dir.parent == state_dir / "runs"
+    assert json.loads((run_dir / "report.json").read_text())["exit_code"] == 0
+    assert not (run_dir / "env" / "extravars").exists()
+    events = list((run_dir / "artifacts" / "ansible" / "job_events").glob("*.json"))
+    assert events, "ansible-runner kept the event stream"
+    # The secret was used by the playbook but appears nowhere: output, artifacts, report.
+    assert CANARY not in output
+    assert CANARY not in all_files_text(run_dir)
+    echoed = [e for e in events if "Echo the token" in e.read_text()]
+    assert any("token=********" in e.read_text() for e in echoed)
+
+
+def test_check_mode_changes_nothing_and_failure_is_exit_1(project_dir: Path) -> None:
+    code, report, _ = run_json("-i", "local", "-e", "reason=x", "-e", "fail_now=true", "--check")
+    assert code == 1
+    assert report["check"] is True and report["status"] == "failed" and report["rc"] == 2
+    assert statuses(report)["Switch the processor"] == "skipped"  # command skips in check mode
+    assert statuses(report)["Fail on request"] == "failed"
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert failed[0]["msg"] == "requested failure"
+    assert report["changes"] == []
+
+
+def test_unreachable_host_is_exit_3(project_dir: Path) -> None:
+    code, report, _ = run_json("-i", "unreachable", "-e", "reason=x", "--yes")
+    assert code == 3
+    assert report["unreachable"] == ["ghost"]
+    assert report["hosts"]["ghost"]["dark"] == 1
+
+
+def test_default_target_is_the_lab(
+    project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irdrive.lab import manager
+
+    started: list[Path] = []
+
+    def fake_ensure_up(cfg: Any) -> dict[str, Any]:
+        started.append(cfg.dir)
+        return {"dir": str(cfg.dir)}
+
+    monkeypatch.setattr(manager, "ensure_up", fake_ensure_up, raising=False)
+    result = CliRunner().invoke(cli, ["run", "demo-failover", "-e", "reason=lab", "--diff"])
+    assert result.exit_code == 0, result.output
+    lab_dir = tmp_path / "lab"
+    assert result.output.startswith(f"Target: lab ({lab_dir})")
+    assert started == [lab_dir]
+    assert "Switch the processor" in result.output and "SUCCESS" in result.output
+    assert "Verified:\n  ✓ Verify the switch [localhost]: switch verified" in result.output
+    run_dir = next((tmp_path / "state" / "runs").iterdir())
+    envvars = json.loads((run_dir / "env" / "envvars").read_text())
+    assert envvars["IRDRIVE_LAB_DIR"] == str(lab_dir)
+    assert envvars["ANSIBLE_CONFIG"] == str(project_dir / "ansible.cfg")
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["inventory"] == [str(project_dir / "inventories" / "lab")]
