@@ -1,0 +1,52 @@
+"""Helpers for runbook tests: run irdrive or ansible-playbook against the test lab."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from irdrive.lab.journal import Journal
+
+IRDRIVE = str(Path(sys.executable).parent / "irdrive")
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def irdrive(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([IRDRIVE, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_json(env: dict[str, str], runbook: str, *args: str) -> tuple[int, dict[str, Any]]:
+    """`irdrive run RUNBOOK --yes --json ARGS`; returns (exit code, report)."""
+    res = irdrive(env, "run", runbook, "--yes", "--json", *args)
+    try:
+        report = json.loads(res.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON report (rc {res.returncode}):\n{res.stdout}\n{res.stderr}")
+    return res.returncode, report
+
+
+def http_json(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
+    """Mutating requests to the platform since ``mark`` (dry runs and the lab's own excluded)."""
+    return [
+        e
+        for e in Journal(Path(lab["journal"])).since(mark)
+        if e["source"] in ("kubernetes", "aws", "postgres", "platform", "host")
+        and not e.get("dry_run")
+    ]
+
+
+def changed_tasks(report: dict[str, Any]) -> list[str]:
+    return [t["task"] for t in report["tasks"] if t["status"] == "changed"]

@@ -1,0 +1,166 @@
+"""payments-failover against the lab: recovers verified, idempotent, check-safe, refuses, restores."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from irdrive.lab import faults
+from irdrive.lab.journal import Journal
+
+from _runbook import ANSIBLE_PLAYBOOK, changed_tasks, http_json, irdrive, run_json, writes_since
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def core(lab: dict[str, Any]) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+
+
+@pytest.fixture
+def apps(lab: dict[str, Any]) -> client.AppsV1Api:
+    return client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+
+
+@pytest.fixture
+def ccbill_down(clean_lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
+    faults.inject(lab_cfg, clean_lab, "processor-down", {"processor": "ccbill"})
+    return clean_lab
+
+
+def _payment_config(core: client.CoreV1Api) -> dict[str, str]:
+    return core.read_namespaced_config_map("payment-config", "platform").data
+
+
+def _switches(core: client.CoreV1Api) -> dict[str, str]:
+    return core.read_namespaced_config_map("kill-switches", "platform").data
+
+
+def test_failover_recovers_verified_then_second_run_changes_nothing(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api
+) -> None:
+    platform = ccbill_down["endpoints"]["platform"]
+    assert http_json(f"{platform}/payments/health")[0] == 503
+
+    rc, report = run_json(lab_env, "payments-failover")
+    assert rc == 0, report
+    assert report["status"] == "successful"
+    assert any(v["task"].startswith("Verify payments") for v in report["verified"])
+    code, health = http_json(f"{platform}/payments/health")
+    assert (code, health["processor"], health["status"]) == (200, "segpay", "ok")
+    assert _payment_config(core)["PRIMARY_PROCESSOR"] == "segpay"
+    assert _payment_config(core)["BACKUP_PROCESSOR"] == "ccbill"
+    switches = _switches(core)
+    assert switches["payments"] == "enabled"
+    history = json.loads(switches["history"])
+    assert [(h["switch"], h["to"]) for h in history[-2:]] == [
+        ("payments", "disabled"), ("payments", "enabled")]
+    assert history[-2]["reason"] == "Primary processor down"
+    # Every change reports the prior state it replaced.
+    befores = {c["task"]: c.get("before") for c in report["changes"]}
+    assert befores["Disable payments with the kill switch"] == {"payments": "enabled"}
+    assert befores["Restart the payment service and wait until it is available"]["revision"]
+
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    rc, again = run_json(lab_env, "payments-failover")
+    assert rc == 0, again
+    assert changed_tasks(again) == []
+    assert all(h.get("changed", 0) == 0 for h in again["hosts"].values())
+    assert writes_since(ccbill_down, mark) == []
+
+
+def test_check_mode_writes_nothing(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api
+) -> None:
+    before_cfg, before_sw = _payment_config(core), _switches(core)
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    rc, report = run_json(lab_env, "payments-failover", "--check", "--diff")
+    assert rc == 0, report
+    assert "Disable payments with the kill switch" in changed_tasks(report)
+    assert "Make the backup processor the primary" in changed_tasks(report)
+    assert writes_since(ccbill_down, mark) == []
+    assert _payment_config(core) == before_cfg and _switches(core) == before_sw
+
+
+def test_backup_down_too_is_refused_and_changes_nothing(
+    ccbill_down: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    faults.inject(lab_cfg, ccbill_down, "processor-down", {"processor": "segpay"})
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    rc, report = run_json(lab_env, "payments-failover")
+    assert rc == 1
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1 and "both processors are down" in failed[0]["msg"]
+    assert changed_tasks(report) == []
+    assert writes_since(ccbill_down, mark) == []
+
+
+def test_failure_after_disabling_restores_switch_and_config(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+) -> None:
+    # A paused deployment never rolls out the restart: the wait fails after payments were
+    # disabled and payment-config was changed, and the rescue must put both back.
+    apps.patch_namespaced_deployment("payment-service", "platform", {"spec": {"paused": True}})
+    before_cfg = _payment_config(core)
+    rc, report = run_json(lab_env, "payments-failover", "-e", "rollout_timeout=3")
+    assert rc == 1, report
+    assert _payment_config(core) == before_cfg
+    assert _switches(core)["payments"] == "enabled"
+    final = [t for t in report["tasks"] if t["status"] == "failed"][-1]
+    assert "restored to" in final["msg"] and "not complete after 3s" in final["msg"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "payment-failover"], "unknown runbook"),
+        (["run", "payments-failover", "-e", "colour=blue"], "unknown parameter"),
+        (["run", "payments-failover", "-e", "rollout_timeout=soon"], "rollout_timeout"),
+    ],
+)
+def test_bad_parameters_exit_2_and_write_nothing(
+    lab: dict[str, Any], lab_env: dict[str, str], args: list[str], message: str
+) -> None:
+    mark = Journal(Path(lab["journal"])).mark()
+    res = irdrive(lab_env, *args, "--yes")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr
+    assert writes_since(lab, mark) == []
+
+
+def test_playbook_runs_without_the_driver(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], repo_root: Path, tmp_path: Path
+) -> None:
+    """The way AWX runs it: a copy of the project, plain ansible-playbook, no irdrive."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in ("ansible.cfg", "playbooks", "roles", "collections", "inventories"):
+        src = repo_root / part
+        if src.is_dir():
+            shutil.copytree(src, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, project / part)
+    # Anything that imports the driver fails loudly.
+    blocker = tmp_path / "blocker" / "irdrive"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('the driver must not be needed')\n")
+    env = dict(lab_env, PYTHONPATH=str(blocker.parent), ANSIBLE_CONFIG=str(project / "ansible.cfg"))
+    env.pop("IRDRIVE_HOME", None)
+    res = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", "playbooks/payments-failover.yml"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "failed=0" in res.stdout
+    code, health = http_json(f"{ccbill_down['endpoints']['platform']}/payments/health")
+    assert (code, health["processor"]) == (200, "segpay")
+    assert not (project / "driver").exists() and os.environ.get("IRDRIVE_HOME") is None
