@@ -173,9 +173,9 @@ def serve(cfg: LabConfig) -> None:
     signal.signal(signal.SIGINT, _stop)
     print(f"labd ready: k8s :{cfg.port('kubernetes')} platform :{cfg.port('platform')}", flush=True)
     stopping.wait()
-    sim.stop()
     k8s.shutdown()
     platform.shutdown()
+    sim.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

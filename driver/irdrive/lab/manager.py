@@ -208,6 +208,10 @@ def reset(cfg: LabConfig) -> None:
     faults.clear_all(cfg, state)
     for name in PARTS:
         _part(name).reseed(cfg, state["parts"][name])
+    # Reseeding gives some parts new ids (moto's hosted zone, for one): record them.
+    fresh = _compose(cfg, state["parts"], partial=False)
+    fresh["up_seconds"] = state.get("up_seconds")
+    cfg.write_state(fresh)
 
 
 def require_up(cfg: LabConfig) -> dict[str, Any]:
