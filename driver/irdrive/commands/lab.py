@@ -25,10 +25,18 @@ def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
 
 
 @click.group()
-@click.option("--lab-dir", envvar="IRDRIVE_LAB_DIR", type=click.Path(file_okay=False),
-              help="The lab's folder (default: $XDG_STATE_HOME/irdrive/lab).")
-@click.option("--port-base", envvar="IRDRIVE_LAB_PORT_BASE", type=int,
-              help="First of the lab's ports (default 17600); two labs need different bases.")
+@click.option(
+    "--lab-dir",
+    envvar="IRDRIVE_LAB_DIR",
+    type=click.Path(file_okay=False),
+    help="The lab's folder (default: $XDG_STATE_HOME/irdrive/lab).",
+)
+@click.option(
+    "--port-base",
+    envvar="IRDRIVE_LAB_PORT_BASE",
+    type=int,
+    help="First of the lab's ports (default 17600); two labs need different bases.",
+)
 @click.pass_context
 def lab(ctx: click.Context, lab_dir: str | None, port_base: int | None) -> None:
     """The local simulated platform: Kubernetes API, AWS (moto), PostgreSQL and hosts.
@@ -120,8 +128,14 @@ def reset(cfg: LabConfig) -> None:
 @lab.command()
 @click.argument("name")
 @click.option("--clear", is_flag=True, help="Clear the fault instead of injecting it.")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Fault parameter, e.g. -p processor=segpay or -p count=5.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Fault parameter, e.g. -p processor=segpay or -p count=5.",
+)
 @pass_cfg
 @handle_errors
 def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> None:
@@ -155,8 +169,11 @@ def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> No
 @lab.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--since", type=int, default=0, help="Only entries after this sequence number.")
-@click.option("--source", type=click.Choice(["kubernetes", "aws", "postgres", "platform", "lab"]),
-              help="Only entries from this source.")
+@click.option(
+    "--source",
+    type=click.Choice(["kubernetes", "aws", "postgres", "platform", "lab"]),
+    help="Only entries from this source.",
+)
 @pass_cfg
 @handle_errors
 def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> None:
@@ -173,5 +190,7 @@ def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> No
 
             when = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
             dry = " (dry run)" if e.get("dry_run") else ""
-            click.echo(f"{e['seq']:>5} {when} {e['source']:<10} {e['method']:<6} "
-                       f"{e['path']} -> {e.get('status')}{dry}")
+            click.echo(
+                f"{e['seq']:>5} {when} {e['source']:<10} {e['method']:<6} "
+                f"{e['path']} -> {e.get('status')}{dry}"
+            )

@@ -29,7 +29,9 @@ class Fault:
     defaults: dict[str, Any]
 
 
-def _labd_inject(name: str) -> Callable[[LabConfig, dict[str, Any], dict[str, Any]], dict[str, Any]]:
+def _labd_inject(
+    name: str,
+) -> Callable[[LabConfig, dict[str, Any], dict[str, Any]], dict[str, Any]]:
     def inject(cfg: LabConfig, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         from irdrive.lab.labd import control
 
@@ -104,24 +106,63 @@ def _intrusion_clear(cfg: LabConfig, state: dict[str, Any], record: dict[str, An
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
-        Fault("processor-down", "the primary payment processor (ccbill) stops answering",
-              _labd_inject("processor-down"), _labd_clear("processor-down"),
-              {"processor": "ccbill"}),
-        Fault("bad-deploy", "a new backend revision whose pods CrashLoopBackOff",
-              _labd_inject("bad-deploy"), _labd_clear("bad-deploy"), {"deployment": "backend"}),
-        Fault("cdn-down", "the primary CDN (CloudFront) edge answers 502",
-              _labd_inject("cdn-down"), _labd_clear("cdn-down"), {}),
-        Fault("disk-full", "the streaming host's video storage fills with *.tmp files",
-              _disk_full, _disk_full_clear, {}),
+        Fault(
+            "processor-down",
+            "the primary payment processor (ccbill) stops answering",
+            _labd_inject("processor-down"),
+            _labd_clear("processor-down"),
+            {"processor": "ccbill"},
+        ),
+        Fault(
+            "bad-deploy",
+            "a new backend revision whose pods CrashLoopBackOff",
+            _labd_inject("bad-deploy"),
+            _labd_clear("bad-deploy"),
+            {"deployment": "backend"},
+        ),
+        Fault(
+            "cdn-down",
+            "the primary CDN (CloudFront) edge answers 502",
+            _labd_inject("cdn-down"),
+            _labd_clear("cdn-down"),
+            {},
+        ),
+        Fault(
+            "disk-full",
+            "the streaming host's video storage fills with *.tmp files",
+            _disk_full,
+            _disk_full_clear,
+            {},
+        ),
         Fault("db-down", "the lab's PostgreSQL is stopped", _db_down, _db_up, {}),
-        Fault("resource-pressure", "pods at their CPU and memory limits; latency rises",
-              _labd_inject("resource-pressure"), _labd_clear("resource-pressure"), {}),
-        Fault("db-slow", "long-running queries and idle-in-transaction sessions",
-              _db_slow, _db_slow_clear, {}),
-        Fault("intrusion", "suspicious IPs hammering 401/403, rows in auth_logs",
-              _intrusion, _intrusion_clear, {}),
-        Fault("api-flaky", "the Kubernetes API answers 500, 409 or slowly for N requests",
-              _labd_inject("api-flaky"), _labd_clear("api-flaky"), {"count": 10}),
+        Fault(
+            "resource-pressure",
+            "pods at their CPU and memory limits; latency rises",
+            _labd_inject("resource-pressure"),
+            _labd_clear("resource-pressure"),
+            {},
+        ),
+        Fault(
+            "db-slow",
+            "long-running queries and idle-in-transaction sessions",
+            _db_slow,
+            _db_slow_clear,
+            {},
+        ),
+        Fault(
+            "intrusion",
+            "suspicious IPs hammering 401/403, rows in auth_logs",
+            _intrusion,
+            _intrusion_clear,
+            {},
+        ),
+        Fault(
+            "api-flaky",
+            "the Kubernetes API answers 500, 409 or slowly for N requests",
+            _labd_inject("api-flaky"),
+            _labd_clear("api-flaky"),
+            {"count": 10},
+        ),
     )
 }
 
@@ -148,7 +189,9 @@ def get(name: str) -> Fault:
         ) from None
 
 
-def inject(cfg: LabConfig, state: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+def inject(
+    cfg: LabConfig, state: dict[str, Any], name: str, params: dict[str, Any]
+) -> dict[str, Any]:
     fault = get(name)
     merged = {**fault.defaults, **params}
     record = fault.inject(cfg, state, merged) or {}
