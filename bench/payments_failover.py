@@ -47,19 +47,28 @@ def python_floor(state: dict) -> None:
         raise SystemExit("backup down")
     core.patch_namespaced_config_map("kill-switches", NS, {"data": {"payments": "disabled"}})
     core.patch_namespaced_config_map(
-        "payment-config", NS, {"data": {"PRIMARY_PROCESSOR": "segpay", "BACKUP_PROCESSOR": "ccbill"}}
+        "payment-config",
+        NS,
+        {"data": {"PRIMARY_PROCESSOR": "segpay", "BACKUP_PROCESSOR": "ccbill"}},
     )
     now = dt.datetime.now(dt.UTC).isoformat()
-    body = {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": now}}}}}
+    body = {
+        "spec": {
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}
+        }
+    }
     dep = apps.patch_namespaced_deployment("payment-service", NS, body)
     gen = dep.metadata.generation
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         d = apps.read_namespaced_deployment("payment-service", NS)
         s = d.status
-        if ((s.observed_generation or 0) >= gen and s.updated_replicas == d.spec.replicas
-                and s.available_replicas == d.spec.replicas and s.replicas == d.spec.replicas):
+        if (
+            (s.observed_generation or 0) >= gen
+            and s.updated_replicas == d.spec.replicas
+            and s.available_replicas == d.spec.replicas
+            and s.replicas == d.spec.replicas
+        ):
             break
         time.sleep(0.05)
     core.patch_namespaced_config_map("kill-switches", NS, {"data": {"payments": "enabled"}})
@@ -72,19 +81,30 @@ def python_floor(state: dict) -> None:
 
 
 def run_shell(state: dict) -> None:
-    env = dict(os.environ, KUBECONFIG=state["kubeconfig"],
-               PLATFORM_URL=state["endpoints"]["platform"])
+    env = dict(
+        os.environ, KUBECONFIG=state["kubeconfig"], PLATFORM_URL=state["endpoints"]["platform"]
+    )
     subprocess.run([str(REPO / "bench" / "failover.sh")], env=env, check=True)
 
 
 def run_irdrive(cfg: LabConfig) -> None:
     env = dict(os.environ, IRDRIVE_LAB_DIR=str(cfg.dir), IRDRIVE_LAB_PORT_BASE=str(cfg.port_base))
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "irdrive"), "run", "payments-failover", "--yes",
-         "--json"], env=env, capture_output=True, text=True,
+        [
+            str(Path(sys.executable).parent / "irdrive"),
+            "run",
+            "payments-failover",
+            "--yes",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
-        raise SystemExit(f"irdrive failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
+        raise SystemExit(
+            f"irdrive failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}"
+        )
 
 
 def main() -> None:

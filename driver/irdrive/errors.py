@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the remediation ran and failed (or could not be verified)
@@ -42,10 +42,7 @@ class TargetUnreachable(IrdriveError):
     exit_code = EXIT_UNREACHABLE
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def handle_errors(func: F) -> F:
+def handle_errors[F: Callable[..., Any]](func: F) -> F:
     """Turn IrdriveError (and the lab's LabError) into ``Error: ...`` and the right exit code."""
 
     @functools.wraps(func)

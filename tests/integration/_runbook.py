@@ -16,8 +16,9 @@ ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def irdrive(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([IRDRIVE, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [IRDRIVE, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_json(env: dict[str, str], runbook: str, *args: str) -> tuple[int, dict[str, Any]]:
@@ -26,7 +27,9 @@ def run_json(env: dict[str, str], runbook: str, *args: str) -> tuple[int, dict[s
     try:
         report = json.loads(res.stdout)
     except ValueError:
-        raise AssertionError(f"no JSON report (rc {res.returncode}):\n{res.stdout}\n{res.stderr}")
+        raise AssertionError(
+            f"no JSON report (rc {res.returncode}):\n{res.stdout}\n{res.stderr}"
+        ) from None
     return res.returncode, report
 
 

@@ -34,8 +34,14 @@ def until(predicate: Any, timeout: float = 20.0) -> Any:
 
 def pg_connect(lab: dict[str, Any]) -> Any:
     pg = lab["postgres"]
-    return psycopg2.connect(host=pg["host"], port=pg["port"], dbname=pg["dbname"],
-                            user=pg["user"], password=pg["password"], connect_timeout=3)
+    return psycopg2.connect(
+        host=pg["host"],
+        port=pg["port"],
+        dbname=pg["dbname"],
+        user=pg["user"],
+        password=pg["password"],
+        connect_timeout=3,
+    )
 
 
 @pytest.fixture
@@ -69,16 +75,24 @@ def test_bad_deploy(clean_lab: dict[str, Any], lab_env: dict[str, str], k8s: Any
 
     def crashing() -> list[str]:
         pods = core.list_namespaced_pod("platform", label_selector="app=backend").items
-        return [p.metadata.name for p in pods for cs in (p.status.container_statuses or [])
-                if cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"]
+        return [
+            p.metadata.name
+            for p in pods
+            for cs in (p.status.container_statuses or [])
+            if cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
+        ]
 
     assert until(crashing)
     dep = apps.read_namespaced_deployment("backend", "platform")
     assert (dep.status.updated_replicas or 0) > 0
     assert (dep.status.ready_replicas or 0) < dep.spec.replicas + (dep.status.updated_replicas or 0)
     # kubectl, the independent judge, sees the rollout stuck.
-    res = subprocess.run(["kubectl", "-n", "platform", "rollout", "status", "deploy/backend",
-                          "--timeout=2s"], env=lab_env, capture_output=True, text=True)
+    res = subprocess.run(
+        ["kubectl", "-n", "platform", "rollout", "status", "deploy/backend", "--timeout=2s"],
+        env=lab_env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode != 0
     fault(lab_env, "bad-deploy", "--clear")
     assert until(lambda: not crashing())
@@ -134,8 +148,12 @@ def test_db_down(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
 def test_resource_pressure(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
     url = clean_lab["endpoints"]["platform"]
     fault(lab_env, "resource-pressure")
-    res = subprocess.run(["kubectl", "top", "pods", "-n", "platform", "-l", "app=backend",
-                          "--no-headers"], env=lab_env, capture_output=True, text=True)
+    res = subprocess.run(
+        ["kubectl", "top", "pods", "-n", "platform", "-l", "app=backend", "--no-headers"],
+        env=lab_env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     cpus = [line.split()[1] for line in res.stdout.splitlines()]
     assert cpus and all(c == "1000m" or c.endswith("m") and int(c[:-1]) >= 900 for c in cpus), cpus
@@ -149,8 +167,10 @@ def test_resource_pressure(clean_lab: dict[str, Any], lab_env: dict[str, str]) -
 
 
 def test_db_slow(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
-    query = ("SELECT state, count(*) FROM pg_stat_activity "
-             "WHERE application_name = 'lab-db-slow' GROUP BY state")
+    query = (
+        "SELECT state, count(*) FROM pg_stat_activity "
+        "WHERE application_name = 'lab-db-slow' GROUP BY state"
+    )
     fault(lab_env, "db-slow")
 
     def states() -> dict[str, int]:

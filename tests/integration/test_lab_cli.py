@@ -19,7 +19,10 @@ def _irdrive(lab_dir: Path, port_base: int, *args: str, env: dict | None = None)
     full_env.pop("IRDRIVE_LAB_DIR", None)
     return subprocess.run(
         [IRDRIVE, "lab", "--lab-dir", str(lab_dir), "--port-base", str(port_base), *args],
-        capture_output=True, text=True, env=full_env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
 
 
@@ -103,6 +106,9 @@ def test_missing_postgres_binaries_starts_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("base", ["80", "notaport"])
 def test_bad_port_base_is_usage_error(tmp_path: Path, base: str) -> None:
-    res = subprocess.run([IRDRIVE, "lab", "--lab-dir", str(tmp_path), "--port-base", base,
-                          "status"], capture_output=True, text=True)
+    res = subprocess.run(
+        [IRDRIVE, "lab", "--lab-dir", str(tmp_path), "--port-base", base, "status"],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _runbook import ANSIBLE_PLAYBOOK, changed_tasks, http_json, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults
 from irdrive.lab.journal import Journal
-
-from _runbook import ANSIBLE_PLAYBOOK, changed_tasks, http_json, irdrive, run_json, writes_since
 
 pytestmark = pytest.mark.lab
 
@@ -62,7 +61,9 @@ def test_failover_recovers_verified_then_second_run_changes_nothing(
     assert switches["payments"] == "enabled"
     history = json.loads(switches["history"])
     assert [(h["switch"], h["to"]) for h in history[-2:]] == [
-        ("payments", "disabled"), ("payments", "enabled")]
+        ("payments", "disabled"),
+        ("payments", "enabled"),
+    ]
     assert history[-2]["reason"] == "Primary processor down"
     # Every change reports the prior state it replaced.
     befores = {c["task"]: c.get("before") for c in report["changes"]}
@@ -104,7 +105,9 @@ def test_backup_down_too_is_refused_and_changes_nothing(
 
 
 def test_failure_after_disabling_restores_switch_and_config(
-    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api,
+    ccbill_down: dict[str, Any],
+    lab_env: dict[str, str],
+    core: client.CoreV1Api,
     apps: client.AppsV1Api,
 ) -> None:
     # A paused deployment never rolls out the restart: the wait fails after payments were
@@ -157,7 +160,11 @@ def test_playbook_runs_without_the_driver(
     env.pop("IRDRIVE_HOME", None)
     res = subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", "playbooks/payments-failover.yml"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "failed=0" in res.stdout

@@ -8,6 +8,7 @@ healthy and writes ``lab.json``; if anything fails, it stops what it started, so
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -105,10 +106,9 @@ def up(cfg: LabConfig, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
             cfg.write_state(_compose(cfg, started, partial=True))
     except BaseException:
         for name in reversed(list(started)):
-            try:
+            # Best-effort teardown: the error that stopped `up` is the one to report.
+            with contextlib.suppress(Exception):
                 _part(name).stop(cfg, started[name])
-            except Exception:  # noqa: BLE001 - best effort teardown, the first error wins
-                pass
         cfg.state_file.unlink(missing_ok=True)
         raise
     state = _compose(cfg, started, partial=False)

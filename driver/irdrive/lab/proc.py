@@ -6,6 +6,7 @@ for it, so ``down`` never signals a PID that has since been reused by something 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -116,10 +117,8 @@ def stop(record: Mapping[str, Any], timeout: float = 5.0) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from irdrive.lab import hostdata, hosts, netns
 from irdrive.lab.config import HOST_NAMES, LabConfig
 from irdrive.lab.proc import LabError

@@ -1,0 +1,180 @@
+"""module_utils.http and irdrive.ops.http_health against a scripted server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    TransientError,
+    UnreachableError,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.http import request
+from ansible_collections.irdrive.ops.plugins.modules import http_health
+
+FAST = {"backoff": {"delay": 0.01, "max_delay": 0.02}}
+
+
+class Script:
+    """Answers in order; the last answer repeats.  Records the requests."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, Any, float]] = [(200, {"status": "ok"}, 0.0)]
+        self.seen: list[dict[str, Any]] = []
+
+    def then(self, *answers: tuple[int, Any] | tuple[int, Any, float]) -> None:
+        self.answers = [(a[0], a[1], a[2] if len(a) > 2 else 0.0) for a in answers]
+
+    def next(self) -> tuple[int, Any, float]:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            script.seen.append({"path": self.path, "headers": dict(self.headers)})
+            status, body, delay = script.next()
+            time.sleep(delay)
+            data = json.dumps(body).encode() if not isinstance(body, str) else body.encode()
+            kind = "application/json" if not isinstance(body, str) else "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_HEAD = do_GET
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.daemon = True
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/health"
+
+
+def test_request_returns_any_status(server) -> None:
+    url, script = server
+    script.then((503, {"status": "down"}))
+    response = request(url + "/health")
+    assert response.status == 503
+    assert response.content_type == "application/json"
+    assert json.loads(response.body) == {"status": "down"}
+    assert response.latency_ms > 0
+
+
+def test_request_to_closed_port_is_unreachable() -> None:
+    url = closed_port_url()
+    with pytest.raises(UnreachableError, match="127.0.0.1"):
+        request(url)
+
+
+def test_read_timeout_is_transient(server) -> None:
+    url, script = server
+    script.then((200, "slow", 1.0))
+    with pytest.raises(TransientError, match="timed out"):
+        request(url + "/health", timeout=0.2)
+
+
+def test_healthy_on_first_attempt(run_module, server) -> None:
+    url, script = server
+    result, failed = run_module(http_health, {"url": url + "/payments/health"})
+    assert not failed and result["healthy"] and not result["changed"]
+    assert result["status"] == 200 and result["attempts"] == 1
+    assert result["json"] == {"status": "ok"}
+    assert result["error_kind"] == ""
+
+
+def test_unhealthy_then_healthy_is_retried(run_module, server) -> None:
+    url, script = server
+    script.then((503, {"status": "down"}), (503, {"status": "down"}), (200, {"status": "ok"}))
+    result, failed = run_module(http_health, {"url": url, "retries": 3, **FAST})
+    assert not failed and result["healthy"]
+    assert result["attempts"] == 3
+    assert len(script.seen) == 3
+
+
+def test_unhealthy_fails_after_retries(run_module, server) -> None:
+    url, script = server
+    script.then((503, {"status": "down"}))
+    result, failed = run_module(http_health, {"url": url, "retries": 2, **FAST})
+    assert failed and not result["healthy"]
+    assert result["attempts"] == 3 and result["status"] == 503
+    assert result["error_kind"] == "unhealthy"
+    assert "status 503 not in [200]" in result["msg"]
+
+
+def test_fail_on_unhealthy_false_reports_for_branching(run_module, server) -> None:
+    url, script = server
+    script.then((503, {"status": "down"}))
+    args = {"url": url, "retries": 0, "fail_on_unhealthy": False}
+    result, failed = run_module(http_health, args, check_mode=True)
+    assert not failed and result["healthy"] is False
+    assert result["attempts"] == 1
+
+
+@pytest.mark.parametrize(("pattern", "healthy"), [(r'"status":\s*"ok"', True), (r"segpay", False)])
+def test_body_match(run_module, server, pattern: str, healthy: bool) -> None:
+    url, _ = server
+    args = {"url": url, "body_match": pattern, "retries": 0, "fail_on_unhealthy": False}
+    result, _ = run_module(http_health, args)
+    assert result["healthy"] is healthy
+    if not healthy:
+        assert "body does not match" in result["reason"]
+
+
+def test_expected_status_list(run_module, server) -> None:
+    url, script = server
+    script.then((204, ""))
+    result, failed = run_module(http_health, {"url": url, "expected_status": [200, 204]})
+    assert not failed and result["status"] == 204
+
+
+def test_unreachable_reports_error_kind(run_module) -> None:
+    args = {"url": closed_port_url(), "retries": 1, "fail_on_unhealthy": False, **FAST}
+    result, failed = run_module(http_health, args)
+    assert not failed and not result["healthy"]
+    assert result["error_kind"] == "unreachable"
+    assert result["status"] is None and result["attempts"] == 2
+
+
+def test_bearer_token_is_sent_and_never_returned(run_module, server) -> None:
+    url, script = server
+    token = "canary-7f3a9d"
+    result, _ = run_module(http_health, {"url": url, "bearer_token": token})
+    assert script.seen[-1]["headers"]["Authorization"] == f"Bearer {token}"
+    assert token not in json.dumps(result)
+    assert http_health.argument_spec()["bearer_token"]["no_log"] is True
+
+
+def test_body_is_truncated(run_module, server) -> None:
+    url, script = server
+    script.then((200, "x" * 5000))
+    result, _ = run_module(http_health, {"url": url, "body_limit": 100})
+    assert result["body"] == "x" * 100
+    assert "json" not in result
+
+
+def test_bad_regex_is_a_clear_error(run_module, server) -> None:
+    url, _ = server
+    result, failed = run_module(http_health, {"url": url, "body_match": "("})
+    assert failed and "body_match" in result["msg"]
