@@ -40,11 +40,11 @@ PLAYBOOK = """
         idempotency_key: run-1
       register: switch
 
-    - name: The prior state is returned in check mode too
+    - name: The prior state is returned, and the state after (would be) disabled
       ansible.builtin.assert:
         that:
-          - switch.before.payments == 'enabled'
-          - switch.switches.payments == 'disabled' or not switch.changed
+          - switch.switches.payments == 'disabled'
+          - switch.changed == (switch.before.payments == 'enabled')
 
     - name: Workloads are healthy
       irdrive.ops.k8s_workload_health:
@@ -109,7 +109,7 @@ def test_check_real_and_rerun(tmp_path: Path, kube: FakeKubeApi) -> None:
     kube.add("pods", pod("backend-2", "backend"))
     dead_url = "http://127.0.0.1:9/health"
 
-    checked = run_playbook(tmp_path, kube, dead_url, "--check", "--diff", "-vvv")
+    checked = run_playbook(tmp_path, kube, dead_url, "--check", "--diff")
     assert changed_count(checked) == 1
     assert kube.writes() == []
 

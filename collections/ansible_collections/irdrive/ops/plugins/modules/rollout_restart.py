@@ -101,7 +101,7 @@ waited:
 """
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -216,7 +216,7 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
     needed = key is None or before["restart_key"] != key
     after = dict(before)
     if needed:
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         annotations = {RESTARTED_AT: now}
         if key is not None:
             annotations[RESTART_KEY] = key

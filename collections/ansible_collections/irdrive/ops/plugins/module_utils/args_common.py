@@ -1,0 +1,76 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Connection options shared by the modules, defined once.
+
+Each spec has a matching doc fragment in ``plugins/doc_fragments/`` (k8s_auth, postgres).
+Environment fallbacks follow kubernetes.core (``K8S_AUTH_*``) and libpq (``PG*``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ansible.module_utils.common.parameters import env_fallback
+
+K8S_AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "ca_cert": {
+        "type": "path",
+        "aliases": ["ssl_ca_cert"],
+        "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"]),
+    },
+    "validate_certs": {
+        "type": "bool",
+        "aliases": ["verify_ssl"],
+        "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"]),
+    },
+    "request_timeout": {"type": "float", "default": 30.0},
+}
+
+POSTGRES_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "login_host": {"type": "str", "fallback": (env_fallback, ["PGHOST"])},
+    "login_port": {"type": "int", "default": 5432, "fallback": (env_fallback, ["PGPORT"])},
+    "login_user": {"type": "str", "default": "postgres", "fallback": (env_fallback, ["PGUSER"])},
+    "login_password": {
+        "type": "str",
+        "no_log": True,
+        "fallback": (env_fallback, ["PGPASSWORD"]),
+    },
+    "login_db": {"type": "str", "default": "postgres", "fallback": (env_fallback, ["PGDATABASE"])},
+    "login_unix_socket": {"type": "path"},
+    "ssl_mode": {
+        "type": "str",
+        "default": "prefer",
+        "choices": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+        "fallback": (env_fallback, ["PGSSLMODE"]),
+    },
+    "ca_cert": {"type": "path", "aliases": ["ssl_rootcert"]},
+    "connect_timeout": {
+        "type": "int",
+        "default": 5,
+        "fallback": (env_fallback, ["PGCONNECT_TIMEOUT"]),
+    },
+    "statement_timeout": {"type": "int", "default": 30000},
+    "lock_timeout": {"type": "int", "default": 5000},
+}
+
+#: Module option name -> keyword of ``k8s.K8sAuth`` / ``postgres.PgConnParams``.
+K8S_AUTH_KEYS = tuple(K8S_AUTH_ARG_SPEC)
+POSTGRES_KEYS = tuple(POSTGRES_ARG_SPEC)
+
+
+def k8s_auth_argument_spec() -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(K8S_AUTH_ARG_SPEC)
+
+
+def postgres_argument_spec() -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(POSTGRES_ARG_SPEC)
+
+
+def pick(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The subset of module params named by ``keys``."""
+    return {key: params.get(key) for key in keys}

@@ -1,0 +1,318 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: http_health
+short_description: Check an HTTP health endpoint, with retries and backoff
+version_added: 0.1.0
+description:
+  - Sends a C(GET) or C(HEAD) request and calls the endpoint healthy when the status is one of
+    O(expected_status) and, if O(body_match) is set, the body matches it.
+  - An unhealthy answer, a refused connection or a timeout is retried up to O(retries) times
+    with jittered exponential backoff, within O(deadline) seconds in all. A TLS failure is not
+    retried.
+  - Read-only; never reports a change.
+author:
+  - irdrive maintainers (@irdrive)
+options:
+  url:
+    description: URL of the health endpoint.
+    type: str
+    required: true
+  method:
+    description: HTTP method.
+    type: str
+    choices: [GET, HEAD]
+    default: GET
+  expected_status:
+    description: Statuses that count as healthy.
+    type: list
+    elements: int
+    default: [200]
+  body_match:
+    description:
+      - Regular expression (Python C(re.search)) the body must match to count as healthy.
+    type: str
+  timeout:
+    description: Seconds to wait for each request.
+    type: float
+    default: 5.0
+  retries:
+    description: How many times to try again after an unhealthy answer (0 means one attempt).
+    type: int
+    default: 3
+  backoff:
+    description: Delays between attempts; each delay is drawn at random below the current cap.
+    type: dict
+    default: {}
+    suboptions:
+      delay:
+        description: Cap of the first delay, in seconds.
+        type: float
+        default: 0.5
+      factor:
+        description: Factor the cap grows by after each attempt.
+        type: float
+        default: 2.0
+      max_delay:
+        description: Largest cap, in seconds.
+        type: float
+        default: 5.0
+  deadline:
+    description: Seconds after which no further attempt starts.
+    type: float
+    default: 60.0
+  headers:
+    description:
+      - Extra request headers. Their values are logged like any option; put a token in
+        O(bearer_token) instead.
+    type: dict
+    default: {}
+  bearer_token:
+    description: "Token sent as C(Authorization: Bearer <token>)."
+    type: str
+  validate_certs:
+    description: Whether to verify the server's TLS certificate.
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle used to verify the server's certificate.
+    type: path
+  body_limit:
+    description: Characters of the body to return in RV(body).
+    type: int
+    default: 2048
+  fail_on_unhealthy:
+    description:
+      - Fail the task when the endpoint is unhealthy. With V(false) the task succeeds and
+        reports RV(healthy=false), so that a play can branch on it.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check mode and return the same result as a normal run.
+    support: full
+  diff_mode:
+    description: Reads only, so there is never a diff.
+    support: N/A
+notes:
+  - Transient faults counted as retryable are an unhealthy answer, a refused or dropped connection
+    and a timeout.
+"""
+
+EXAMPLES = r"""
+- name: Check that payments are healthy
+  irdrive.ops.http_health:
+    url: http://127.0.0.1:7002/payments/health
+    body_match: '"status":\s*"ok"'
+    retries: 5
+
+- name: Ask a processor for its health without failing, to branch on the answer
+  irdrive.ops.http_health:
+    url: "http://127.0.0.1:7002/processors/{{ backup_processor }}/health"
+    fail_on_unhealthy: false
+    retries: 2
+    backoff:
+      delay: 1
+      max_delay: 4
+  register: backup_health
+
+- name: Refuse the failover when the backup is down too
+  ansible.builtin.fail:
+    msg: "backup processor is unhealthy: {{ backup_health.reason }}"
+  when: not backup_health.healthy
+
+- name: Check an authenticated endpoint
+  irdrive.ops.http_health:
+    url: https://status.example.com/internal/health
+    bearer_token: "{{ status_api_token }}"
+    expected_status: [200, 204]
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether the last answer was healthy.
+  returned: always
+  type: bool
+  sample: true
+url:
+  description: The URL checked.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:7002/payments/health
+status:
+  description: HTTP status of the last answer; null when no answer came.
+  returned: always
+  type: int
+  sample: 200
+latency_ms:
+  description: Milliseconds the last attempt took.
+  returned: always
+  type: float
+  sample: 12.5
+attempts:
+  description: How many requests were made.
+  returned: always
+  type: int
+  sample: 1
+reason:
+  description: Why the endpoint counts as unhealthy; empty when healthy.
+  returned: always
+  type: str
+  sample: status 503 not in [200]
+error_kind:
+  description:
+    - V(unhealthy) when an answer came and was wrong, V(unreachable) when no answer came,
+      V(tls) for a TLS failure, V(transient) for a dropped connection. Empty when healthy.
+  returned: always
+  type: str
+  sample: unreachable
+body:
+  description: The start of the body (up to O(body_limit) characters).
+  returned: when an answer came
+  type: str
+  sample: '{"status": "ok", "processor": "segpay"}'
+json:
+  description: The body parsed as JSON, when the answer says it is JSON.
+  returned: when the content type is JSON and the body parses
+  type: dict
+  sample: {"status": "ok", "processor": "segpay"}
+"""
+
+import contextlib
+import json
+import re
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    IrdriveOpsError,
+    TransientError,
+    UnhealthyError,
+    UnreachableError,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.http import HttpResponse, request
+from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
+
+RETRYABLE = (UnhealthyError, UnreachableError, TransientError)
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        "url": {"type": "str", "required": True},
+        "method": {"type": "str", "choices": ["GET", "HEAD"], "default": "GET"},
+        "expected_status": {"type": "list", "elements": "int", "default": [200]},
+        "body_match": {"type": "str"},
+        "timeout": {"type": "float", "default": 5.0},
+        "retries": {"type": "int", "default": 3},
+        "backoff": {
+            "type": "dict",
+            "default": {},
+            "options": {
+                "delay": {"type": "float", "default": 0.5},
+                "factor": {"type": "float", "default": 2.0},
+                "max_delay": {"type": "float", "default": 5.0},
+            },
+        },
+        "deadline": {"type": "float", "default": 60.0},
+        "headers": {"type": "dict", "default": {}},
+        "bearer_token": {"type": "str", "no_log": True},
+        "validate_certs": {"type": "bool", "default": True},
+        "ca_path": {"type": "path"},
+        "body_limit": {"type": "int", "default": 2048},
+        "fail_on_unhealthy": {"type": "bool", "default": True},
+    }
+
+
+def judge(response: HttpResponse, expected: list[int], pattern: re.Pattern[str] | None) -> str:
+    """Why ``response`` is unhealthy, or '' when it is healthy."""
+    if response.status not in expected:
+        return f"status {response.status} not in {expected}"
+    if pattern is not None and not pattern.search(response.text()):
+        return f"body does not match {pattern.pattern!r}"
+    return ""
+
+
+def describe(response: HttpResponse | None, body_limit: int) -> dict[str, Any]:
+    if response is None:
+        return {"status": None}
+    described: dict[str, Any] = {
+        "status": response.status,
+        "latency_ms": response.latency_ms,
+        "body": response.text(body_limit),
+    }
+    if response.content_type.endswith("json"):
+        with contextlib.suppress(ValueError):
+            described["json"] = json.loads(response.text())
+    return described
+
+
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    try:
+        pattern = re.compile(params["body_match"]) if params["body_match"] else None
+    except re.error as error:
+        module.fail_json(msg=f"body_match is not a valid regular expression: {error}")
+    headers = {str(k): str(v) for k, v in params["headers"].items()}
+    if params["bearer_token"]:
+        headers["Authorization"] = f"Bearer {params['bearer_token']}"
+    attempts = 0
+    last: dict[str, HttpResponse | None] = {"response": None}
+
+    def probe() -> HttpResponse:
+        nonlocal attempts
+        attempts += 1
+        response = request(
+            params["url"],
+            method=params["method"],
+            headers=headers,
+            timeout=params["timeout"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+        )
+        last["response"] = response
+        reason = judge(response, params["expected_status"], pattern)
+        if reason:
+            raise UnhealthyError(reason)
+        return response
+
+    result: dict[str, Any] = {"changed": False, "url": params["url"], "latency_ms": None}
+    backoff = params["backoff"]
+    try:
+        response = retry(
+            probe,
+            transient=RETRYABLE,
+            attempts=max(1, params["retries"] + 1),
+            deadline=params["deadline"],
+            base_delay=backoff["delay"],
+            factor=backoff["factor"],
+            max_delay=backoff["max_delay"],
+        )
+    except IrdriveOpsError as error:
+        if not isinstance(error, UnhealthyError):
+            last["response"] = None
+        result.update(describe(last["response"], params["body_limit"]))
+        result.update(healthy=False, attempts=attempts, reason=str(error), error_kind=error.kind)
+        return result
+    result.update(describe(response, params["body_limit"]))
+    result.update(healthy=True, attempts=attempts, reason="", error_kind="")
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    result = run_module(module)
+    if not result["healthy"] and module.params["fail_on_unhealthy"]:
+        module.fail_json(
+            msg=f"{result['url']} is unhealthy after {result['attempts']} attempt(s): "
+            f"{result['reason']}",
+            **result,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
