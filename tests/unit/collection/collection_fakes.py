@@ -33,6 +33,8 @@ class FakeKubeApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     before_patch: Callable[[FakeKubeApi], None] | None = None
+    # Called with a deployment after a spec patch: plays the deployment controller.
+    on_deployment_patch: Callable[[dict[str, Any]], None] | None = None
     rv: int = 100
     url: str = ""
 
@@ -67,6 +69,17 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
         "reason": reason,
         "code": code,
     }
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386 merge: objects merge recursively, null removes a key, the rest replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 def _matches(labels: dict[str, str], selector: str | None) -> bool:
@@ -126,7 +139,11 @@ def make_handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
             if self.command == "GET":
                 return self._send(200, obj)
             if self.command == "PATCH":
-                if self.headers.get("Content-Type") != "application/merge-patch+json":
+                patch_types = (
+                    "application/merge-patch+json",
+                    "application/strategic-merge-patch+json",
+                )
+                if self.headers.get("Content-Type") not in patch_types:
                     return self._send(415, _status(415, "UnsupportedMediaType", "merge only"))
                 if api.before_patch is not None:
                     hook, api.before_patch = api.before_patch, None
@@ -135,11 +152,12 @@ def make_handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                 if wanted and wanted != obj["metadata"]["resourceVersion"]:
                     message = "the object has been modified; please apply your changes"
                     return self._send(409, _status(409, "Conflict", message))
-                for key, value in ((body or {}).get("data") or {}).items():
-                    if value is None:
-                        obj.setdefault("data", {}).pop(key, None)
-                    else:
-                        obj.setdefault("data", {})[key] = value
+                patch = {k: v for k, v in (body or {}).items() if k != "metadata"}
+                _merge(obj, patch)
+                if kind == "deployments" and "spec" in patch:
+                    obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+                    if api.on_deployment_patch is not None:
+                        api.on_deployment_patch(obj)
                 api.rv += 1
                 obj["metadata"]["resourceVersion"] = str(api.rv)
                 return self._send(200, obj)

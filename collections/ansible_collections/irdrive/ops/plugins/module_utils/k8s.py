@@ -42,6 +42,7 @@ except ImportError as _import_error:  # handled by the modules with missing_requ
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
 
 @dataclass
@@ -224,6 +225,7 @@ class K8sClient:
             name,
             namespace,
             body,
+            _content_type=STRATEGIC_MERGE_PATCH,
             **kwargs,
         )
 
