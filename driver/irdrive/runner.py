@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -46,6 +47,14 @@ TIMELINE_EVENTS = {
 
 
 # ---- the report -------------------------------------------------------------------------
+# How modules that are not ours (kubernetes.core, amazon.aws) say a target did not answer.
+UNREACHABLE_TEXT = re.compile(
+    r"Connection refused|Failed to establish a new connection|Max retries exceeded"
+    r"|Name or service not known|No route to host|could not connect to server",
+    re.IGNORECASE,
+)
+
+
 @dataclass
 class TaskResult:
     """One task on one host."""
@@ -56,6 +65,7 @@ class TaskResult:
     duration: float | None = None
     changed: bool = False
     msg: str | None = None
+    error_kind: str | None = None  # what irdrive.ops modules report: unreachable, auth, ...
     role: str | None = None
     action: str | None = None
     ignored: bool = False
@@ -97,8 +107,18 @@ class RunReport:
         return [t for t in self.tasks if t.status == "failed" and not t.ignored]
 
     @property
+    def target_unreachable(self) -> bool:
+        """The first real failure was a target (API, database, endpoint) that did not answer."""
+        first = next(iter(self.failed), None)
+        if first is None:
+            return False
+        if first.error_kind:
+            return first.error_kind == "unreachable"
+        return bool(first.msg and UNREACHABLE_TEXT.search(first.msg))
+
+    @property
     def exit_code(self) -> int:
-        if self.unreachable:
+        if self.unreachable or self.target_unreachable:
             return EXIT_UNREACHABLE
         if self.status == "successful" and self.rc == 0:
             return EXIT_OK
@@ -229,6 +249,8 @@ class EventCollector:
         result.duration = round(float(duration), 3) if duration is not None else None
         if status in ("failed", "unreachable"):
             result.msg = _failure_msg(res) or status
+            if isinstance(res.get("error_kind"), str) and res["error_kind"]:
+                result.error_kind = res["error_kind"]
         if changed:
             self.report.changes.append(_change(result, res))
         if status in ("ok", "changed") and result.task.lower().lstrip().startswith("verify"):

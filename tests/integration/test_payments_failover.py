@@ -171,3 +171,31 @@ def test_playbook_runs_without_the_driver(
     code, health = http_json(f"{ccbill_down['endpoints']['platform']}/payments/health")
     assert (code, health["processor"]) == (200, "segpay")
     assert not (project / "driver").exists() and os.environ.get("IRDRIVE_HOME") is None
+
+
+def test_unreachable_cluster_exits_3(tmp_path: Path, lab: dict[str, Any]) -> None:
+    """A cluster that does not answer is exit 3 with one readable failure, nothing changed."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "x"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+        f"  vars:\n    irdrive_kubeconfig: {kubeconfig}\n"
+        "    irdrive_platform_url: http://127.0.0.1:9\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRDRIVE_LAB")}
+    rc, report = run_json(env, "payments-failover", "-i", str(inventory))
+    assert rc == 3, report
+    assert changed_tasks(report) == []
