@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("show", "show", "Show a runbook: what it does, its parameters, what it changes."),
     "run": ("run", "run", "Run a runbook with live progress and a verified report."),
     "lab": ("lab", "lab", "The local simulated platform: up, down, status, reset, fault, journal."),
+    "kill-switch": ("kill_switch", "kill_switch", "Disable or enable feature kill switches."),
+    "rollback": ("rollback", "rollback", "Roll deployments back (`full` for all), verified."),
 }
 
 

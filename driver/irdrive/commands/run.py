@@ -114,6 +114,20 @@ def run(
       irdrive run payments-failover -e @secrets.yml --yes --json
       irdrive run payments-failover -i inventories/prod -e reason="INC-123"
     """
+    execute(name, extra, check, diff, inventory, as_json, yes, verbose)
+
+
+def execute(
+    name: str,
+    extra: tuple[str, ...],
+    check: bool = False,
+    diff: bool = False,
+    inventory: tuple[str, ...] = (),
+    as_json: bool = False,
+    yes: bool = False,
+    verbose: int = 0,
+) -> None:
+    """Validate, confirm, run and report runbook ``name``: shared by `run` and its short forms."""
     from irdrive.catalog import Catalog, parse_extra_vars, validate
     from irdrive.paths import find_project
 
