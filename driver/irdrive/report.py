@@ -122,6 +122,16 @@ def render_summary(console: Console, report: RunReport) -> None:
             console.print(f"  ~ {escape(_describe_change(change))}", highlight=False)
     else:
         console.print(f"[bold]{changed_word}:[/] nothing")
+    recorded = report.recorded.get("irdrive_changes") or []
+    if recorded:
+        console.print("[bold]Prior state recorded (for undo):[/]")
+        for item in recorded:
+            if isinstance(item, dict):
+                console.print(
+                    f"  {escape(str(item.get('target')))}: {escape(_brief(item.get('before')))}"
+                    f" -> {escape(_brief(item.get('after')))}",
+                    highlight=False,
+                )
     if report.verified:
         console.print("[bold]Verified:[/]")
         for item in report.verified:

@@ -95,6 +95,9 @@ class RunReport:
     verified: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # What the roles recorded with set_stats: irdrive_changes = [{target, before, after}], the
+    # prior state each change replaced (the record an undo is built from).
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unreachable(self) -> list[str]:
@@ -268,6 +271,9 @@ class EventCollector:
         for host in data.get("processed") or {}:
             hosts.setdefault(host, {})
         self.report.hosts = hosts
+        artifacts = data.get("artifact_data")
+        if isinstance(artifacts, dict):
+            self.report.recorded = dict(artifacts)
 
     def _maybe_error(self, stdout: str) -> None:
         line = stdout.strip()
@@ -469,6 +475,7 @@ def run(
             task.status = "failed"
             task.msg = task.msg or f"did not finish (run {report.status})"
     redactor.scrub(report.changes)
+    redactor.scrub(report.recorded)
     redactor.scrub(report.errors)
     for task in report.tasks:
         task.msg = redactor.text(task.msg) if task.msg else task.msg

@@ -69,6 +69,9 @@ def test_failover_recovers_verified_then_second_run_changes_nothing(
     befores = {c["task"]: c.get("before") for c in report["changes"]}
     assert befores["Disable payments with the kill switch"] == {"payments": "enabled"}
     assert befores["Restart the payment service and wait until it is available"]["revision"]
+    recorded = {c["target"]: c for c in report["recorded"]["irdrive_changes"]}
+    assert recorded["configmap/platform/payment-config"]["before"]["PRIMARY_PROCESSOR"] == "ccbill"
+    assert recorded["configmap/platform/payment-config"]["after"]["PRIMARY_PROCESSOR"] == "segpay"
 
     mark = Journal(Path(ccbill_down["journal"])).mark()
     rc, again = run_json(lab_env, "payments-failover")
