@@ -178,3 +178,30 @@ def test_bad_regex_is_a_clear_error(run_module, server) -> None:
     url, _ = server
     result, failed = run_module(http_health, {"url": url, "body_match": "("})
     assert failed and "body_match" in result["msg"]
+
+
+def test_urls_are_checked_together_and_reported_by_name(run_module, server) -> None:
+    url, script = server
+    dead = closed_port_url()
+    args = {
+        "urls": {"payments": url + "/payments/health", "ccbill": dead},
+        "retries": 0,
+        "fail_on_unhealthy": False,
+    }
+    result, failed = run_module(http_health, args)
+    assert not failed and result["healthy"] is False
+    assert result["checks"]["payments"]["healthy"] and result["checks"]["payments"]["status"] == 200
+    assert result["checks"]["ccbill"]["error_kind"] == "unreachable"
+    assert result["reason"].startswith("ccbill: ") and result["error_kind"] == "unreachable"
+
+    result, failed = run_module(http_health, {**args, "fail_on_unhealthy": True})
+    assert failed and "ccbill" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [({}, "one of the following is required"), ({"urls": {}}, "at least one endpoint")],
+)
+def test_url_or_urls_is_required(run_module, args, message) -> None:
+    result, failed = run_module(http_health, args)
+    assert failed and message in result["msg"]

@@ -19,9 +19,14 @@ author:
   - irdrive maintainers (@irdrive)
 options:
   url:
-    description: URL of the health endpoint.
+    description: URL of the health endpoint. Either O(url) or O(urls) is required.
     type: str
-    required: true
+  urls:
+    description:
+      - Several endpoints by name, checked at the same time with the same settings; the
+        results are in RV(checks) and RV(healthy) is true only when every one is healthy.
+      - One task instead of one per endpoint keeps a runbook fast.
+    type: dict
   method:
     description: HTTP method.
     type: str
@@ -125,6 +130,15 @@ EXAMPLES = r"""
     msg: "backup processor is unhealthy: {{ backup_health.reason }}"
   when: not backup_health.healthy
 
+- name: Check payments and both processors at once
+  irdrive.ops.http_health:
+    urls:
+      payments: http://127.0.0.1:7002/payments/health
+      ccbill: http://127.0.0.1:7002/processors/ccbill/health
+      segpay: http://127.0.0.1:7002/processors/segpay/health
+    fail_on_unhealthy: false
+  register: health
+
 - name: Check an authenticated endpoint
   irdrive.ops.http_health:
     url: https://status.example.com/internal/health
@@ -180,11 +194,18 @@ json:
   returned: when the content type is JSON and the body parses
   type: dict
   sample: {"status": "ok", "processor": "segpay"}
+checks:
+  description: With O(urls), the result of each endpoint by name (the keys above, each).
+  returned: when O(urls) is given
+  type: dict
+  sample: {"payments": {"healthy": false, "status": 503, "reason": "status 503 not in [200]"},
+           "segpay": {"healthy": true, "status": 200, "reason": ""}}
 """
 
 import contextlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -202,7 +223,8 @@ RETRYABLE = (UnhealthyError, UnreachableError, TransientError)
 
 def argument_spec() -> dict[str, Any]:
     return {
-        "url": {"type": "str", "required": True},
+        "url": {"type": "str"},
+        "urls": {"type": "dict"},
         "method": {"type": "str", "choices": ["GET", "HEAD"], "default": "GET"},
         "expected_status": {"type": "list", "elements": "int", "default": [200]},
         "body_match": {"type": "str"},
@@ -250,12 +272,8 @@ def describe(response: HttpResponse | None, body_limit: int) -> dict[str, Any]:
     return described
 
 
-def run_module(module: AnsibleModule) -> dict[str, Any]:
-    params = module.params
-    try:
-        pattern = re.compile(params["body_match"]) if params["body_match"] else None
-    except re.error as error:
-        module.fail_json(msg=f"body_match is not a valid regular expression: {error}")
+def check(params: dict[str, Any], url: str, pattern: re.Pattern[str] | None) -> dict[str, Any]:
+    """Probe ``url`` with retries; the result keys of RETURN, never raising."""
     headers = {str(k): str(v) for k, v in params["headers"].items()}
     if params["bearer_token"]:
         headers["Authorization"] = f"Bearer {params['bearer_token']}"
@@ -266,7 +284,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         nonlocal attempts
         attempts += 1
         response = request(
-            params["url"],
+            url,
             method=params["method"],
             headers=headers,
             timeout=params["timeout"],
@@ -279,7 +297,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             raise UnhealthyError(reason)
         return response
 
-    result: dict[str, Any] = {"changed": False, "url": params["url"], "latency_ms": None}
+    result: dict[str, Any] = {"url": url, "latency_ms": None}
     backoff = params["backoff"]
     try:
         response = retry(
@@ -302,8 +320,39 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     return result
 
 
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    try:
+        pattern = re.compile(params["body_match"]) if params["body_match"] else None
+    except re.error as error:
+        module.fail_json(msg=f"body_match is not a valid regular expression: {error}")
+    if params["url"]:
+        return {"changed": False, **check(params, params["url"], pattern)}
+    urls = {str(name): str(url) for name, url in params["urls"].items()}
+    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+        futures = {name: pool.submit(check, params, url, pattern) for name, url in urls.items()}
+        checks = {name: future.result() for name, future in futures.items()}
+    unhealthy = [name for name, c in checks.items() if not c["healthy"]]
+    return {
+        "changed": False,
+        "checks": checks,
+        "healthy": not unhealthy,
+        "url": ", ".join(urls.values()),
+        "attempts": sum(c["attempts"] for c in checks.values()),
+        "reason": "; ".join(f"{name}: {checks[name]['reason']}" for name in unhealthy),
+        "error_kind": next((checks[name]["error_kind"] for name in unhealthy), ""),
+    }
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("url", "urls")],
+        required_one_of=[("url", "urls")],
+        supports_check_mode=True,
+    )
+    if module.params["urls"] is not None and not module.params["urls"]:
+        module.fail_json(msg="urls must name at least one endpoint")
     result = run_module(module)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(
