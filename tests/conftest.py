@@ -57,4 +57,4 @@ def clean_lab(lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
     from irdrive.lab import manager
 
     manager.reset(lab_cfg)
-    return lab
+    return lab_cfg.read_state()  # a reset reseeds AWS: new WAF set, NACL and zone ids

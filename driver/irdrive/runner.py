@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from irdrive.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from irdrive.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 from irdrive.paths import Project, runs_dir
 
 REDACTED = "********"
@@ -47,6 +47,9 @@ TIMELINE_EVENTS = {
 
 
 # ---- the report -------------------------------------------------------------------------
+BAD_INPUT_KINDS = frozenset({"invalid_input"})
+VALIDATE_ACTIONS = frozenset({"ansible.builtin.validate_argument_spec", "validate_argument_spec"})
+
 # How modules that are not ours (kubernetes.core, amazon.aws) say a target did not answer.
 UNREACHABLE_TEXT = re.compile(
     r"Connection refused|Failed to establish a new connection|Max retries exceeded"
@@ -120,9 +123,20 @@ class RunReport:
         return bool(first.msg and UNREACHABLE_TEXT.search(first.msg))
 
     @property
+    def bad_input(self) -> bool:
+        """The first real failure was the input itself (a module's invalid_input, or the role's
+        argument spec), before anything changed."""
+        first = next(iter(self.failed), None)
+        if first is None or any(t.changed for t in self.tasks):
+            return False
+        return first.error_kind in BAD_INPUT_KINDS or (first.action or "") in VALIDATE_ACTIONS
+
+    @property
     def exit_code(self) -> int:
         if self.unreachable or self.target_unreachable:
             return EXIT_UNREACHABLE
+        if self.bad_input:
+            return EXIT_USAGE
         if self.status == "successful" and self.rc == 0:
             return EXIT_OK
         return EXIT_FAILED

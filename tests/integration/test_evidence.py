@@ -3,7 +3,9 @@ Object Lock upload, a flipped byte caught, idempotent re-run, check mode writes 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,9 @@ def _s3(lab: dict[str, Any]) -> Any:
 
 
 def _tree(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +66,21 @@ def collected(
     )
     root = tmp_path_factory.mktemp("evidence")
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "IRDRIVE_LAB_DIR": str(lab_cfg.dir),
         "IRDRIVE_LAB_PORT_BASE": str(lab_cfg.port_base),
         "KUBECONFIG": lab["kubeconfig"],
     }
     args = ("-e", f"incident_id={INCIDENT}", "-e", f"root={root}", "-e", "bundle=b1")
     rc, report = run_json(env, "preserve-evidence", *args, "-e", "upload=true")
-    return {"rc": rc, "report": report, "bundle": root / "b1", "root": root, "env": env,
-            "args": args}
+    return {
+        "rc": rc,
+        "report": report,
+        "bundle": root / "b1",
+        "root": root,
+        "env": env,
+        "args": args,
+    }
 
 
 def test_bundle_holds_every_artifact_kind_sealed_and_verified(collected: dict[str, Any]) -> None:
@@ -111,17 +121,25 @@ def test_bundle_holds_every_artifact_kind_sealed_and_verified(collected: dict[st
     # Secrets: key names only, never a value, anywhere in the bundle.
     assert b"password" in files["k8s/state/secrets.yaml"]
     for values in SECRETS.values():
-        for value in values.values():
-            assert not any(value.encode() in data for data in files.values()), value
+        for key, value in values.items():
+            if key == "username":  # platform_app is also the audit_log actor: not a secret
+                continue
+            for form in (value.encode(), base64.b64encode(value.encode())):
+                assert not any(form in data for data in files.values()), key
     # Manifest: every artifact hashed; the custody log says who, when, with what.
     manifest = json.loads(files["manifest.json"])
     listed = {f["path"] for f in manifest["files"]}
-    assert listed == {p for p in files if p not in ("manifest.json", "MANIFEST.sha256", "custody.jsonl")}
+    assert listed == {
+        p for p in files if p not in ("manifest.json", "MANIFEST.sha256", "custody.jsonl")
+    }
     custody = [json.loads(line) for line in files["custody.jsonl"].splitlines()]
     assert [c["event"] for c in custody] == ["sealed", "uploaded"]
     sealed = custody[0]
     assert sealed["incident_id"] == INCIDENT and sealed["tool"] == "irdrive.ops.evidence_manifest"
     assert sealed["tool_version"] and sealed["actor"] and sealed["host"] and sealed["at"]
+    recorded = report["recorded"]["irdrive_changes"]
+    assert recorded[0]["target"] == "evidence/b1" and recorded[0]["before"]["sealed"] is False
+    assert recorded[0]["after"]["s3"] == "s3://platform-evidence/evidence/b1/"
     changes = {c["task"]: c for c in report["changes"]}
     assert changes["Seal the bundle with its SHA-256 manifest and custody entry"]["before"] == {
         "sealed": False,
@@ -148,13 +166,13 @@ def test_upload_has_object_lock_and_checksums(
     manifest = json.loads((collected["bundle"] / "manifest.json").read_text())
     bucket = lab["aws"]["resources"]["bucket"]
     for entry in manifest["files"][:5] + [{"path": "manifest.json", "sha256": None}]:
-        head = s3.head_object(Bucket=bucket, Key=f"evidence/b1/{entry['path']}", ChecksumMode="ENABLED")
+        head = s3.head_object(
+            Bucket=bucket, Key=f"evidence/b1/{entry['path']}", ChecksumMode="ENABLED"
+        )
         assert head["ObjectLockMode"] == "GOVERNANCE"
         assert head["ObjectLockRetainUntilDate"].year >= 2026
         assert head["ChecksumSHA256"]
         if entry["sha256"]:
-            import base64
-
             assert base64.b64decode(head["ChecksumSHA256"]).hex() == entry["sha256"]
 
 
@@ -163,7 +181,9 @@ def test_rerun_with_the_same_bundle_changes_nothing(
 ) -> None:
     before = _tree(collected["bundle"])
     mark = _journal_mark(lab)
-    rc, again = run_json(collected["env"], "preserve-evidence", *collected["args"], "-e", "upload=true")
+    rc, again = run_json(
+        collected["env"], "preserve-evidence", *collected["args"], "-e", "upload=true"
+    )
     assert rc == 0, again
     assert changed_tasks(again) == []
     assert any(v["task"].startswith("Verify the evidence bundle") for v in again["verified"])
@@ -176,15 +196,18 @@ def test_flipped_byte_fails_verification_naming_the_file(
 ) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(collected["bundle"], copy)
-    rc, ok = run_json(collected["env"], "preserve-evidence", "-e", f"incident_id={INCIDENT}",
-                      "-e", f"verify={copy}")
-    assert rc == 0, ok
     target = copy / "db/auth_logs.csv"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
-    rc, bad = run_json(collected["env"], "preserve-evidence", "-e", f"incident_id={INCIDENT}",
-                       "-e", f"verify={copy}")
+    rc, bad = run_json(
+        collected["env"],
+        "preserve-evidence",
+        "-e",
+        f"incident_id={INCIDENT}",
+        "-e",
+        f"verify={copy}",
+    )
     assert rc == 1, bad
     failed = [t for t in bad["tasks"] if t["status"] == "failed"]
     assert len(failed) == 1 and "db/auth_logs.csv: altered" in failed[0]["msg"]
@@ -195,8 +218,17 @@ def test_check_mode_writes_nothing(collected: dict[str, Any], lab: dict[str, Any
     before = sorted(p.name for p in root.iterdir())
     mark = _journal_mark(lab)
     rc, report = run_json(
-        collected["env"], "preserve-evidence", "-e", f"incident_id={INCIDENT}",
-        "-e", f"root={root}", "-e", "bundle=dry", "-e", "upload=true", "--check",
+        collected["env"],
+        "preserve-evidence",
+        "-e",
+        f"incident_id={INCIDENT}",
+        "-e",
+        f"root={root}",
+        "-e",
+        "bundle=dry",
+        "-e",
+        "upload=true",
+        "--check",
     )
     assert rc == 0, report
     assert "Dump the cluster state, pod logs and drift report" in changed_tasks(report)

@@ -245,6 +245,66 @@ def _pg_ctl_stop(cfg: LabConfig, timeout: float = 20) -> None:
     )
 
 
+SERVICE_SCRIPT = """#!/bin/sh
+# Written by irdrive.lab.postgres: the db host's stand-in for `systemctl <verb> postgresql`.
+set -eu
+cd {root}
+pg() {{ setpriv --reuid {user} --regid {user} --init-groups -- {bindir}/pg_ctl "$@"; }}
+OPTS="-p {port} -c listen_addresses={host} -c unix_socket_directories={run}"
+case "${{1:-}}" in
+  start)   pg start   -D {data} -w -t 30 -l {log}/pg_ctl.log -o "$OPTS" ;;
+  restart) pg restart -D {data} -m fast -w -t 30 -l {log}/pg_ctl.log -o "$OPTS" ;;
+  stop)    pg stop    -D {data} -m fast -w -t 30 ;;
+  status)  pg status  -D {data} ;;
+  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+esac
+"""
+
+
+def _write_service_script(cfg: LabConfig, host: str, port: int) -> Path:
+    """The db host's service command (its `systemctl restart postgresql`), for runbooks."""
+    paths = _paths(cfg)
+    script = cfg.host_root("db") / "usr" / "local" / "sbin" / "irdrive-postgresql"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        SERVICE_SCRIPT.format(
+            root=paths["root"],
+            user=OS_USER,
+            bindir=cfg.pg_bindir,
+            port=port,
+            host=host,
+            run=paths["run"],
+            data=paths["data"],
+            log=paths["log"],
+        )
+    )
+    script.chmod(0o755)
+    return script
+
+
+def adopt_running(cfg: LabConfig, info: dict[str, Any]) -> bool:
+    """Record a postmaster started outside the lab (a runbook ran the service script).
+
+    Returns True when the running server is now the recorded one.
+    """
+    pid = _running_postmaster(cfg)
+    if pid is None:
+        return False
+    if any(int(p.get("pid", 0)) == pid for p in info.get("procs", [])):
+        return True
+    info["procs"] = [
+        {
+            "name": "postgres",
+            "argv0": "postgres",
+            "pid": pid,
+            "start_time": proc.proc_start_time(pid),
+            "log": str(cfg.logs_dir / "postgres.log"),
+        }
+    ]
+    _save_procs(cfg, info["procs"])
+    return True
+
+
 # ---- component interface -------------------------------------------------------------------
 def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
     _check_binaries(cfg)
@@ -263,7 +323,9 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
     created = _ensure_cluster(cfg)
     paths = _paths(cfg)
     creds = _credentials(cfg)
+    service_script = _write_service_script(cfg, host, port)
     return {
+        "service_script": str(service_script),
         "host": host,
         "port": port,
         "netns": netns,
@@ -481,7 +543,7 @@ def fault_db_down(cfg: LabConfig, info: dict[str, Any]) -> dict[str, Any]:
 
 def clear_db_down(cfg: LabConfig, info: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
     """Start the server again and wait until it serves; ``info['procs']`` gets the new PID."""
-    if _running_postmaster(cfg) is None:
+    if not adopt_running(cfg, info):
         info["procs"] = [_spawn_server(cfg, info["host"], info["port"], info.get("netns"))]
         _save_procs(cfg, info["procs"])
     _wait_accepting(cfg, info, timeout)

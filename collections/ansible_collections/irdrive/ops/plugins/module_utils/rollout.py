@@ -1,0 +1,514 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Deployment rollouts: rollback plans (what ``kubectl rollout undo`` does), replicas, HPAs, waits.
+
+The planning functions are pure: they work on the JSON dicts the Kubernetes API returns.
+``RolloutClient`` adds the few calls the rollback and scale modules need to ``K8sClient``;
+``wait_for_rollouts`` waits for several deployments at once on a monotonic clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    DeadlineExceeded,
+    InvalidInputError,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    MERGE_PATCH,
+    K8sClient,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
+    pod_problem,
+    summarize_deployment,
+)
+
+try:
+    import kubernetes
+except ImportError:  # reported by the modules through k8s.HAS_KUBERNETES
+    kubernetes = None
+
+JSON_PATCH = "application/json-patch+json"
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+#: Deployment annotations a rollback keeps instead of taking the ReplicaSet's (as kubectl does).
+SKIPPED_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+    }
+)
+#: Where irdrive records a rollback it made, on the Deployment (JSON).
+ROLLBACK_RECORD = "irdrive.io/rollback"
+
+
+class RolloutClient(K8sClient):
+    """``K8sClient`` plus ReplicaSets, JSON patches, scaling and HorizontalPodAutoscalers."""
+
+    def __init__(self, api_client: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(api_client, *args, **kwargs)
+        self.autoscaling = kubernetes.client.AutoscalingV2Api(api_client)
+
+    def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
+        result = self._call(
+            f"list replicasets in {namespace}",
+            self.apps.list_namespaced_replica_set,
+            namespace,
+        )
+        return list(result.get("items") or [])
+
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return self._call(
+            f"patch deployment {namespace}/{name}",
+            self.apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            operations,
+            _content_type=JSON_PATCH,
+        )
+
+    def set_replicas(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
+        """What ``kubectl scale`` does: patch spec.replicas (last writer wins)."""
+        return self._call(
+            f"scale deployment {namespace}/{name}",
+            self.apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            {"spec": {"replicas": replicas}},
+            _content_type=MERGE_PATCH,
+        )
+
+    def list_hpas(self, namespace: str) -> list[dict[str, Any]]:
+        result = self._call(
+            f"list horizontalpodautoscalers in {namespace}",
+            self.autoscaling.list_namespaced_horizontal_pod_autoscaler,
+            namespace,
+        )
+        return list(result.get("items") or [])
+
+    def create_hpa(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(
+            f"create horizontalpodautoscaler {namespace}/{body['metadata']['name']}",
+            self.autoscaling.create_namespaced_horizontal_pod_autoscaler,
+            namespace,
+            body,
+        )
+
+    def patch_hpa(
+        self, namespace: str, name: str, spec: dict[str, Any], resource_version: str
+    ) -> dict[str, Any]:
+        body = {"metadata": {"resourceVersion": resource_version}, "spec": spec}
+        return self._call(
+            f"patch horizontalpodautoscaler {namespace}/{name}",
+            self.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+            name,
+            namespace,
+            body,
+            _content_type=MERGE_PATCH,
+        )
+
+
+# ---- templates and revisions ----------------------------------------------------------------
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _annotations(obj: dict[str, Any]) -> dict[str, str]:
+    return dict(_meta(obj).get("annotations") or {})
+
+
+def template_of(obj: dict[str, Any]) -> dict[str, Any]:
+    return (obj.get("spec") or {}).get("template") or {}
+
+
+def without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    """The pod template minus the ``pod-template-hash`` label a ReplicaSet adds."""
+    result = copy.deepcopy(template)
+    labels = (result.get("metadata") or {}).get("labels")
+    if labels:
+        labels.pop(HASH_LABEL, None)
+    return result
+
+
+def same_template(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return without_hash(a) == without_hash(b)
+
+
+def images(template: dict[str, Any]) -> list[str]:
+    containers = (template.get("spec") or {}).get("containers") or []
+    return [str(c.get("image")) for c in containers]
+
+
+def revision_of(obj: dict[str, Any]) -> int:
+    try:
+        return int(_annotations(obj).get(REVISION) or 0)
+    except ValueError:
+        return 0
+
+
+def revisions_of(rs: dict[str, Any]) -> list[int]:
+    """The revision a ReplicaSet holds now and the ones it held before (revision-history)."""
+    history = [h for h in _annotations(rs).get(REVISION_HISTORY, "").split(",") if h.strip()]
+    found = [int(h) for h in history if h.strip().isdigit()]
+    return sorted({revision_of(rs), *found} - {0})
+
+
+def template_hash(rs: dict[str, Any]) -> str | None:
+    return (_meta(rs).get("labels") or {}).get(HASH_LABEL)
+
+
+def owned_replicasets(
+    deployment: dict[str, Any], replicasets: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ReplicaSets the deployment controls (by owner reference uid)."""
+    uid = _meta(deployment).get("uid")
+    return [
+        rs
+        for rs in replicasets
+        if any(
+            ref.get("kind") == "Deployment" and ref.get("uid") == uid and ref.get("controller")
+            for ref in _meta(rs).get("ownerReferences") or []
+        )
+    ]
+
+
+def current_replicaset(
+    deployment: dict[str, Any], owned: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The ReplicaSet whose template is the deployment's (the controller's "new" one)."""
+    matches = [rs for rs in owned if same_template(template_of(rs), template_of(deployment))]
+    matches.sort(key=lambda rs: str(_meta(rs).get("creationTimestamp", "")))
+    return matches[0] if matches else None
+
+
+def rollback_record(deployment: dict[str, Any]) -> dict[str, Any] | None:
+    raw = _annotations(deployment).get(ROLLBACK_RECORD)
+    if not raw:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def state_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    """Revision, images and replicas: what a change report shows as before/after."""
+    return {
+        "revision": revision_of(deployment),
+        "images": images(template_of(deployment)),
+        "replicas": (deployment.get("spec") or {}).get("replicas", 1),
+    }
+
+
+def plan_rollback(
+    deployment: dict[str, Any], replicasets: list[dict[str, Any]], to_revision: int = 0
+) -> dict[str, Any]:
+    """What a rollback of ``deployment`` would do, like ``kubectl rollout undo``.
+
+    ``action`` is ``rollback``, ``skip`` (nothing to do) or ``impossible`` (no such revision);
+    ``reason`` says why. With ``to_revision=0`` the target is the newest revision older than
+    the current one, unless the current template is the one an earlier irdrive rollback put in
+    place (the ``irdrive.io/rollback`` record): then the rollback is done, and a re-run does not
+    roll back again to the bad revision it left.
+    """
+    name = str(_meta(deployment).get("name"))
+    owned = owned_replicasets(deployment, replicasets)
+    current_rs = current_replicaset(deployment, owned)
+    current_rev = revision_of(deployment)
+    plan: dict[str, Any] = {
+        "name": name,
+        "current": {"revision": current_rev, "images": images(template_of(deployment))},
+        "target": None,
+    }
+
+    def done(action: str, reason: str, target_rs: dict[str, Any] | None = None) -> dict[str, Any]:
+        plan.update(action=action, reason=reason)
+        if target_rs is not None:
+            plan["target"] = {
+                "revision": revision_of(target_rs),
+                "images": images(template_of(target_rs)),
+            }
+            plan["target_rs"] = target_rs
+        return plan
+
+    if to_revision:
+        target = next((rs for rs in owned if to_revision in revisions_of(rs)), None)
+        if target is None:
+            known = sorted({r for rs in owned for r in revisions_of(rs)})
+            return done(
+                "impossible",
+                f"revision {to_revision} is not in the rollout history of {name} "
+                f"(known: {', '.join(map(str, known)) or 'none'})",
+            )
+        if target is current_rs:
+            return done(
+                "skip",
+                f"already runs the template of revision {to_revision} (now revision {current_rev})",
+                target,
+            )
+        return done("rollback", f"revision {current_rev} -> revision {to_revision}", target)
+
+    record = rollback_record(deployment)
+    if record and current_rs is not None and record.get("to_hash") == template_hash(current_rs):
+        return done(
+            "skip",
+            f"already rolled back by irdrive from revision {record.get('from_revision')} "
+            f"({', '.join(record.get('from_images') or [])}); name a revision to go further back",
+            current_rs,
+        )
+    older = [rs for rs in owned if rs is not current_rs and 0 < revision_of(rs) < current_rev]
+    if not older:
+        return done("impossible", f"{name} has no earlier revision in its rollout history")
+    target = max(older, key=revision_of)
+    if same_template(template_of(target), template_of(deployment)):
+        return done("skip", f"already runs the template of revision {revision_of(target)}", target)
+    return done("rollback", f"revision {current_rev} -> revision {revision_of(target)}", target)
+
+
+def rollback_operations(
+    deployment: dict[str, Any], plan: dict[str, Any], now: str
+) -> list[dict[str, Any]]:
+    """The JSON patch ``kubectl rollout undo`` sends, plus irdrive's record and a precondition.
+
+    The target ReplicaSet's template (minus the hash label) replaces the deployment's; its
+    annotations replace the deployment's, except the ones the controller owns. The
+    resourceVersion makes the write fail with 409 if the deployment changed since it was read.
+    """
+    target_rs = plan["target_rs"]
+    current = _annotations(deployment)
+    annotations = {k: v for k, v in current.items() if k in SKIPPED_ANNOTATIONS}
+    annotations.update(
+        {
+            k: v
+            for k, v in _annotations(target_rs).items()
+            if k not in SKIPPED_ANNOTATIONS and k != ROLLBACK_RECORD
+        }
+    )
+    annotations[ROLLBACK_RECORD] = json.dumps(
+        {
+            "from_revision": plan["current"]["revision"],
+            "from_images": plan["current"]["images"],
+            "to_revision": plan["target"]["revision"],
+            "to_images": plan["target"]["images"],
+            "to_hash": template_hash(target_rs),
+            "at": now,
+        },
+        sort_keys=True,
+    )
+    return [
+        {
+            "op": "replace",
+            "path": "/metadata/resourceVersion",
+            "value": _meta(deployment).get("resourceVersion"),
+        },
+        {"op": "replace", "path": "/spec/template", "value": without_hash(template_of(target_rs))},
+        {"op": "add", "path": "/metadata/annotations", "value": annotations},
+    ]
+
+
+# ---- replicas and autoscalers -----------------------------------------------------------------
+def parse_replicas(value: Any) -> dict[str, int]:
+    """Deployment name -> replicas, from a dict, a list of {name, replicas}, or "a=1,b=2"."""
+    if value is None or value == "" or value == [] or value == {}:
+        return {}
+    pairs: list[tuple[Any, Any]]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("{", "[")):
+            try:
+                return parse_replicas(json.loads(text))
+            except ValueError as error:
+                raise InvalidInputError(f"replicas: not valid JSON: {error}") from None
+        pairs = []
+        for item in (p.strip() for p in text.split(",") if p.strip()):
+            name, sep, count = item.partition("=")
+            if not sep:
+                raise InvalidInputError(f"replicas: expected name=replicas, got {item!r}")
+            pairs.append((name.strip(), count.strip()))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if not isinstance(item, dict) or set(item) != {"name", "replicas"}:
+                raise InvalidInputError(
+                    f"replicas: each list item needs exactly name and replicas, got {item!r}"
+                )
+            pairs.append((item["name"], item["replicas"]))
+    else:
+        raise InvalidInputError(
+            "replicas: expected a mapping of deployment to replicas or a list of {name, replicas}"
+        )
+    result: dict[str, int] = {}
+    for name, count in pairs:
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"replicas: deployment names must be strings, got {name!r}")
+        number = _whole_number(count)
+        if number is None or number < 0:
+            raise InvalidInputError(
+                f"replicas for {name} must be a whole number of at least 0, got {count!r}"
+            )
+        if name in result and result[name] != number:
+            raise InvalidInputError(f"replicas: {name} is given twice")
+        result[name] = number
+    return result
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def hpa_spec(deployment: str, min_replicas: int, max_replicas: int, cpu_percent: int) -> dict:
+    """The autoscaling/v2 spec ``kubectl autoscale --cpu-percent --min --max`` creates."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": cpu_percent},
+                },
+            }
+        ],
+    }
+
+
+def hpa_summary(hpa: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Name, target, min, max and CPU percent of an HPA (None when there is none)."""
+    if hpa is None:
+        return None
+    spec = hpa.get("spec") or {}
+    cpu = None
+    for metric in spec.get("metrics") or []:
+        resource = metric.get("resource") or {}
+        if metric.get("type") == "Resource" and resource.get("name") == "cpu":
+            cpu = (resource.get("target") or {}).get("averageUtilization")
+    return {
+        "name": _meta(hpa).get("name"),
+        "deployment": (spec.get("scaleTargetRef") or {}).get("name"),
+        "min": spec.get("minReplicas", 1),
+        "max": spec.get("maxReplicas"),
+        "cpu_percent": cpu,
+    }
+
+
+def hpas_by_deployment(hpas: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for hpa in sorted(hpas, key=lambda h: str(_meta(h).get("name"))):
+        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if ref.get("kind") == "Deployment" and ref.get("name"):
+            found.setdefault(str(ref["name"]), hpa)
+    return found
+
+
+def spec_differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """Whether any field of ``desired`` differs from ``current`` (extra fields are left alone)."""
+    for key, value in desired.items():
+        have = current.get(key)
+        if isinstance(value, dict) and isinstance(have, dict):
+            if spec_differs(have, value):
+                return True
+        elif key == "minReplicas" and have is None:
+            if value != 1:
+                return True
+        elif have != value:
+            return True
+    return False
+
+
+# ---- waiting ----------------------------------------------------------------------------------
+def describe(deployment: dict[str, Any]) -> str:
+    s = summarize_deployment(deployment)
+    return (
+        f"revision {s['revision']} ({', '.join(s['images'])}), "
+        f"{s['available']}/{s['desired']} available, {s['updated']}/{s['desired']} updated"
+    )
+
+
+def wait_for_rollouts(
+    client: K8sClient,
+    namespace: str,
+    names: list[str],
+    timeout: float,
+    sleep: float,
+    check: Callable[[dict[str, Any]], str | None] | None = None,
+) -> tuple[dict[str, dict[str, Any]], float]:
+    """Wait until every deployment's rollout is complete and ``check`` finds no problem.
+
+    Complete is what ``kubectl rollout status`` says: the controller saw the latest generation
+    and every replica is updated, ready and available, with no old one left. ``check(deployment)``
+    returns a problem (for example "image is X, expected Y") or None. On timeout it raises
+    DeadlineExceeded naming each deployment that is not done, its state and its pods' reasons.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    pending = list(dict.fromkeys(names))
+    done: dict[str, dict[str, Any]] = {}
+    while True:
+        problems: dict[str, str] = {}
+        for name in list(pending):
+            deployment = client.get_deployment(namespace, name)
+            summary = summarize_deployment(deployment)
+            problem = "; ".join(summary["problems"]) or (check(deployment) if check else None)
+            if problem:
+                problems[name] = problem
+                done[name] = deployment
+            else:
+                done[name] = deployment
+                pending.remove(name)
+        if not pending:
+            return done, round(time.monotonic() - started, 2)
+        if time.monotonic() >= deadline:
+            raise _timeout(client, namespace, pending, done, problems, timeout)
+        time.sleep(sleep)
+
+
+def _timeout(
+    client: K8sClient,
+    namespace: str,
+    pending: list[str],
+    deployments: dict[str, dict[str, Any]],
+    problems: dict[str, str],
+    timeout: float,
+) -> DeadlineExceeded:
+    states = {}
+    parts = []
+    for name in pending:
+        deployment = deployments[name]
+        selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        pods = [p for p in map(pod_problem, client.list_pods(namespace, label_selector)) if p]
+        reasons = sorted({str(p["reason"]) for p in pods if p.get("reason")})
+        states[name] = {
+            **summarize_deployment(deployment),
+            "problem": problems.get(name),
+            "unhealthy_pods": pods,
+        }
+        parts.append(
+            f"{name}: {describe(deployment)}; {problems.get(name)}"
+            + (f"; pods: {', '.join(reasons)}" if reasons else "")
+        )
+    return DeadlineExceeded(f"not complete after {timeout:g}s: " + " | ".join(parts), states=states)

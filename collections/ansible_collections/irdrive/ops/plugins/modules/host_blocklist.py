@@ -1,0 +1,211 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_blocklist
+short_description: Block or unblock addresses on a host with an nftables drop set and an nginx deny include
+version_added: 0.1.0
+description:
+  - Runs on the host. Adds (O(state=present)) or removes (O(state=absent)) addresses in the
+    host's own blocklist; O(state=query) only reads it and reports what is missing.
+  - "nftables: table C(inet irdrive) holds interval sets C(blocked_v4) and C(blocked_v6) and a
+    chain hooked on input (priority -10) that drops traffic from either set. Overlapping
+    networks are merged (an interval set cannot hold overlaps), so unblocking a network that
+    is only covered by a wider blocked one leaves it blocked. Each change is one C(nft -f)
+    transaction."
+  - "nginx: O(nginx_deny_path) holds sorted C(deny <cidr>;) lines, owned by irdrive (include it
+    in the server's configuration). After a write the configuration O(nginx_conf_path) is
+    checked with C(nginx -t); if the check fails the previous file is put back and the task
+    fails. nginx is reloaded only when it is running (its pid file names a live process): a
+    stopped nginx reads the file when it starts, so nothing is reloaded."
+  - Every address is validated first; one invalid address fails the task, naming it, with
+    nothing changed.
+author:
+  - irdrive maintainers (@irdrive)
+requirements:
+  - nft (nftables), when O(nft=true)
+options:
+  addresses:
+    description: IPv4 or IPv6 addresses or CIDRs; host addresses become C(/32) or C(/128).
+    type: list
+    elements: str
+    default: []
+  state:
+    description: V(present) blocks, V(absent) unblocks, V(query) only reads.
+    type: str
+    choices: [present, absent, query]
+    default: present
+  nft:
+    description:
+      - Manage the nftables sets. Set V(false) where nft must not be used (no nftables, or a
+        host whose firewall is not ours to change).
+    type: bool
+    default: true
+  nft_table:
+    description: Name of the C(inet) table that holds the sets and the drop chain.
+    type: str
+    default: irdrive
+  nginx_deny_path:
+    description: Path of the nginx deny include. Empty leaves nginx alone.
+    type: path
+  nginx_conf_path:
+    description:
+      - nginx configuration checked with C(nginx -t -c) after the deny include changes. Empty
+        skips the check (and the reload).
+    type: path
+  nginx_binary:
+    description: nginx executable; when it is not installed the check is skipped with a warning.
+    type: str
+    default: nginx
+  nginx_reload:
+    description: Reload nginx after a change when it is running.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Reads the sets and the include and computes the same result, changing nothing.
+    support: full
+  diff_mode:
+    description: Returns the blocked networks before and after.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Block the intrusion's addresses on the web hosts
+  irdrive.ops.host_blocklist:
+    addresses: [203.0.113.45, 198.51.100.23]
+    nft: "{{ nft_available | bool }}"
+    nginx_deny_path: "{{ nginx_deny_include_path }}"
+    nginx_conf_path: "{{ nginx_conf_path }}"
+
+- name: What is still missing?
+  irdrive.ops.host_blocklist:
+    addresses: [203.0.113.45]
+    state: query
+    nginx_deny_path: /etc/nginx/conf.d/irdrive-deny.conf
+  register: host_block
+"""
+
+RETURN = r"""
+before:
+  description: Blocked networks before the task (nft sets and deny include), for an undo.
+  returned: always
+  type: dict
+  sample: {"nft": {"v4": ["203.0.113.66/32"], "v6": []}, "nginx_deny": ["203.0.113.66/32"]}
+after:
+  description:
+    - Blocked networks after the task, read back from the host after a change (what they
+      would be, in check mode).
+  returned: always
+  type: dict
+  sample: {"nft": {"v4": ["203.0.113.45/32", "203.0.113.66/32"], "v6": []},
+           "nginx_deny": ["203.0.113.45/32", "203.0.113.66/32"]}
+nft:
+  description:
+    - The nftables part. C(added), C(removed), C(already) list given networks; C(missing) (query)
+      those not covered by the sets; C(rules) whether the drop rules were in place.
+  returned: when O(nft=true)
+  type: dict
+  sample: {"table": "inet irdrive", "added": ["203.0.113.45/32"], "removed": [],
+           "already": [], "rules": true, "changed": true}
+nginx:
+  description:
+    - The nginx part. C(checked) says whether C(nginx -t) ran, C(reloaded) whether nginx was
+      reloaded (only when running); C(missing) (query) lists networks without a deny line.
+  returned: when O(nginx_deny_path) is set
+  type: dict
+  sample: {"path": "/etc/nginx/conf.d/irdrive-deny.conf", "added": ["203.0.113.45/32"],
+           "removed": [], "already": [], "changed": true, "checked": true, "reloaded": false}
+missing:
+  description: Given networks not blocked by every managed part (O(state=query)).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+mismatch:
+  description:
+    - Per part (C(nft), C(nginx)), given networks whose state read back after the change is
+      not the wanted one (not blocked for V(present), still blocked for V(absent)). All empty
+      means verified. Empty with O(state=query).
+  returned: always
+  type: dict
+  sample: {"nft": [], "nginx": []}
+diff:
+  description: The blocked networks before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"nginx_deny": []}, "after": {"nginx_deny": ["203.0.113.45/32"]}}
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
+from ansible_collections.irdrive.ops.plugins.module_utils.hostblock import (
+    HostOptions,
+    NftNames,
+    converge,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        "addresses": {"type": "list", "elements": "str", "default": []},
+        "state": {"type": "str", "choices": ["present", "absent", "query"], "default": "present"},
+        "nft": {"type": "bool", "default": True},
+        "nft_table": {"type": "str", "default": "irdrive"},
+        "nginx_deny_path": {"type": "path"},
+        "nginx_conf_path": {"type": "path"},
+        "nginx_binary": {"type": "str", "default": "nginx"},
+        "nginx_reload": {"type": "bool", "default": True},
+    }
+
+
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    networks = parse_networks(params["addresses"])
+    if params["nft"] and not module.get_bin_path("nft"):
+        raise IrdriveOpsError("nft is not installed on this host (set nft=false to skip it)")
+
+    def run(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
+        if argv and argv[0] == "nft":
+            argv = [module.get_bin_path("nft", required=True), *argv[1:]]
+        return module.run_command(argv, data=data, binary_data=data is not None)
+
+    opts = HostOptions(
+        state=params["state"],
+        nft=params["nft"],
+        names=NftNames(table=params["nft_table"]),
+        deny_path=params["nginx_deny_path"] or "",
+        nginx_conf=params["nginx_conf_path"] or "",
+        nginx=params["nginx_binary"],
+        reload=params["nginx_reload"],
+    )
+    result = converge(run, networks, opts, check_mode=module.check_mode, which=module.get_bin_path)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    missing: set[str] = set()
+    for part in ("nft", "nginx"):
+        missing.update((result.get(part) or {}).get("missing", []))
+    result["missing"] = sorted(missing)
+
+    if module._diff:
+        result["diff"] = {"before": result["before"], "after": result["after"]}
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = run_module(module)
+    except IrdriveOpsError as error:
+        module.fail_json(msg=str(error), **error.to_result())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

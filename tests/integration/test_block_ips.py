@@ -1,0 +1,283 @@
+"""block-ips against the lab: blocks verified on WAF, NACL and hosts; idempotent; check-safe;
+unblocks; refuses bad input; merges a concurrent WAF change instead of losing it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from _runbook import changed_tasks, irdrive, run_json, writes_since
+
+from irdrive.lab import faults
+from irdrive.lab.journal import Journal
+
+pytestmark = pytest.mark.lab
+
+COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+INTRUSION = [f"{ip}/32" for ip in faults.INTRUSION_IPS]
+SEEDED = "203.0.113.66/32"  # in the lab's WAF set from the start
+
+
+@pytest.fixture
+def fresh_lab(clean_lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
+    """The reset lab as lab.json now records it (a reset reseeds AWS with new ids)."""
+    return lab_cfg.read_state()
+
+
+@pytest.fixture
+def intrusion(fresh_lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
+    record = faults.inject(lab_cfg, fresh_lab, "intrusion", {})
+    assert [f"{ip}/32" for ip in record["record"]["ips"]] == INTRUSION
+    return fresh_lab
+
+
+def _aws(lab: dict[str, Any], service: str) -> Any:
+    aws = lab["parts"]["aws"]
+    return boto3.client(
+        service,
+        endpoint_url=aws["endpoint"],
+        region_name=aws["region"],
+        aws_access_key_id=aws["access_key_id"],
+        aws_secret_access_key=aws["secret_access_key"],
+    )
+
+
+def waf_addresses(lab: dict[str, Any]) -> list[str]:
+    ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
+    got = _aws(lab, "wafv2").get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
+    return sorted(got["IPSet"]["Addresses"])
+
+
+def nacl_denies(lab: dict[str, Any]) -> dict[str, int]:
+    """CIDR -> rule number of the ingress deny entries."""
+    nacl_id = lab["parts"]["aws"]["resources"]["nacl_id"]
+    acl = _aws(lab, "ec2").describe_network_acls(NetworkAclIds=[nacl_id])["NetworkAcls"][0]
+    return {
+        e["CidrBlock"]: e["RuleNumber"]
+        for e in acl["Entries"]
+        if e["RuleAction"] == "deny" and not e["Egress"] and e["RuleNumber"] < 32767
+    }
+
+
+def host_blocks(lab: dict[str, Any], host: str) -> tuple[list[str] | None, list[str] | None]:
+    """(nft set blocked_v4 elements or None when absent, deny lines or None when no file)."""
+    rec = lab["parts"]["hosts"][host]
+    res = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            rec["netns"],
+            "nft",
+            "-j",
+            "list",
+            "set",
+            "inet",
+            "irdrive",
+            "blocked_v4",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    nft = None
+    if res.returncode == 0:
+        found = next(o["set"] for o in json.loads(res.stdout)["nftables"] if "set" in o)
+        nft = sorted(
+            e if isinstance(e, str) else f"{e['prefix']['addr']}/{e['prefix']['len']}"
+            for e in found.get("elem", [])
+        )
+        nft = [e if "/" in e else f"{e}/32" for e in nft]
+    path = Path(rec["paths"]["nginx_deny_include"])
+    deny = None
+    if path.exists():
+        deny = [
+            ln.split()[1].rstrip(";")
+            for ln in path.read_text().splitlines()
+            if ln.startswith("deny ")
+        ]
+    return nft, deny
+
+
+def custom_stats(report: dict[str, Any]) -> dict[str, Any]:
+    """set_stats data of the run (the playbook_on_stats event's artifact_data)."""
+    for event in sorted(Path(report["run_dir"]).glob("artifacts/*/job_events/*.json")):
+        data = json.loads(event.read_text())
+        if data.get("event") == "playbook_on_stats":
+            return data["event_data"].get("artifact_data") or {}
+    raise AssertionError("no playbook_on_stats event")
+
+
+def test_block_verified_everywhere_idempotent_then_unblock(
+    intrusion: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    lab = intrusion
+    hosts = sorted(lab["parts"]["hosts"])
+    addresses = ",".join([*faults.INTRUSION_IPS, "203.0.113.66"])
+    rc, report = run_json(lab_env, "block-ips", "-e", f"addresses={addresses}")
+    assert rc == 0, report
+    wanted = sorted([*INTRUSION, SEEDED])
+    assert waf_addresses(lab) == wanted
+    denies = nacl_denies(lab)
+    assert sorted(denies) == wanted and sorted(denies.values()) == [1, 2, 3, 4]
+    for host in hosts:
+        assert host_blocks(lab, host) == (wanted, wanted), host
+    verified = {(v["task"], v["host"]) for v in report["verified"]}
+    assert (
+        "Verify the WAF IP set and the network ACL hold the wanted block",
+        "localhost",
+    ) in verified
+    assert {h for t, h in verified if t == "Verify the host holds the wanted block"} == set(hosts)
+    # Prior state: the WAF set held only the seeded address; .66 was already blocked there.
+    befores = {(c["task"], c["host"]): c.get("before") for c in report["changes"]}
+    assert befores[("Update the WAF IP set", "localhost")] == [SEEDED]
+    stats = custom_stats(report)
+    waf_stat = next(
+        t
+        for s in stats["irdrive_block_ips"]
+        for t in s["targets"]
+        if t["target"].startswith("waf-ip-set/")
+    )
+    assert waf_stat["already"] == [SEEDED] and sorted(waf_stat["changed"]) == sorted(INTRUSION)
+    assert {c["target"].split("/")[0] for c in stats["irdrive_changes"]} == {
+        "waf-ip-set",
+        "network-acl",
+        "host",
+    }
+
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, again = run_json(lab_env, "block-ips", "-e", f"addresses={addresses}")
+    assert rc == 0, again
+    assert changed_tasks(again) == []
+    assert all(h.get("changed", 0) == 0 for h in again["hosts"].values())
+    assert writes_since(lab, mark) == []
+
+    rc, unblock = run_json(
+        lab_env, "block-ips", "-e", "state=absent", "-e", "addresses=203.0.113.45,203.0.113.77"
+    )
+    assert rc == 0, unblock
+    left = sorted(["198.51.100.23/32", SEEDED])
+    assert waf_addresses(lab) == left
+    assert sorted(nacl_denies(lab)) == left
+    for host in hosts:
+        assert host_blocks(lab, host) == (left, left), host
+    assert any(v["task"].startswith("Verify") for v in unblock["verified"])
+
+
+def snapshot(lab: dict[str, Any]) -> dict[str, Any]:
+    """Everything block-ips could change: WAF set, NACL denies, each host's nft set and file."""
+    return {
+        "waf": waf_addresses(lab),
+        "nacl": nacl_denies(lab),
+        "hosts": {host: host_blocks(lab, host) for host in lab["parts"]["hosts"]},
+    }
+
+
+def test_check_mode_writes_nothing(
+    lab_cfg: Any, lab: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    lab = lab_cfg.read_state()
+    before = snapshot(lab)
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(
+        lab_env, "block-ips", "--check", "--diff", "-e", "addresses=192.0.2.10,192.0.2.128/25"
+    )
+    assert rc == 0, report
+    changed = changed_tasks(report)
+    assert "Update the WAF IP set" in changed
+    assert "Update the network ACL deny entries" in changed
+    assert "Update the host's nftables sets and nginx deny include" in changed
+    assert writes_since(lab, mark) == []
+    assert snapshot(lab) == before
+
+
+def test_invalid_address_fails_naming_it_and_writes_nothing(
+    lab_cfg: Any, lab: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    # The driver only knows the parameter is a list of strings, so it cannot catch a bad
+    # address (that would be exit 2): the role's first check refuses it, exit 1, before any
+    # change.
+    lab = lab_cfg.read_state()
+    before = snapshot(lab)
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(
+        lab_env, "block-ips", "-e", "addresses=192.0.2.10,203.0.113.300,198.51.100.23/16"
+    )
+    assert rc == 1, report
+    [failed] = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert failed["task"] == "Check the addresses and targets before changing anything"
+    assert "'203.0.113.300' is not an IPv4 or IPv6 address" in failed["msg"]
+    assert "'198.51.100.23/16' has host bits set" in failed["msg"]
+    assert changed_tasks(report) == []
+    assert writes_since(lab, mark) == []
+    assert snapshot(lab) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-e", "addresses=203.0.113.45", "-e", "targets=firewall"], "block_ips_targets"),
+        (["-e", "addresses=203.0.113.45", "-e", "state=gone"], "block_ips_state"),
+        ([], "block_ips_addresses"),
+    ],
+)
+def test_bad_parameters_exit_2_and_write_nothing(
+    lab: dict[str, Any], lab_env: dict[str, str], args: list[str], message: str
+) -> None:
+    mark = Journal(Path(lab["journal"])).mark()
+    res = irdrive(lab_env, "run", "block-ips", "--yes", *args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr
+    assert writes_since(lab, mark) == []
+
+
+def test_waf_lock_conflict_is_merged_not_lost(lab_cfg: Any, lab: dict[str, Any]) -> None:
+    """A second writer changes the set between our GET and PUT: WAF refuses our stale
+    LockToken, we re-read, merge and write again, and both changes survive."""
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    from ansible_collections.irdrive.ops.plugins.module_utils import ipblock, waf
+
+    lab = lab_cfg.read_state()
+    ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
+    other = _aws(lab, "wafv2")
+
+    class SecondWriterBeforeOurPut:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+            self.puts = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def update_ip_set(self, **kwargs: Any) -> Any:
+            self.puts += 1
+            if self.puts == 1:
+                cur = other.get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
+                other.update_ip_set(
+                    Name=ref["name"],
+                    Scope=ref["scope"],
+                    Id=ref["id"],
+                    Addresses=[*cur["IPSet"]["Addresses"], "192.0.2.98/32"],
+                    LockToken=cur["LockToken"],
+                )
+            return self.client.update_ip_set(**kwargs)
+
+    start = waf_addresses(lab)
+    proxy = SecondWriterBeforeOurPut(_aws(lab, "wafv2"))
+    ip_sets = waf.WafIpSetClient(proxy, waf.IpSetRef(ref["name"], ref["scope"], ref["id"]))
+    mark = Journal(Path(lab["journal"])).mark()
+    outcome = waf.converge(
+        ip_sets, ipblock.parse_networks(["192.0.2.97"]), "present", sleep=lambda _s: None
+    )
+    assert (outcome.attempts, outcome.conflicts, proxy.puts) == (2, 1, 2)
+    assert outcome.plan.before == [*start, "192.0.2.98/32"]  # the retry's fresh read
+    assert outcome.plan.added == ["192.0.2.97/32"] and outcome.mismatch == []
+    # Neither the other writer's address nor ours nor anything before is lost.
+    assert waf_addresses(lab) == sorted([*start, "192.0.2.98/32", "192.0.2.97/32"])
+    updates = [e for e in writes_since(lab, mark) if e.get("action") == "UpdateIPSet"]
+    assert len(updates) >= 2

@@ -1,0 +1,211 @@
+"""db, cache and diagnose against the lab: each from its lab fault, verified, idempotent, check-safe."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from _runbook import changed_tasks, http_json, irdrive, run_json, writes_since
+
+from irdrive.lab import faults, postgres
+from irdrive.lab.journal import Journal
+
+pytestmark = pytest.mark.lab
+
+
+def _mark(lab: dict[str, Any]) -> int:
+    return Journal(Path(lab["journal"])).mark()
+
+
+def _pg_writes(lab_cfg: Any, lab: dict[str, Any]) -> int:
+    return len(postgres.journal_entries(lab_cfg, lab["parts"]["postgres"]))
+
+
+def _vars(tmp_path: Path, **values: Any) -> str:
+    path = tmp_path / "vars.json"
+    path.write_text(json.dumps(values))
+    return f"@{path}"
+
+
+def _admin(lab: dict[str, Any]) -> Any:
+    pg = lab["parts"]["postgres"]
+    conn = psycopg2.connect(
+        host=pg["socket_dir"], port=pg["port"], user="postgres", dbname="platform"
+    )
+    conn.autocommit = True
+    return conn
+
+
+def _last_analyze(lab: dict[str, Any], table: str) -> Any:
+    conn = _admin(lab)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", (table,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _diagnosis(report: dict[str, Any]) -> dict[str, Any]:
+    return report["recorded"]["irdrive_diagnosis"]
+
+
+# ---- diagnose ----------------------------------------------------------------------------
+def test_diagnose_clean_lab_finds_nothing_and_changes_nothing(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    mark, pg_before = _mark(clean_lab), _pg_writes(lab_cfg, clean_lab)
+    rc, report = run_json(lab_env, "diagnose", "--check")
+    assert rc == 0, report
+    diagnosis = _diagnosis(report)
+    assert diagnosis["findings"] == [], diagnosis["findings"]
+    assert diagnosis["status"] == "healthy"
+    assert diagnosis["deployments"]["backend"]["history"][0]["revision"] >= 2
+    assert {c["name"] for c in diagnosis["dependencies"]} >= {"platform", "cdn", "payments"}
+    assert (
+        diagnosis["database"]["reachable"] and diagnosis["storage"]["streaming"]["used_ratio"] < 0.9
+    )
+    assert changed_tasks(report) == []
+    assert all(h.get("changed", 0) == 0 for h in report["hosts"].values())
+    assert writes_since(clean_lab, mark) == []
+    assert _pg_writes(lab_cfg, clean_lab) == pg_before
+
+
+def test_diagnose_finds_each_fault_and_suggests_its_runbook(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    for name in ("bad-deploy", "processor-down", "db-slow", "disk-full"):
+        faults.inject(lab_cfg, clean_lab, name, {})
+    time.sleep(1.5)  # the bad image's pods reach CrashLoopBackOff
+    mark = _mark(clean_lab)
+    rc, report = run_json(lab_env, "diagnose")
+    assert rc == 0, report
+    diagnosis = _diagnosis(report)
+    found = {(f["id"], f["runbook"]) for f in diagnosis["findings"]}
+    assert ("bad-deploy", "rollback") in found, diagnosis["findings"]
+    assert ("processor-down", "payments-failover") in found
+    assert ("db-slow", "db") in found
+    assert ("storage-full", "streaming-outage") in found
+    bad = next(f for f in diagnosis["findings"] if f["id"] == "bad-deploy")
+    assert bad["target"] == "deployment/platform/backend" and bad["severity"] == "critical"
+    assert diagnosis["status"] == "critical"
+    assert {"rollback", "payments-failover", "db"} <= set(diagnosis["suggested_runbooks"])
+    assert changed_tasks(report) == []
+    assert writes_since(clean_lab, mark) == []
+
+
+# ---- db ----------------------------------------------------------------------------------
+def test_db_slow_terminates_idle_in_transaction_only(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    faults.inject(lab_cfg, clean_lab, "db-slow", {})
+    pg = clean_lab["parts"]["postgres"]
+    conn = _admin(clean_lab)
+    with conn.cursor() as cur:  # stale statistics for one table: ANALYZE has work to do
+        cur.execute("SELECT pg_stat_reset_single_table_counters('public.payments'::regclass)")
+    conn.close()
+    extra = _vars(
+        tmp_path,
+        db_maintenance_login_user=pg["app_user"],
+        db_maintenance_login_password=pg["app_password"],
+    )
+    args = ("-e", "idle_min_seconds=1", "-e", "analyze=true", "-e", extra)
+    time.sleep(1.1)
+
+    mark, pg_before = _mark(clean_lab), _pg_writes(lab_cfg, clean_lab)
+    rc, check = run_json(lab_env, "db", "--check", *args)
+    assert rc == 0, check
+    assert "Terminate sessions stuck idle in a transaction" in changed_tasks(check)
+    assert writes_since(clean_lab, mark) == []
+    assert _pg_writes(lab_cfg, clean_lab) == pg_before
+    assert postgres.slow_sessions(lab_cfg, pg)["idle in transaction"] == 2
+    assert _last_analyze(clean_lab, "payments") is None
+
+    rc, report = run_json(lab_env, "db", *args)
+    assert rc == 0, report
+    db = report["recorded"]["irdrive_db"]
+    assert sorted(s["state"] for s in db["terminated"]) == ["idle in transaction"] * 2
+    assert all(s["application_name"] == postgres.SLOW_APPNAME for s in db["terminated"])
+    assert "public.payments" in db["analyzed"]
+    assert db["slow_queries"] and db["slow_queries_available"]
+    assert db["slow_queries"][0]["mean_ms"] >= db["slow_queries"][-1]["mean_ms"]
+    sessions = postgres.slow_sessions(lab_cfg, pg)
+    assert sessions["idle in transaction"] == 0 and sessions["active"] == 2
+    assert _last_analyze(clean_lab, "payments") is not None
+    assert any(v["task"].startswith("Verify") for v in report["verified"])
+    befores = {c["target"] for c in report["recorded"]["irdrive_changes"]}
+    assert any(t.endswith("/sessions") for t in befores)
+
+    rc, again = run_json(lab_env, "db", *args)
+    assert rc == 0, again
+    assert changed_tasks(again) == []
+    assert postgres.slow_sessions(lab_cfg, pg)["active"] == 2
+
+
+def test_db_down_is_restarted_and_verified(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    faults.inject(lab_cfg, clean_lab, "db-down", {})
+    rc, refused = run_json(lab_env, "db")
+    assert rc == 3, refused  # unreachable and no restart asked for
+    assert changed_tasks(refused) == []
+
+    # The restart runs the db host's service command (the lab's irdrive-postgresql script).
+    rc, report = run_json(lab_env, "db", "-e", "restart=true")
+    assert rc == 0, report
+    assert "Restart the database service on its host" in changed_tasks(report)
+    assert any(
+        v["task"] == "Verify the restarted database accepts connections" for v in report["verified"]
+    )
+    assert postgres.health(lab_cfg, clean_lab["parts"]["postgres"])[0]
+
+    try:
+        rc, again = run_json(lab_env, "db", "-e", "restart=true")
+        assert rc == 0 and changed_tasks(again) == [], again
+    finally:
+        faults.clear(lab_cfg, clean_lab, "db-down")  # the lab adopts the restarted server
+    assert postgres.health(lab_cfg, lab_cfg.read_state()["parts"]["postgres"])[0]
+
+
+def test_db_bad_input_fails_clearly_and_writes_nothing(
+    lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    mark, pg_before = _mark(lab), _pg_writes(lab_cfg, lab)
+    rc, report = run_json(lab_env, "db", "-e", "idle_min_seconds=-5")
+    assert rc == 1
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1 and "idle_min_seconds (-5)" in failed[0]["msg"]
+    res = irdrive(lab_env, "run", "db", "--yes", "-e", "idle_min_seconds=soon")
+    assert res.returncode == 2 and "idle_min_seconds" in res.stderr
+    assert writes_since(lab, mark) == [] and _pg_writes(lab_cfg, lab) == pg_before
+
+
+# ---- cache -------------------------------------------------------------------------------
+def test_cache_clear_and_warm_once_per_key(
+    clean_lab: dict[str, Any], lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    platform = clean_lab["endpoints"]["platform"]
+    token = _vars(tmp_path, cache_admin_token=clean_lab["platform"]["admin_token"])
+    key = f"INC-{time.time_ns()}"
+    mark = _mark(clean_lab)
+    rc, check = run_json(lab_env, "cache", "--check", "-e", f"idempotency_key={key}", "-e", token)
+    assert rc == 0 and "Clear and warm the application cache" in changed_tasks(check), check
+    assert writes_since(clean_lab, mark) == []
+
+    rc, report = run_json(lab_env, "cache", "-e", f"idempotency_key={key}", "-e", token)
+    assert rc == 0, report
+    stats = report["recorded"]["irdrive_cache"]
+    assert stats["keys"] >= 100 and stats["last_cleared_at"]
+    actions = [e.get("action") for e in writes_since(clean_lab, mark) if e["source"] == "platform"]
+    assert actions == ["cache.clear", "cache.warm"]
+
+    mark = _mark(clean_lab)
+    rc, again = run_json(lab_env, "cache", "-e", f"idempotency_key={key}", "-e", token)
+    assert rc == 0 and changed_tasks(again) == [], again
+    assert writes_since(clean_lab, mark) == []
+    assert clean_lab["platform"]["admin_token"] not in json.dumps(again)
+    assert http_json(f"{platform}/health")[0] == 200
