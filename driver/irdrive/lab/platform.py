@@ -727,7 +727,7 @@ class PlatformApp:
     def _added_latency(self) -> None:
         with self.state.lock:
             delay = self.state.extra_latency_ms / 1000.0
-        if delay > 0:
+        if delay > 0 and self.state.pressure_effective():
             time.sleep(delay)
 
     # ---- health ---------------------------------------------------------------------------

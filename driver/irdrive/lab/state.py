@@ -25,6 +25,10 @@ class LabState:
     # Metrics pinned at limits and extra latency on platform endpoints (resource-pressure).
     pressure: bool = False
     extra_latency_ms: int = 0
+    # The load behind resource-pressure is absorbed once this many backend pods are Ready
+    # (scaling out relieves it, as on a real platform); the simulation keeps pressure_ready.
+    pressure_capacity: int = 6
+    pressure_ready: int = 0
     # Kubernetes API flakiness (api-flaky): the next N requests fail in turn with these.
     flaky_remaining: int = 0
     flaky_modes: list[str] = field(default_factory=lambda: ["500", "409", "slow"])
@@ -32,6 +36,11 @@ class LabState:
     flaky_counter: int = 0
     # Faults currently injected, by name, with their parameters (for `lab status`).
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pressure_effective(self) -> bool:
+        """Pressure is on and the backend has too few Ready pods to absorb the load."""
+        with self.lock:
+            return self.pressure and self.pressure_ready < self.pressure_capacity
 
     def next_flaky(self) -> str | None:
         """Consume one flaky answer for an API request, or None when the API is healthy."""
@@ -52,6 +61,9 @@ class LabState:
                 "cdn_down": self.cdn_down,
                 "bad_images": sorted(self.bad_images),
                 "pressure": self.pressure,
+                "pressure_effective": self.pressure
+                and self.pressure_ready < self.pressure_capacity,
+                "pressure_capacity": self.pressure_capacity,
                 "extra_latency_ms": self.extra_latency_ms,
                 "flaky_remaining": self.flaky_remaining,
                 "faults": dict(self.faults),

@@ -101,10 +101,11 @@ class Simulation:
             self._dirty.clear()
             now = time.time()
             self.timeline.observe(self.state, now)
+            pods, _ = self.store.list("pods")
             with self.state.lock:
                 bad_images = set(self.state.bad_images)
-                pressure = self.state.pressure
-            pods, _ = self.store.list("pods")
+                self.state.pressure_ready = _ready_backend(pods)
+            pressure = self.state.pressure_effective()
             for pod in pods:
                 self.kubelet.progress(pod, now, bad_images, instant)
             live = {p["metadata"]["uid"] for p in pods}
@@ -260,8 +261,23 @@ class Simulation:
         return metrics.node_metrics(nodes, pods, time.time(), self._pressure())
 
     def _pressure(self) -> bool:
-        with self.state.lock:
-            return bool(self.state.pressure)
+        return self.state.pressure_effective()
+
+
+def _ready_backend(pods: list[dict[str, Any]]) -> int:
+    """Ready backend pods of the platform: the capacity that absorbs resource-pressure load."""
+    count = 0
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if (
+            meta.get("namespace") != "platform"
+            or (meta.get("labels") or {}).get("app") != "backend"
+        ):
+            continue
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            count += 1
+    return count
 
 
 def _settled(d: dict[str, Any]) -> bool:

@@ -20,7 +20,7 @@ class Timeline:
     def observe(self, state: Any, now: float) -> None:
         with state.lock:
             flags = {f"processor:{p}" for p in state.processors_down}
-            if state.pressure:
+            if state.pressure and state.pressure_ready < state.pressure_capacity:
                 flags.add("pressure")
         with self.lock:
             for flag in flags - set(self._open):
