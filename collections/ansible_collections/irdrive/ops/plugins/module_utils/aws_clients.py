@@ -1,0 +1,179 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""boto3 clients for irdrive.ops modules, and botocore errors sorted into ``errors``.
+
+Clients use botocore's ``standard`` retry mode (bounded, jittered, throttling and 5xx only),
+so a transient AWS error is retried there and a permanent one fails at once. The matching
+doc fragment is ``irdrive.ops.aws_conn``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.module_utils.common.parameters import env_fallback
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    AuthError,
+    ConflictError,
+    InvalidInputError,
+    IrdriveOpsError,
+    NotFoundError,
+    TransientError,
+    UnreachableError,
+)
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    HAS_BOTO3 = True
+    BOTO3_IMPORT_ERROR: str | None = None
+except ImportError as _import_error:  # handled by the modules with missing_required_lib
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = str(_import_error)
+
+AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "endpoint_url": {
+        "type": "str",
+        "aliases": ["aws_endpoint_url"],
+        "fallback": (env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"]),
+    },
+    "region": {
+        "type": "str",
+        "aliases": ["aws_region"],
+        "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
+    },
+    "access_key": {
+        "type": "str",
+        "aliases": ["aws_access_key_id"],
+        "no_log": False,
+        "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"]),
+    },
+    "secret_key": {
+        "type": "str",
+        "aliases": ["aws_secret_access_key"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"]),
+    },
+    "session_token": {
+        "type": "str",
+        "aliases": ["aws_session_token"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SESSION_TOKEN"]),
+    },
+    "profile": {"type": "str", "aliases": ["aws_profile"]},
+}
+AWS_KEYS = tuple(AWS_ARG_SPEC)
+
+AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    }
+)
+NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NotFoundException"})
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServiceError",
+        "InternalServiceErrorException",
+        "ServiceFailure",
+    }
+)
+CONFLICT_CODES = frozenset({"ResourceExistsException", "EntityAlreadyExists"})
+
+
+def aws_argument_spec() -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(AWS_ARG_SPEC)
+
+
+@dataclass
+class AwsConn:
+    """The connection options of the ``irdrive.ops.aws_conn`` doc fragment."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+    profile: str | None = None
+
+    def client(self, service: str, **overrides: Any) -> Any:
+        """A boto3 client with the ``standard`` retry mode; ``overrides`` replace credentials."""
+        session = boto3.session.Session(profile_name=self.profile) if self.profile else boto3
+        config = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        kwargs: dict[str, Any] = {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "aws_session_token": self.session_token,
+            "config": config,
+        }
+        kwargs.update(overrides)
+        return session.client(service, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def error_code(error: BaseException) -> str:
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
+    """Map a botocore exception to ``errors`` (the message never carries request parameters)."""
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ClientError):
+        code = error_code(error)
+        message = error.response.get("Error", {}).get("Message", "") or code
+        text = f"{what}: {code}: {message}"
+        if code in AUTH_CODES:
+            return AuthError(text, aws_error=code)
+        if code in NOT_FOUND_CODES:
+            return NotFoundError(text, aws_error=code)
+        if code in TRANSIENT_CODES:
+            return TransientError(text, aws_error=code)
+        if code in CONFLICT_CODES:
+            return ConflictError(text, aws_error=code)
+        if code.startswith("Invalid") or code.startswith("Validation") or code == "LimitExceeded":
+            return InvalidInputError(text, aws_error=code)
+        return IrdriveOpsError(text, aws_error=code)
+    if HAS_BOTO3 and isinstance(
+        error,
+        (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
+    ):
+        return UnreachableError(f"{what}: cannot reach AWS: {error}")
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoCredentialsError):
+        return AuthError(f"{what}: no AWS credentials found")
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoRegionError):
+        return InvalidInputError(f"{what}: no AWS region given (region or AWS_REGION)")
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.BotoCoreError):
+        return TransientError(f"{what}: {error}")
+    return IrdriveOpsError(f"{what}: {error}")
+
+
+def call(what: str, method: Any, **kwargs: Any) -> Any:
+    """``method(**kwargs)`` with botocore errors translated (botocore already retried)."""
+    try:
+        return method(**kwargs)
+    except Exception as error:  # botocore raises many types; translate_error sorts them
+        if isinstance(error, IrdriveOpsError):
+            raise
+        raise translate_error(error, what) from error
