@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import changed_tasks, run_json, writes_since
+from _runbook import changed_tasks, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults
@@ -90,6 +90,11 @@ def test_performance_degradation_scales_until_response_times_recover(
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (3, 10)
     assert any(v["task"] == "Verify the response time" for v in report["verified"])
 
+    mark = Journal(Path(clean_lab["journal"])).mark()
+    rc, again = run_json(lab_env, "performance-degradation", "-e", "cache_key=INC-7")
+    assert rc == 0 and changed_tasks(again) == [], changed_tasks(again)
+    assert writes_since(clean_lab, mark) == []
+
 
 def test_security_breach_contains_in_order_and_is_idempotent(
     clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
@@ -121,3 +126,25 @@ def test_security_breach_contains_in_order_and_is_idempotent(
     assert rc == 0, again
     assert changed_tasks(again) == []
     assert writes_since(clean_lab, mark) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["platform-outage", "-e", "scale_replicas=many"], "scale_replicas"),
+        (["performance-degradation", "-e", "max_response_ms=fast"], "max_response_ms"),
+        (["security-breach", "-e", "ips=203.0.113.45"], "incident_id"),
+        (
+            ["security-breach", "-e", "incident_id=INC-1", "-e", "upload_evidence=maybe"],
+            "upload_evidence",
+        ),
+    ],
+)
+def test_composite_bad_input_exit_2_and_write_nothing(
+    lab: dict[str, Any], lab_env: dict[str, str], args: list[str], message: str
+) -> None:
+    mark = Journal(Path(lab["journal"])).mark()
+    res = irdrive(lab_env, "run", *args, "--yes")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr
+    assert writes_since(lab, mark) == []
