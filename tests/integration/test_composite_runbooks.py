@@ -135,7 +135,15 @@ def test_security_breach_contains_in_order_and_is_idempotent(
         (["performance-degradation", "-e", "max_response_ms=fast"], "max_response_ms"),
         (["security-breach", "-e", "ips=203.0.113.45"], "incident_id"),
         (
-            ["security-breach", "-e", "incident_id=INC-1", "-e", "upload_evidence=maybe"],
+            [
+                "security-breach",
+                "-e",
+                "incident_id=INC-1",
+                "-e",
+                "ips=203.0.113.45",
+                "-e",
+                "upload_evidence=maybe",
+            ],
             "upload_evidence",
         ),
     ],
