@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 TEST_LAB_DIR ?= $(CURDIR)/.state/test-lab
 TEST_PORT_BASE ?= 17800
 PYTEST_ARGS ?=
+# Test files run on this many workers, each with its own lab (2 cores: 2 workers).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install system-deps demo lab-up lab-down test lint unit integration bench clean
 
@@ -54,8 +56,11 @@ unit: install
 test: install lint
 	@set -o pipefail; status=0; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
-	  $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
-	IRDRIVE_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_LAB_PORT_BASE=$(TEST_PORT_BASE) $(BIN)/irdrive lab down >/dev/null 2>&1 || true; \
+	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) \
+	  || status=$$?; \
+	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
+	  [ -f $$dir/lab.json ] && $(BIN)/irdrive lab --lab-dir $$dir down >/dev/null 2>&1; \
+	done; \
 	exit $$status
 
 bench: install

@@ -26,6 +26,11 @@ def lab_cfg(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     lab_dir = os.environ.get("IRDRIVE_TEST_LAB_DIR") or str(tmp_path_factory.mktemp("lab"))
     port_base = int(os.environ.get("IRDRIVE_TEST_PORT_BASE", "17800"))
+    # Under pytest-xdist each worker runs its own lab: its own folder and port range.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        lab_dir = f"{lab_dir}-{worker}"
+        port_base += 100 * int(worker[2:])
     return LabConfig(dir=Path(lab_dir).resolve(), port_base=port_base, pod_ready_delay=0.3)
 
 

@@ -71,8 +71,12 @@ class LabConfig:
 
     @property
     def subnet_index(self) -> int:
-        """Second-to-last octet block for this lab's host links (10.213.<n>.x)."""
-        return int(self.lab_id, 16) % 200 + 20
+        """Third octet of this lab's host links (10.213.<n>.x).
+
+        Derived from the port base, which two labs running side by side must not share, so
+        their subnets differ too (unless their bases differ by a multiple of 2000).
+        """
+        return (self.port_base // PORT_SPAN) % 200 + 20
 
     @property
     def pg_bindir(self) -> Path:

@@ -290,19 +290,11 @@ def test_deny_include_is_valid_nginx(lab: Lab) -> None:
 
 
 # ---- lifecycle ----------------------------------------------------------------------------
-def _other_dir(base: Path, cfg: LabConfig, same_subnet: bool) -> Path:
-    for i in range(10000):
-        candidate = LabConfig(dir=base / f"lab{i}")
-        same = candidate.subnet_index == cfg.subnet_index
-        if same == same_subnet and candidate.lab_id != cfg.lab_id:
-            return candidate.dir
-    raise AssertionError("no lab folder found")
-
-
 @needs_netns
 def test_second_lab_runs_beside_the_first_and_stops_clean(lab: Lab, tmp_path: Path) -> None:
     first_cfg, first_info = lab
-    cfg = LabConfig(dir=_other_dir(tmp_path, first_cfg, same_subnet=False), port_base=19720)
+    cfg = LabConfig(dir=tmp_path / "second", port_base=19720)  # another base: another subnet
+    assert cfg.subnet_index != first_cfg.subnet_index
     t0 = time.monotonic()
     info = hosts.start(cfg, {"hosts_mode": "netns"})
     try:
@@ -364,7 +356,9 @@ def test_subnet_taken_by_another_lab_is_refused_and_nothing_is_left(
     lab: Lab, tmp_path: Path
 ) -> None:
     first_cfg, first_info = lab
-    cfg = LabConfig(dir=_other_dir(tmp_path, first_cfg, same_subnet=True), port_base=19740)
+    # Bases 2000 apart share a subnet: the second lab must refuse, not steal the first one's.
+    cfg = LabConfig(dir=tmp_path / "clash", port_base=first_cfg.port_base + 2000)
+    assert cfg.subnet_index == first_cfg.subnet_index
     with pytest.raises(LabError, match=r"subnet 10\.213\.\d+\.0/24 is already used by ir"):
         hosts.start(cfg, {"hosts_mode": "netns"})
     assert leftovers(cfg) == []
