@@ -53,3 +53,12 @@ def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
 
 def changed_tasks(report: dict[str, Any]) -> list[str]:
     return [t["task"] for t in report["tasks"] if t["status"] == "changed"]
+
+
+def failures(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What failed or was unreachable, for assertion messages."""
+    return [
+        (t["task"], t["host"], t["status"], (t.get("msg") or "")[:400])
+        for t in report.get("tasks", [])
+        if t["status"] in ("failed", "unreachable")
+    ] + [("errors", "", "", e) for e in report.get("errors", [])]

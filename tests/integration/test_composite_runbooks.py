@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import changed_tasks, irdrive, run_json, writes_since
+from _runbook import changed_tasks, failures, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults
@@ -104,11 +104,11 @@ def test_security_breach_contains_in_order_and_is_idempotent(
     args = ("-e", "incident_id=INC-42", "-e", "ips=203.0.113.45,198.51.100.23")
     mark = Journal(Path(clean_lab["journal"])).mark()
     rc, checked = run_json(env, "security-breach", "--check", *args)
-    assert rc == 0, checked
+    assert rc == 0, failures(checked)
     assert writes_since(clean_lab, mark) == []
 
     rc, report = run_json(env, "security-breach", *args)
-    assert rc == 0, report
+    assert rc == 0, failures(report)
     names = [t["task"] for t in report["tasks"]]
     first_evidence = next(i for i, n in enumerate(names) if "evidence" in n.lower())
     first_switch = names.index("Set the kill switches")
@@ -123,7 +123,7 @@ def test_security_breach_contains_in_order_and_is_idempotent(
 
     mark = Journal(Path(clean_lab["journal"])).mark()
     rc, again = run_json(env, "security-breach", *args)
-    assert rc == 0, again
+    assert rc == 0, failures(again)
     assert changed_tasks(again) == []
     assert writes_since(clean_lab, mark) == []
 
