@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -100,7 +101,10 @@ def test_security_breach_contains_in_order_and_is_idempotent(
     clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
 ) -> None:
     faults.inject(lab_cfg, clean_lab, "intrusion", {})
-    env = dict(lab_env, HOME=str(tmp_path))  # the evidence bundle goes under $HOME
+    # The evidence bundle goes under $HOME; SSH control sockets must keep a short path (108
+    # bytes at most), which a deep pytest tmp_path under xdist exceeds.
+    control_dir = tempfile.mkdtemp(prefix="cp-", dir="/tmp")
+    env = dict(lab_env, HOME=str(tmp_path), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir)
     args = ("-e", "incident_id=INC-42", "-e", "ips=203.0.113.45,198.51.100.23")
     mark = Journal(Path(clean_lab["journal"])).mark()
     rc, checked = run_json(env, "security-breach", "--check", *args)
