@@ -73,7 +73,16 @@ def collected(
     }
     args = ("-e", f"incident_id={INCIDENT}", "-e", f"root={root}", "-e", "bundle=b1")
     rc, report = run_json(env, "preserve-evidence", *args, "-e", "upload=true")
+    core = client.CoreV1Api(api)
+    secrets = [
+        {
+            k: base64.b64decode(v).decode()
+            for k, v in (core.read_namespaced_secret(n, "platform").data or {}).items()
+        }
+        for n in SECRETS
+    ]
     return {
+        "secrets": secrets,
         "rc": rc,
         "report": report,
         "bundle": root / "b1",
@@ -120,9 +129,9 @@ def test_bundle_holds_every_artifact_kind_sealed_and_verified(collected: dict[st
     assert "lab-intrusion" in files["db/auth_logs.csv"].decode()
     # Secrets: key names only, never a value, anywhere in the bundle.
     assert b"password" in files["k8s/state/secrets.yaml"]
-    for values in SECRETS.values():
+    for values in collected["secrets"]:
         for key, value in values.items():
-            if key == "username":  # platform_app is also the audit_log actor: not a secret
+            if key == "username":  # a role name (also in audit_log and pg logs): not a secret
                 continue
             for form in (value.encode(), base64.b64encode(value.encode())):
                 assert not any(form in data for data in files.values()), key

@@ -19,6 +19,7 @@ from typing import Any
 
 from irdrive.lab import proc
 from irdrive.lab.config import LabConfig
+from irdrive.lab.credentials import app_secret
 from irdrive.lab.proc import LabError
 
 REGION = "us-east-1"
@@ -121,7 +122,7 @@ def reseed(cfg: LabConfig, info: dict[str, Any]) -> None:
                 raise LabError(f"moto reset answered HTTP {resp.status}")
     except (OSError, urllib.error.URLError) as exc:
         raise LabError(f"cannot reset the AWS endpoint {endpoint}: {exc}") from exc
-    resources = seed(endpoint)
+    resources = seed(endpoint, app_secret(cfg))
     path = resources_file(cfg)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"ok": True, "resources": resources}, indent=2, sort_keys=True))
@@ -156,13 +157,16 @@ def client(endpoint: str, service: str, lab: bool = False) -> Any:
 
 
 # ---- seed ---------------------------------------------------------------------------------
-def seed(endpoint: str) -> dict[str, Any]:
-    """Create the platform's AWS resources; return their ids. Independent groups run at once."""
+def seed(endpoint: str, db_secret: dict[str, Any]) -> dict[str, Any]:
+    """Create the platform's AWS resources; return their ids. Independent groups run at once.
+
+    ``db_secret`` is the application's database login (``credentials.app_secret``).
+    """
     with ThreadPoolExecutor(max_workers=4) as pool:
         dns = pool.submit(_seed_cdn_and_dns, endpoint)
         waf = pool.submit(_seed_waf, endpoint)
         net = pool.submit(_seed_network, endpoint)
-        rest = pool.submit(_seed_secrets_s3_iam, endpoint)
+        rest = pool.submit(_seed_secrets_s3_iam, endpoint, db_secret)
         resources: dict[str, Any] = {}
         for future in (dns, waf, net, rest):
             resources.update(future.result())
@@ -291,10 +295,10 @@ def _seed_network(endpoint: str) -> dict[str, Any]:
     return {"vpc_id": vpc_id, "nacl_id": nacl_id, "security_group_id": sg_id}
 
 
-def _seed_secrets_s3_iam(endpoint: str) -> dict[str, Any]:
+def _seed_secrets_s3_iam(endpoint: str, db_secret: dict[str, Any]) -> dict[str, Any]:
     secrets = client(endpoint, "secretsmanager", lab=True)
     values = {
-        "platform/db-password": json.dumps({"username": "platform_app", "password": "lab-db-pw"}),
+        "platform/db-password": json.dumps(db_secret),
         "platform/ccbill-api-key": "lab-ccbill-api-key",
         "platform/segpay-api-key": "lab-segpay-api-key",
     }

@@ -190,10 +190,11 @@ def build_app(journal: Journal) -> JournalMiddleware:
 
 def _seed_in_background(cfg: LabConfig, endpoint: str, out: Path) -> None:
     from irdrive.lab import aws
+    from irdrive.lab.credentials import app_secret
 
     started = time.monotonic()
     try:
-        resources = aws.seed(endpoint)
+        resources = aws.seed(endpoint, app_secret(cfg))
         record: dict[str, Any] = {"ok": True, "resources": resources}
     except Exception as exc:
         record = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -160,15 +160,33 @@ def bad_image_of(image: str) -> str:
 
 
 # ---- outside checks: PostgreSQL, Route53, the streaming host's storage ---------------------
-def postgres_check(info_provider: InfoProvider) -> tuple[bool, str]:
-    """Connect as the platform's app role with a 1 s timeout and run ``SELECT 1``.
+Login = tuple[str, str]  # (user, password)
 
-    Reads lab.json's ``postgres`` record: ``host``, ``port``, ``database`` (or ``dbname``) and
-    ``app_user``/``app_password`` (or ``user``/``password``).
+
+def postgres_check(
+    info_provider: InfoProvider, logins: list[tuple[str, Login]] | None = None
+) -> tuple[bool, str]:
+    """Log in with each distinct credential (1 s timeout) and run ``SELECT 1``.
+
+    ``logins`` are ``(who, (user, password))``: the credentials the running backend pods
+    started with, so a password changed under them shows as a database failure. Without
+    any, lab.json's ``postgres`` record is used: ``host``, ``port``, ``database`` (or
+    ``dbname``) and ``app_user``/``app_password`` (or ``user``/``password``).
     """
     pg = dig(info_provider(), "postgres") or {}
     if not pg.get("host"):
         return False, "no postgres endpoint in lab.json"
+    if not logins:
+        user = pg.get("app_user") or pg.get("user")
+        logins = [("lab.json", (str(user), str(pg.get("app_password") or pg.get("password"))))]
+    for who, (user, password) in logins:
+        ok, detail = _postgres_login(pg, user, password)
+        if not ok:
+            return False, f"{who} (user {user}): {detail}"
+    return True, "ok"
+
+
+def _postgres_login(pg: Mapping[str, Any], user: str, password: str) -> tuple[bool, str]:
     import psycopg2
 
     try:
@@ -176,8 +194,8 @@ def postgres_check(info_provider: InfoProvider) -> tuple[bool, str]:
             host=pg["host"],
             port=int(pg.get("port", 5432)),
             dbname=pg.get("database") or pg.get("dbname") or "platform",
-            user=pg.get("app_user") or pg.get("user"),
-            password=pg.get("app_password") or pg.get("password"),
+            user=user,
+            password=password,
             connect_timeout=1,
             application_name=DB_APPNAME,
             options="-c statement_timeout=1000",
@@ -193,6 +211,24 @@ def postgres_check(info_provider: InfoProvider) -> tuple[bool, str]:
         return False, (str(exc).strip().splitlines() or ["query failed"])[0]
     finally:
         conn.close()
+
+
+def backend_logins(store: Any) -> list[tuple[str, Login]]:
+    """Distinct database logins of the ready backend pods, from what each started with."""
+    from irdrive.lab.k8s.sim.pods import secret_env
+
+    found: dict[Login, list[str]] = {}
+    for pod in deployment_pods(store, "backend") or []:
+        if not pod_is_ready(pod):
+            continue
+        name = str(dig(pod, "metadata", "name"))
+        values = secret_env(store, NAMESPACE, name)
+        if values.get("DB_username") and values.get("DB_password"):
+            found.setdefault((values["DB_username"], values["DB_password"]), []).append(name)
+    return [
+        (f"backend pod{'s' if len(pods) > 1 else ''} {', '.join(sorted(pods))}", login)
+        for login, pods in found.items()
+    ]
 
 
 class Route53CdnResolver:
@@ -676,7 +712,9 @@ class PlatformApp:
         self.on_reset = on_reset
         self._info = TTLCache(info_provider, 0.5)
         self._cdn_target = TTLCache(cdn_resolver or Route53CdnResolver(self.info), 0.5)
-        self._db = TTLCache(db_check or (lambda: postgres_check(self.info)), 1.0)
+        self._db = TTLCache(
+            db_check or (lambda: postgres_check(self.info, backend_logins(self.store))), 1.0
+        )
         self.cache = ContentCache()
         self.faults = LabFaults(store, state)
         self.journal = Journal(cfg.journal_file)

@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -29,12 +28,18 @@ from typing import Any
 
 from irdrive.lab import proc
 from irdrive.lab.config import LabConfig
+from irdrive.lab.credentials import (
+    APP_GROUP,
+    APP_USERS,
+    DBA_ROLE,
+    RESPONDER_ROLE,
+    ROTATOR_ROLE,
+    lab_credentials,
+)
 from irdrive.lab.journal import body_digest
 from irdrive.lab.proc import LabError
 
 OS_USER = "postgres"
-APP_ROLE = "platform_app"
-RESPONDER_ROLE = "irdrive"
 DATABASE = "platform"
 LAB_APPNAME = "irdrive-lab"
 SLOW_APPNAME = "lab-db-slow"
@@ -90,7 +95,6 @@ def _paths(cfg: LabConfig) -> dict[str, Path]:
         "data": root / "data",
         "run": root / "run",
         "log": root / "log",
-        "credentials": root / "credentials.json",
     }
 
 
@@ -148,12 +152,6 @@ def _ensure_cluster(cfg: LabConfig) -> bool:
         link.unlink(missing_ok=True)
         link.symlink_to(paths["root"])
 
-    if not paths["credentials"].exists():
-        creds = {role: secrets.token_urlsafe(18) for role in (APP_ROLE, RESPONDER_ROLE)}
-        fd = os.open(paths["credentials"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(creds, fh)
-
     if (paths["data"] / "PG_VERSION").exists():
         return False
     if paths["data"].exists():
@@ -187,7 +185,7 @@ def _ensure_cluster(cfg: LabConfig) -> bool:
 
 
 def _credentials(cfg: LabConfig) -> dict[str, str]:
-    return json.loads(_paths(cfg)["credentials"].read_text())
+    return lab_credentials(cfg)
 
 
 def _spawn_server(cfg: LabConfig, host: str, port: int, netns: str | None) -> dict[str, Any]:
@@ -334,11 +332,18 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
         "data_dir": str(paths["data"]),
         "log_dir": str(paths["log"]),
         "dbname": DATABASE,
-        # the responder's role (irdrive) and the application's (platform_app)
+        # the responder's login; the application's seeded login (one of two alternating roles
+        # of the NOLOGIN owner platform_app); the maintenance login; the password rotator's
         "user": RESPONDER_ROLE,
         "password": creds[RESPONDER_ROLE],
-        "app_user": APP_ROLE,
-        "app_password": creds[APP_ROLE],
+        "app_group": APP_GROUP,
+        "app_users": list(APP_USERS),
+        "app_user": APP_USERS[0],
+        "app_password": creds[APP_USERS[0]],
+        "maintenance_user": DBA_ROLE,
+        "maintenance_password": creds[DBA_ROLE],
+        "rotation_user": ROTATOR_ROLE,
+        "rotation_password": creds[ROTATOR_ROLE],
         "dsn": f"host={host} port={port} dbname={DATABASE} user={RESPONDER_ROLE}",
         "initdb": created,
         "init_seconds": round(time.monotonic() - started, 3),
@@ -458,16 +463,19 @@ def _ensure_seeded(cfg: LabConfig, info: dict[str, Any]) -> bool:
     conn = _admin_connect(cfg, info)
     try:
         with conn.cursor() as cur:
-            for role in (APP_ROLE, RESPONDER_ROLE):
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-                if cur.fetchone() is None:
-                    cur.execute(f"CREATE ROLE {role} LOGIN")
-                cur.execute(f"ALTER ROLE {role} WITH LOGIN PASSWORD %s", (creds[role],))
+            _ensure_role(cur, APP_GROUP, "NOLOGIN PASSWORD NULL")
+            for role in (*APP_USERS, DBA_ROLE):
+                _ensure_role(cur, role, "LOGIN", creds[role])
+                cur.execute(f"GRANT {APP_GROUP} TO {role}")
+            _ensure_role(cur, RESPONDER_ROLE, "LOGIN", creds[RESPONDER_ROLE])
             cur.execute(f"GRANT pg_monitor, pg_signal_backend TO {RESPONDER_ROLE}")
+            # PostgreSQL 15: CREATEROLE may set any non-superuser role's password; kept off
+            # the responder's everyday login.
+            _ensure_role(cur, ROTATOR_ROLE, "LOGIN CREATEROLE", creds[ROTATOR_ROLE])
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
             if cur.fetchone() is not None:
                 return False
-            cur.execute(f"CREATE DATABASE {DATABASE} OWNER {APP_ROLE}")
+            cur.execute(f"CREATE DATABASE {DATABASE} OWNER {APP_GROUP}")
     finally:
         conn.close()
 
@@ -477,13 +485,23 @@ def _ensure_seeded(cfg: LabConfig, info: dict[str, Any]) -> bool:
         with conn.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             cur.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO {RESPONDER_ROLE}")
-            cur.execute(f"SET ROLE {APP_ROLE}")
+            cur.execute(f"SET ROLE {APP_GROUP}")
             cur.execute(sql)
             cur.execute("RESET ROLE")
             cur.execute("SELECT pg_stat_statements_reset()")
     finally:
         conn.close()
     return True
+
+
+def _ensure_role(cur: Any, role: str, attributes: str, password: str | None = None) -> None:
+    """Create ``role`` or bring it to ``attributes`` and ``password`` (the lab's own values)."""
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    verb = "ALTER" if cur.fetchone() is not None else "CREATE"
+    if password is None:
+        cur.execute(f"{verb} ROLE {role} WITH {attributes}")
+    else:
+        cur.execute(f"{verb} ROLE {role} WITH {attributes} PASSWORD %s", (password,))
 
 
 # ---- journal --------------------------------------------------------------------------------
@@ -573,8 +591,8 @@ def fault_db_slow(cfg: LabConfig, info: dict[str, Any], timeout: float = 20) -> 
         "PGHOST": info.get("socket_dir", str(_paths(cfg)["run"])),
         "PGPORT": str(info["port"]),
         "PGDATABASE": info.get("dbname", DATABASE),
-        "PGUSER": APP_ROLE,
-        "PGPASSWORD": _credentials(cfg)[APP_ROLE],
+        "PGUSER": APP_USERS[0],
+        "PGPASSWORD": _credentials(cfg)[APP_USERS[0]],
         "PGAPPNAME": SLOW_APPNAME,
     }
     record = proc.spawn(

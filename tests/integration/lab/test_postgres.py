@@ -158,7 +158,7 @@ def test_journal_entries_hold_mutating_statements_only(lab: Lab) -> None:
         new = pg.journal_entries(cfg, info)[len(before) :]
         time.sleep(0.1)
     assert [(e["source"], e["method"], e["path"], e["user"]) for e in new] == [
-        ("postgres", "SQL", "UPDATE", "platform_app")
+        ("postgres", "SQL", "UPDATE", "platform_app_a")
     ]
     assert new[0]["body_sha256"].startswith("sha256:")
     assert abs(new[0]["ts"] - time.time()) < 60

@@ -72,6 +72,9 @@ class Store:
         self._compacted = 0  # events at or below this resourceVersion are no longer replayable
         self._listeners: list[Listener] = []
         self._closed = False
+        # What the lab knows beside the API objects and never serves (e.g. the secret values a
+        # pod started with, which the platform's database check logs in with).
+        self.private: dict[str, Any] = {}
         for ns in SYSTEM_NAMESPACES:
             self.create("namespaces", {"metadata": {"name": ns}})
 

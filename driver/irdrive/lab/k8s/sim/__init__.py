@@ -191,7 +191,7 @@ class Simulation:
                 self._create("nodes", node, with_status=True)
             for resource, objs in (
                 ("configmaps", seed.configmaps()),
-                ("secrets", seed.secrets()),
+                ("secrets", seed.secrets(self.db_credentials())),
                 ("services", seed.services()),
             ):
                 for obj in objs:
@@ -206,6 +206,15 @@ class Simulation:
             for app in fresh:
                 self._update_template("deployments.apps", seed.deployment(app, 1))
             self.settle()
+
+    def db_credentials(self) -> dict[str, str] | None:
+        """The application's database login from the lab's credentials (None for a bare sim)."""
+        from irdrive.lab.credentials import app_secret
+
+        try:
+            return {k: str(v) for k, v in app_secret(self.cfg).items()}
+        except OSError:
+            return None
 
     def reseed(self) -> None:
         """Empty the platform namespace and seed again (``lab reset``)."""

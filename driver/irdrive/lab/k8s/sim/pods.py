@@ -47,13 +47,19 @@ def _source(store: Any, kind: str, namespace: str, name: str) -> dict[str, str] 
 
 
 def resolve_env(
-    store: Any, namespace: str, pod: dict[str, Any], container: dict[str, Any]
+    store: Any,
+    namespace: str,
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    secret_values: dict[str, str] | None = None,
 ) -> tuple[dict[str, str | None], str | None]:
     """The container's environment: name -> value, or None where the value is a secret.
 
-    Returns an error text (as the kubelet words it) when a required source is missing.
+    Returns an error text (as the kubelet words it) when a required source is missing. The
+    values from Secrets go into ``secret_values`` when it is given.
     """
     env: dict[str, str | None] = {}
+    secret_values = {} if secret_values is None else secret_values
     for item in container.get("envFrom") or []:
         prefix = item.get("prefix", "")
         for kind, key in (("configmap", "configMapRef"), ("secret", "secretRef")):
@@ -67,6 +73,8 @@ def resolve_env(
                 return env, f'{kind} "{ref.get("name", "")}" not found'
             for k, v in data.items():
                 env[prefix + k] = None if kind == "secret" else v
+                if kind == "secret":
+                    secret_values[prefix + k] = v
     for item in container.get("env") or []:
         name = item.get("name", "")
         if "value" in item or not item.get("valueFrom"):
@@ -88,10 +96,39 @@ def resolve_env(
                     f"{namespace}/{ref.get('name', '')}"
                 )
             env[name] = None if kind == "secret" else data[ref["key"]]
+            if kind == "secret":
+                secret_values[name] = data[ref["key"]]
         field_ref = source.get("fieldRef")
         if field_ref:
             env[name] = _field_value(pod, field_ref.get("fieldPath", ""))
     return env, None
+
+
+POD_SECRET_ENV = "pod_secret_env"
+_REMEMBERED = 400  # prune entries of deleted pods beyond this many
+
+
+def remember_secret_env(store: Any, namespace: str, name: str, values: dict[str, str]) -> None:
+    """Keep the secret values a pod started with in the store's private side, never served."""
+    private = getattr(store, "private", None)
+    if private is None:
+        return
+    with store.lock:
+        table = private.setdefault(POD_SECRET_ENV, {})
+        table[(namespace, name)] = dict(values)
+        if len(table) > _REMEMBERED:
+            for key in list(table):
+                try:
+                    store.get("pods", key[0], key[1])
+                except NotFound:
+                    if key != (namespace, name):
+                        del table[key]
+
+
+def secret_env(store: Any, namespace: str, name: str) -> dict[str, str]:
+    """The secret values pod ``namespace/name`` started with ({} when unknown)."""
+    private = getattr(store, "private", None) or {}
+    return dict(private.get(POD_SECRET_ENV, {}).get((namespace, name), {}))
 
 
 def _field_value(pod: dict[str, Any], path: str) -> str:
@@ -181,8 +218,10 @@ def build_pod(rs: dict[str, Any], node: str, pod_ip: str, now: float, store: Any
     pod["metadata"]["labels"][HASH_LABEL] = rs["metadata"]["labels"].get(HASH_LABEL, "")
     containers = spec.get("containers") or []
     if containers:
-        env, _ = resolve_env(store, namespace, pod, containers[0])
+        secret_values: dict[str, str] = {}
+        env, _ = resolve_env(store, namespace, pod, containers[0], secret_values)
         pod["metadata"]["annotations"][ENV_ANNOTATION] = json.dumps(env, sort_keys=True)
+        remember_secret_env(store, namespace, name, secret_values)
     stamp = rfc3339(now)
     pod["status"] = {
         "phase": "Pending",

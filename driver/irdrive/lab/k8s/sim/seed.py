@@ -17,7 +17,8 @@ NODE_NAMES = ("lab-node-1", "lab-node-2")
 KUBELET_VERSION = "v1.32.2"
 
 SECRETS: dict[str, dict[str, str]] = {
-    "db-credentials": {"username": "platform_app", "password": "lab-db-password-7Qm2x9"},
+    # the real login comes from the lab's credentials (``secrets(db_credentials=...)``)
+    "db-credentials": {"username": "platform_app_a", "password": "lab-db-password-7Qm2x9"},
     "processor-api-keys": {"ccbill": "ccb_lab_4f9a1c7e2b", "segpay": "sgp_lab_8d3e6b0a51"},
     "jwt-signing-key": {"signing-key": "lab-jwt-hs256-2c81f0d9a6e4b7"},
 }
@@ -168,14 +169,18 @@ def configmaps() -> list[dict[str, Any]]:
     ]
 
 
-def secrets() -> list[dict[str, Any]]:
+def secrets(db_credentials: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The seeded Secrets; ``db_credentials`` (username, password) is the app's real login."""
+    values = dict(SECRETS)
+    if db_credentials:
+        values["db-credentials"] = dict(db_credentials)
     return [
         {
             "metadata": {"name": name, "namespace": NAMESPACE},
             "type": "Opaque",
             "data": {k: _b64(v) for k, v in data.items()},
         }
-        for name, data in SECRETS.items()
+        for name, data in values.items()
     ]
 
 
