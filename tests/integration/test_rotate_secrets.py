@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,14 @@ from typing import Any
 import boto3
 import psycopg2
 import pytest
-from _runbook import ANSIBLE_PLAYBOOK, changed_tasks, irdrive, run_json, writes_since
+from _runbook import (
+    ANSIBLE_PLAYBOOK,
+    changed_tasks,
+    http_json,
+    irdrive,
+    run_json,
+    writes_since,
+)
 from kubernetes import client, config
 
 from irdrive.lab import faults
@@ -54,7 +62,7 @@ def k8s_secret(lab: dict[str, Any], name: str) -> client.V1Secret:
     return core.read_namespaced_secret(name, "platform")
 
 
-def pg_login(lab: dict[str, Any], password: str, user: str = "platform_app", **kw: Any) -> Any:
+def pg_login(lab: dict[str, Any], password: str, user: str = "platform_app_a", **kw: Any) -> Any:
     pg = lab["postgres"]
     return psycopg2.connect(
         host=pg["host"],
@@ -67,9 +75,9 @@ def pg_login(lab: dict[str, Any], password: str, user: str = "platform_app", **k
     )
 
 
-def works(lab: dict[str, Any], password: str) -> bool:
+def works(lab: dict[str, Any], password: str, user: str = "platform_app_a") -> bool:
     try:
-        pg_login(lab, password).close()
+        pg_login(lab, password, user).close()
     except psycopg2.OperationalError:
         return False
     return True
@@ -138,14 +146,17 @@ def test_rotates_every_part_verified_then_same_id_changes_nothing(
         assert sorted(s for v in stages.values() for s in v) == ["AWSCURRENT", "AWSPREVIOUS"]
         if name in old_keys:
             assert value != old_keys[name]
-    # PostgreSQL: the new password works, the old one does not.
+    # PostgreSQL: the secret switched to the idle role, whose new password works; the live
+    # login was never touched, so the old credential still works too.
     db = json.loads(current(lab, "platform/db-password")[1])
-    assert works(lab, db["password"]) and not works(lab, app_password(lab))
+    assert db["username"] == "platform_app_b" and works(lab, db["password"], "platform_app_b")
+    assert works(lab, app_password(lab), "platform_app_a")
     # Kubernetes: new values, annotated; consumers restarted with the rotation key.
-    assert (
-        base64.b64decode(k8s_secret(lab, "db-credentials").data["password"]).decode()
-        == db["password"]
-    )
+    data = k8s_secret(lab, "db-credentials").data
+    assert base64.b64decode(data["password"]).decode() == db["password"]
+    assert base64.b64decode(data["username"]).decode() == "platform_app_b"
+    # the restarted backend logs in as the new role
+    assert http_json(lab["endpoints"]["platform"] + "/health")[0] == 200
     for name in K8S_SECRETS:
         assert k8s_secret(lab, name).metadata.annotations["irdrive.io/rotation-id"] == "INC-4711"
     assert (
@@ -210,12 +221,100 @@ def test_check_mode_writes_nothing(
     assert rc == 0, report
     changed = changed_tasks(report)
     assert (
-        "Rotate the database password (staged in Secrets Manager, tested in PostgreSQL)" in changed
+        "Rotate the database login (the idle one of two roles; staged, set, tested, switched)"
+        in changed
     )
     assert "Revoke suspicious sessions and terminate their database backends" in changed
     assert writes_since(lab, mark) == []
     assert {n: current(lab, n)[0] for n in before} == before
     assert works(lab, app_password(lab))
+
+
+class HealthWatch:
+    """Polls the platform's /health in a thread; records every database check it saw."""
+
+    def __init__(self, lab: dict[str, Any]) -> None:
+        self.url = lab["endpoints"]["platform"] + "/health"
+        self.seen: list[tuple[bool, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            _, body = http_json(self.url)
+            db = (body.get("checks") or {}).get("database") or {}
+            self.seen.append((bool(db.get("ok")), str(db.get("detail", ""))))
+            self._stop.wait(0.25)
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def failures(self) -> list[str]:
+        return [detail for ok, detail in self.seen if not ok]
+
+
+def test_alternating_rotation_never_breaks_the_running_backend(
+    clean_lab: dict[str, Any], lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Twice, with the platform watched throughout: the backend's login works at every moment.
+
+    Then the single-user strategy, without restarting the consumers, shows why alternating is
+    the default: the running backend pods still hold the password it replaced.
+    """
+    lab = clean_lab
+    db_only = tmp_path / "db-only.json"
+    db_only.write_text(
+        json.dumps(
+            {
+                "targets": ["postgres", "k8s"],
+                "k8s_secrets": [
+                    {
+                        "name": "db-credentials",
+                        "from_secretsmanager": {
+                            key: {"secret_id": "platform/db-password", "json_key": key}
+                            for key in ("username", "password")
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    for rotation_id, live in (("INC-A1", "platform_app_b"), ("INC-A2", "platform_app_a")):
+        with HealthWatch(lab) as watch:
+            rc, report = run_json(
+                lab_env, "rotate-secrets", "-e", f"rotation_id={rotation_id}", "-e", f"@{db_only}"
+            )
+        assert rc == 0, report
+        assert len(watch.seen) > 10 and watch.failures() == []
+        db = json.loads(current(lab, "platform/db-password")[1])
+        assert db["username"] == live and works(lab, db["password"], live)
+    # Each role got a new password once: the seeded one is gone, both current ones work.
+    assert not works(lab, app_password(lab))
+    changes = {c["target"]: c for c in report["recorded"]["irdrive_changes"]}
+    assert changes["secretsmanager/platform/db-password"]["database_login"] == {
+        "before": "platform_app_b",
+        "after": "platform_app_a",
+    }
+
+    rc, report = run_json(
+        lab_env,
+        "rotate-secrets",
+        "-e",
+        "rotation_id=INC-S1",
+        "-e",
+        'targets=["postgres"]',
+        "-e",
+        "db_strategy=single",
+    )
+    assert rc == 0, report
+    status, body = http_json(lab["endpoints"]["platform"] + "/health")
+    assert status == 503 and not body["checks"]["database"]["ok"]
+    assert "backend pod" in body["checks"]["database"]["detail"]
 
 
 def _module(lab_env: dict[str, str], repo_root: Path, module: str, args: dict[str, Any]) -> None:
@@ -260,10 +359,13 @@ def test_interrupted_rotation_keeps_a_working_credential_and_converges(
             "login_host": "{{ irdrive_pg_host }}",
             "login_port": "{{ irdrive_pg_port }}",
             "login_db": "{{ irdrive_pg_db }}",
-            "current_password": app_password(lab),
+            "alternate_users": "{{ irdrive_pg_app_users }}",
+            "group_role": "{{ irdrive_pg_app_group }}",
+            "login_user": "{{ irdrive_pg_rotation_user }}",
+            "login_password": "{{ irdrive_pg_rotation_password }}",
         },
     }
-    # Interrupted after createSecret: staged only, the old password still works.
+    # Interrupted after createSecret: staged only (for the idle role), the live login works.
     _module(lab_env, repo_root, "secretsmanager_rotate", {**db_args, "step": "create"})
     sm = aws(lab, "secretsmanager")
     pending = json.loads(
@@ -271,10 +373,12 @@ def test_interrupted_rotation_keeps_a_working_credential_and_converges(
             "SecretString"
         ]
     )
-    assert works(lab, app_password(lab)) and not works(lab, pending["password"])
-    # Interrupted after setSecret: the pending password is the working credential.
+    assert pending["username"] == "platform_app_b"
+    assert works(lab, app_password(lab)) and not works(lab, pending["password"], "platform_app_b")
+    # Interrupted after setSecret: both logins work; AWSCURRENT still names the live one.
     _module(lab_env, repo_root, "secretsmanager_rotate", {**db_args, "step": "set"})
-    assert works(lab, pending["password"])
+    assert works(lab, pending["password"], "platform_app_b") and works(lab, app_password(lab))
+    assert json.loads(current(lab, "platform/db-password")[1])["username"] == "platform_app_a"
     # Another rotation left a stale AWSPENDING on an API key.
     _module(
         lab_env,
@@ -294,7 +398,8 @@ def test_interrupted_rotation_keeps_a_working_credential_and_converges(
     assert rc == 0, report
     version, value = current(lab, "platform/db-password")
     assert version == token("platform/db-password", "INC-9")
-    assert json.loads(value)["password"] == pending["password"] and works(lab, pending["password"])
+    assert json.loads(value) == pending and works(lab, pending["password"], "platform_app_b")
+    assert works(lab, app_password(lab))
     stages = sm.describe_secret(SecretId=API_KEYS[0])["VersionIdsToStages"]
     assert stages.get(token(API_KEYS[0], "OTHER")) == []
     assert "AWSPENDING" not in {s for v in stages.values() for s in v}

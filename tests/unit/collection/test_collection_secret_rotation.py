@@ -122,9 +122,9 @@ class FailingTest(secret_rotation.NoBackend):
     def test(self, pending: str) -> None:
         raise AuthError("password authentication failed")
 
-    def undo(self) -> bool:
+    def undo(self) -> str | None:
         self.undone = True
-        return True
+        return "the service was set back to its old value"
 
 
 def test_failed_test_undoes_set_and_keeps_awscurrent(sm) -> None:

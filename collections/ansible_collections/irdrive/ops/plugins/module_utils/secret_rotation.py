@@ -57,8 +57,8 @@ class Backend(Protocol):
     def test(self, pending: str) -> None:
         """Raise unless ``pending`` works."""
 
-    def undo(self) -> bool:
-        """After a failed test, put back what ``set`` replaced; True when it did."""
+    def undo(self) -> str | None:
+        """After a failed test, put back what ``set`` replaced; say what it did (None: nothing)."""
 
 
 class NoBackend:
@@ -73,8 +73,8 @@ class NoBackend:
     def test(self, pending: str) -> None:
         return None
 
-    def undo(self) -> bool:
-        return False
+    def undo(self) -> str | None:
+        return None
 
 
 @dataclass
@@ -123,6 +123,8 @@ class ValueSpec:
     value: str | None = None
     length: int = 40
     json_key: str | None = None
+    # Alternating users: the new value names the role the current one does not (key username).
+    alternate_users: tuple[str, str] | None = None
 
     def new_value(self, current: str | None) -> str:
         if self.value is not None:
@@ -139,7 +141,14 @@ class ValueSpec:
         if not isinstance(document, dict):
             raise InvalidStateError("the current value is JSON but not an object")
         document[self.json_key] = password
+        if self.alternate_users:
+            document["username"] = alternate_user(self.alternate_users, document.get("username"))
         return json.dumps(document)
+
+
+def alternate_user(users: tuple[str, str], live: Any) -> str:
+    """The role to rotate next when ``live`` is the one in use (the first when neither is)."""
+    return users[1] if live == users[0] else users[0]
 
 
 @dataclass
@@ -268,11 +277,7 @@ class SecretRotator:
                 restored = backend.undo()
                 raise IrdriveOpsError(
                     f"testSecret failed for secret {state.name}: {error}; "
-                    + (
-                        "the service was set back to the AWSCURRENT value, "
-                        if restored
-                        else "the service was not changed, "
-                    )
+                    + (f"{restored}, " if restored else "nothing was set back, ")
                     + f"AWSCURRENT is unchanged and version {state.token} stays AWSPENDING "
                     "for a re-run with the same rotation id",
                     steps=result.steps,

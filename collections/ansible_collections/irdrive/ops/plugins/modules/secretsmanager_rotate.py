@@ -23,11 +23,20 @@ description:
   - When C(testSecret) fails, the database password is set back to the one that worked before,
     C(AWSCURRENT) stays where it was, and the task fails; a re-run with the same O(rotation_id)
     resumes.
-  - With O(postgres), the secret is a JSON object with C(username) and C(password). The module
-    logs in as that role with the first password that works (C(AWSPENDING) when an earlier run
-    set it, C(AWSCURRENT), C(AWSPREVIOUS), then O(postgres.current_password)) and changes the
-    role's own password with C(ALTER ROLE ... PASSWORD) and a SCRAM-SHA-256 verifier computed
-    on the client, so the cleartext password reaches neither the server nor its statement log.
+  - With O(postgres), the secret is a JSON object with C(username) and C(password). Passwords
+    are set with C(ALTER ROLE ... PASSWORD) and a SCRAM-SHA-256 verifier computed on the client,
+    so the cleartext password reaches neither the server nor its statement log.
+  - "Alternating users (O(postgres.alternate_users), the default of the C(rotate_secrets) role):
+    the application has two login roles, members of one group role that owns its privileges.
+    Each rotation gives a new password to the role C(AWSCURRENT) does not name, logging in as
+    O(postgres.login_user) (a role with C(CREATEROLE)), tests it, and switches the secret to it.
+    The live login is never changed, so a working credential exists at every moment; consumers
+    move over when they restart, and the next rotation changes the other role. testSecret also
+    proves the new role has the group's privileges and the live login still works."
+  - "Single user (without O(postgres.alternate_users)): the module logs in as the secret's role
+    with the first password that works (C(AWSPENDING) when an earlier run set it,
+    C(AWSCURRENT), C(AWSPREVIOUS), then O(postgres.current_password)) and changes the role's own
+    password. Clients holding the old password cannot log in until they have the new one."
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
@@ -105,8 +114,29 @@ options:
         default: 5000
       current_password:
         description:
-          - The role's password now, tried after the secret's C(AWSCURRENT) and C(AWSPREVIOUS)
-            values, for a secret that has drifted from the database.
+          - Single user only. The role's password now, tried after the secret's C(AWSCURRENT)
+            and C(AWSPREVIOUS) values, for a secret that has drifted from the database.
+        type: str
+      alternate_users:
+        description:
+          - The two login roles the secret alternates between. Turns on the alternating-users
+            strategy; requires O(postgres.login_user) and O(postgres.login_password), and
+            O(json_key=password).
+        type: list
+        elements: str
+      group_role:
+        description:
+          - With O(postgres.alternate_users), the group role both must be members of; the new
+            login is tested for its privileges.
+        type: str
+      login_user:
+        description:
+          - With O(postgres.alternate_users), the role that sets the idle role's password
+            (C(CREATEROLE) on PostgreSQL 15; on 16 and later also C(ADMIN OPTION) on both roles).
+            It must not be one of the alternating roles.
+        type: str
+      login_password:
+        description: Password of O(postgres.login_user).
         type: str
 attributes:
   check_mode:
@@ -123,7 +153,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Rotate the platform database password, once per incident
+- name: Rotate the platform database login, alternating between two roles, once per incident
   irdrive.ops.secretsmanager_rotate:
     secret_id: platform/db-password
     rotation_id: INC-4711
@@ -131,7 +161,20 @@ EXAMPLES = r"""
     postgres:
       login_host: db.platform.internal
       login_db: platform
+      alternate_users: [platform_app_a, platform_app_b]
+      group_role: platform_app
+      login_user: platform_rotator
+      login_password: "{{ vault_pg_rotator_password }}"
   no_log: true
+
+- name: Rotate a single role's own password (consumers must reconnect with the new value)
+  irdrive.ops.secretsmanager_rotate:
+    secret_id: reporting/db-password
+    rotation_id: INC-4711
+    json_key: password
+    postgres:
+      login_host: db.platform.internal
+      login_db: reporting
 
 - name: Rotate a processor API key
   irdrive.ops.secretsmanager_rotate:
@@ -197,10 +240,15 @@ database:
   description: For O(postgres), where it connected, which credentials logged in, and the statements (verifier masked).
   returned: when O(postgres) is set
   type: dict
-  sample: {"target": "10.213.0.6:5432", "logins": ["AWSCURRENT", "AWSPENDING"],
-           "queries": ["SELECT 1", "ALTER ROLE \"platform_app\" PASSWORD '********'"]}
+  sample: {"target": "10.213.0.6:5432", "strategy": "alternating-users",
+           "logins": ["AWSCURRENT", "admin", "AWSPENDING"],
+           "checks": {"idle_role": "platform_app_b", "idle_role_sessions": 0,
+                      "idle_role_in_group": true, "live_role": "platform_app_a",
+                      "live_login_works": true},
+           "queries": ["SELECT 1", "ALTER ROLE \"platform_app_b\" PASSWORD '********'"]}
 """
 
+from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -212,8 +260,12 @@ from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
     AwsConn,
     aws_argument_spec,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    InvalidInputError,
+    IrdriveOpsError,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.pg_password import (
+    AlternatingUsersBackend,
     PostgresPasswordBackend,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
@@ -243,7 +295,18 @@ POSTGRES_OPTIONS: dict[str, dict[str, Any]] = {
     "statement_timeout": {"type": "int", "default": 30000},
     "lock_timeout": {"type": "int", "default": 5000},
     "current_password": {"type": "str", "no_log": True},
+    "alternate_users": {"type": "list", "elements": "str"},
+    "group_role": {"type": "str"},
+    "login_user": {"type": "str"},
+    "login_password": {"type": "str", "no_log": True},
 }
+_STRATEGY_KEYS = (
+    "current_password",
+    "alternate_users",
+    "group_role",
+    "login_user",
+    "login_password",
+)
 
 
 def argument_spec() -> dict[str, Any]:
@@ -260,22 +323,39 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
-def postgres_backend(options: dict[str, Any]) -> PostgresPasswordBackend:
-    conn = PgConnParams(**{k: v for k, v in options.items() if k != "current_password"})
-    return PostgresPasswordBackend(conn, fallback_password=options.get("current_password"))
+def postgres_backend(
+    options: dict[str, Any], json_key: str | None
+) -> PostgresPasswordBackend | AlternatingUsersBackend:
+    conn = PgConnParams(**{k: v for k, v in options.items() if k not in _STRATEGY_KEYS})
+    users = options.get("alternate_users")
+    if not users:
+        return PostgresPasswordBackend(conn, fallback_password=options.get("current_password"))
+    if len(users) != 2 or users[0] == users[1]:
+        raise InvalidInputError("postgres.alternate_users must name two different roles")
+    if not options.get("login_user") or not options.get("login_password"):
+        raise InvalidInputError(
+            "postgres.alternate_users needs postgres.login_user and postgres.login_password: "
+            "a role allowed to set the alternating roles' passwords"
+        )
+    if json_key != "password":
+        raise InvalidInputError("postgres.alternate_users needs json_key=password")
+    conn = replace(conn, login_user=options["login_user"], login_password=options["login_password"])
+    return AlternatingUsersBackend(conn, (users[0], users[1]), group_role=options.get("group_role"))
 
 
 def run_module(module: AnsibleModule, client: Any) -> dict[str, Any]:
     p = module.params
-    backend = postgres_backend(p["postgres"]) if p["postgres"] else NoBackend()
+    backend = postgres_backend(p["postgres"], p["json_key"]) if p["postgres"] else NoBackend()
     spec = ValueSpec(value=p["value"], length=p["length"], json_key=p["json_key"])
+    if isinstance(backend, AlternatingUsersBackend):
+        spec.alternate_users = backend.users
     rotator = SecretRotator(client, p["secret_id"])
     try:
         rotation = rotator.rotate(
             p["rotation_id"], spec, backend, until=p["step"], check_mode=module.check_mode
         )
     except IrdriveOpsError as error:
-        if isinstance(backend, PostgresPasswordBackend):
+        if not isinstance(backend, NoBackend):
             error.details["database"] = backend.report()
         raise
     result: dict[str, Any] = {
@@ -289,7 +369,7 @@ def run_module(module: AnsibleModule, client: Any) -> dict[str, Any]:
         "after": rotation.after,
         "verified": rotation.status == "done" or "test" in rotation.steps and not module.check_mode,
     }
-    if isinstance(backend, PostgresPasswordBackend):
+    if not isinstance(backend, NoBackend):
         result["database"] = backend.report()
     if module._diff:
         result["diff"] = {"before": rotation.before["stages"], "after": rotation.after["stages"]}
