@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from _runbook import changed_tasks, failures, irdrive, run_json, writes_since
 from kubernetes import client, config
@@ -72,6 +73,44 @@ def test_platform_outage_restarts_a_down_database(
         faults.clear(lab_cfg, clean_lab, "db-down")
 
 
+def test_platform_outage_stops_at_a_failed_database_restart_then_resumes(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    """A bad deploy and a down database; the db host's service manager is broken. The run rolls
+    back, fails at the restart without claiming recovery, and a re-run after the host is fixed
+    restarts the database without touching the finished rollback."""
+    lab = clean_lab
+    good = backend_image(lab)
+    faults.inject(lab_cfg, lab, "bad-deploy", {})
+    wait_rollout_started(lab, "-bad")
+    time.sleep(2)
+    faults.inject(lab_cfg, lab, "db-down", {})
+    script = Path(lab["postgres"]["service_script"])
+    mode = script.stat().st_mode
+    script.chmod(0o644)  # `systemctl` itself is broken on the db host
+    try:
+        rc, report = run_json(lab_env, "platform-outage")
+        assert rc == 1, failures(report)
+        failed = [t for t in report["tasks"] if t["status"] == "failed"]
+        assert failed[0]["task"] == "Restart the database service on its host", failures(report)
+        assert failed[0]["host"] == "db"
+        assert backend_image(lab) == good  # the rollback before it stands, and is recorded
+        assert any("Roll back" in t for t in changed_tasks(report))
+        assert not any(v["task"].startswith("Verify the platform") for v in report["verified"])
+        assert report["status"] == "failed"
+
+        script.chmod(mode)
+        rc, again = run_json(lab_env, "platform-outage")
+        assert rc == 0, failures(again)
+        changed = changed_tasks(again)
+        assert "Restart the database service on its host" in changed
+        assert not any("Roll back" in t for t in changed), changed
+        assert any(v["task"].startswith("Verify the platform") for v in again["verified"])
+    finally:
+        script.chmod(mode)
+        faults.clear(lab_cfg, lab, "db-down")
+
+
 def test_performance_degradation_scales_until_response_times_recover(
     clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
 ) -> None:
@@ -130,6 +169,76 @@ def test_security_breach_contains_in_order_and_is_idempotent(
     assert rc == 0, failures(again)
     assert changed_tasks(again) == []
     assert writes_since(clean_lab, mark) == []
+
+
+def _aws(lab: dict[str, Any], service: str) -> Any:
+    aws = lab["parts"]["aws"]
+    return boto3.client(
+        service,
+        endpoint_url=aws["endpoint"],
+        region_name=aws["region"],
+        aws_access_key_id=aws["access_key_id"],
+        aws_secret_access_key=aws["secret_access_key"],
+    )
+
+
+def test_security_breach_contains_nothing_when_evidence_fails_then_resumes(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The evidence store is gone mid-incident: the run stops at step 2, after the kill switches
+    and before any containment; once the store is back, the same command finishes the job."""
+    lab = clean_lab
+    faults.inject(lab_cfg, lab, "intrusion", {})
+    control_dir = tempfile.mkdtemp(prefix="cp-", dir="/tmp")
+    env = dict(lab_env, HOME=str(tmp_path), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir)
+    bucket = lab["parts"]["aws"]["resources"]["bucket"]
+    s3 = _aws(lab, "s3")
+    s3.delete_bucket(Bucket=bucket)
+    ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
+    waf = _aws(lab, "wafv2")
+
+    def blocked() -> list[str]:
+        got = waf.get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
+        return sorted(got["IPSet"]["Addresses"])
+
+    secrets = _aws(lab, "secretsmanager")
+
+    def current_version() -> str:
+        got = secrets.get_secret_value(SecretId="platform/db-password", VersionStage="AWSCURRENT")
+        return str(got["VersionId"])
+
+    db_version = current_version()
+    waf_before = blocked()
+    args = ("-e", "incident_id=INC-43", "-e", "ips=203.0.113.45", "-e", "upload_evidence=true")
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(env, "security-breach", *args)
+    assert rc == 1, failures(report)
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert failed and failed[0]["role"] == "evidence", failures(report)
+    assert bucket in failed[0]["msg"] or "NoSuchBucket" in failed[0]["msg"], failed[0]["msg"]
+    # Step 1 happened (and recorded what it replaced); nothing of steps 3-4 did.
+    api = client.CoreV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    switches = api.read_namespaced_config_map("kill-switches", "platform").data
+    assert all(v == "disabled" for k, v in switches.items() if k != "history")
+    recorded = {c["target"] for c in report["recorded"].get("irdrive_changes", [])}
+    assert any("kill-switches" in t for t in recorded), recorded
+    writes = writes_since(lab, mark)
+    assert not [w for w in writes if w.get("service") in ("wafv2", "ec2", "secretsmanager", "iam")]
+    assert not [w for w in writes if w["source"] == "host"]
+    assert not [w for w in writes if "/secrets/" in w["path"] or "/deployments/" in w["path"]]
+    assert blocked() == waf_before
+    assert current_version() == db_version
+
+    # The store is back: the same command converges; the kill switches are not touched again.
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    rc, again = run_json(env, "security-breach", *args)
+    assert rc == 0, failures(again)
+    assert "Set the kill switches" not in changed_tasks(again)
+    assert "203.0.113.45/32" in blocked()
+    assert current_version() != db_version
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert any(o["Key"].endswith("manifest.json") for o in listed), listed
 
 
 @pytest.mark.parametrize(
