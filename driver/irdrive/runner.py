@@ -200,6 +200,9 @@ class EventCollector:
         self.on_update = on_update
         self._open: dict[tuple[str, str], TaskResult] = {}
         self._starts: dict[tuple[str, str], float] = {}
+        # Loop items of a no_log task that changed: the loop's final result is censored and
+        # carries no "changed", so the items' one-line outcomes decide.
+        self._items_changed: set[tuple[str, str]] = set()
 
     def handle(self, event: Mapping[str, Any]) -> None:
         name = str(event.get("event", ""))
@@ -213,6 +216,11 @@ class EventCollector:
             self._start(data, created)
         elif name in FINAL_EVENTS:
             self._finish(name, data, created, str(event.get("stdout") or ""))
+        elif name == "runner_item_on_ok":
+            res = data.get("res")
+            censored = isinstance(res, dict) and "censored" in res
+            if censored and _says_changed(str(event.get("stdout") or "")):
+                self._items_changed.add(self._key(data))
         elif name == "playbook_on_stats":
             self._stats(data)
         elif name in ("error", "verbose"):
@@ -247,10 +255,12 @@ class EventCollector:
         res: Mapping[str, Any] = raw_res if isinstance(raw_res, dict) else {}
         status = FINAL_EVENTS[name]
         changed = bool(res.get("changed")) and status in ("ok", "failed")
+        item_changed = key in self._items_changed
+        self._items_changed.discard(key)
         if "censored" in res and status == "ok":
             # A no_log result is replaced by {"censored": ...}; the event's own one-line
-            # outcome still says whether it changed.
-            changed = str(event_stdout).lstrip().startswith("changed:")
+            # outcome (or, for a loop, its items') still says whether it changed.
+            changed = _says_changed(event_stdout) or item_changed
         if status == "ok" and changed:
             status = "changed"
         result.status = status
@@ -297,6 +307,14 @@ class EventCollector:
     def _notify(self, result: TaskResult) -> None:
         if self.on_update is not None:
             self.on_update(result)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _says_changed(stdout: str) -> bool:
+    """True for the default callback's ``changed: [host]`` line (colours stripped)."""
+    return _ANSI.sub("", stdout).lstrip().startswith("changed:")
 
 
 def _change(result: TaskResult, res: Mapping[str, Any]) -> dict[str, Any]:

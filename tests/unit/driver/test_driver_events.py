@@ -303,3 +303,43 @@ def test_live_progress_prints_finished_tasks() -> None:
     text = out.getvalue()
     assert "✗ failed      Restart k8s 1.50s" in text
     assert "rollout stuck" in text
+
+
+def test_a_looped_no_log_task_is_changed_when_an_item_changed() -> None:
+    common = {"task": "Rotate keys", "task_uuid": "u9", "host": "localhost", "task_action": "x"}
+    item = {"censored": CENSORED}
+    events = [
+        ev("runner_on_start", "2026-01-01T00:00:01+00:00", **common),
+        ev(
+            "runner_item_on_ok",
+            "2026-01-01T00:00:02+00:00",
+            "ok: [localhost] => (item=x)",
+            res=item,
+            **common,
+        ),
+        ev(
+            "runner_item_on_ok",
+            "2026-01-01T00:00:03+00:00",
+            "\x1b[0;33mchanged: [localhost] => (item=(censored due to no_log))\x1b[0m",
+            res=item,
+            **common,
+        ),
+        ev("runner_on_ok", "2026-01-01T00:00:04+00:00", res={"censored": CENSORED}, **common),
+        ev("runner_on_start", "2026-01-01T00:00:05+00:00", **{**common, "task_uuid": "u10"}),
+        ev(
+            "runner_item_on_ok",
+            "2026-01-01T00:00:06+00:00",
+            "ok: [localhost] => (item=y)",
+            res=item,
+            **{**common, "task_uuid": "u10"},
+        ),
+        ev(
+            "runner_on_ok",
+            "2026-01-01T00:00:07+00:00",
+            res={"censored": CENSORED},
+            **{**common, "task_uuid": "u10"},
+        ),
+    ]
+    report = collect(events)
+    assert [(t.status, t.changed) for t in report.tasks] == [("changed", True), ("ok", False)]
+    assert [c["task"] for c in report.changes] == ["Rotate keys"]
