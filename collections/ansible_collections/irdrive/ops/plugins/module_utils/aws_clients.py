@@ -68,19 +68,34 @@ AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
 }
 AWS_KEYS = tuple(AWS_ARG_SPEC)
 
+# Which AWS error codes count as what, named once for every module. CONFLICT codes are
+# optimistic-concurrency losses or existing objects (re-read, re-plan), TRANSIENT ones are worth
+# a retry (botocore's standard mode already retried them), the rest fail at once.
 AUTH_CODES = frozenset(
     {
         "AccessDenied",
         "AccessDeniedException",
+        "UnauthorizedOperation",
         "UnrecognizedClientException",
         "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
+        "InvalidSignatureException",
         "SignatureDoesNotMatch",
         "AuthFailure",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
     }
 )
-NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NotFoundException"})
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NotFoundException",
+        "NoSuchBucket",
+        "NoSuchKey",
+        "WAFNonexistentItemException",
+    }
+)
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -88,13 +103,26 @@ TRANSIENT_CODES = frozenset(
         "TooManyRequestsException",
         "RequestLimitExceeded",
         "ServiceUnavailable",
+        "Unavailable",
+        "InternalError",
         "InternalFailure",
         "InternalServiceError",
         "InternalServiceErrorException",
         "ServiceFailure",
+        "WAFInternalErrorException",
+        "WAFServiceLinkedRoleErrorException",
+        "WAFUnavailableEntityException",
     }
 )
-CONFLICT_CODES = frozenset({"ResourceExistsException", "EntityAlreadyExists"})
+CONFLICT_CODES = frozenset(
+    {
+        "ResourceExistsException",
+        "EntityAlreadyExists",
+        "WAFOptimisticLockException",
+        "NetworkAclEntryAlreadyExists",
+    }
+)
+INVALID_CODES = frozenset({"WAFInvalidParameterException", "LimitExceeded"})
 
 
 def aws_argument_spec() -> dict[str, dict[str, Any]]:
@@ -143,16 +171,17 @@ def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
     if HAS_BOTO3 and isinstance(error, botocore.exceptions.ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "") or code
+        status = int((error.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         text = f"{what}: {code}: {message}"
-        if code in AUTH_CODES:
-            return AuthError(text, aws_error=code)
-        if code in NOT_FOUND_CODES:
-            return NotFoundError(text, aws_error=code)
-        if code in TRANSIENT_CODES:
-            return TransientError(text, aws_error=code)
         if code in CONFLICT_CODES:
             return ConflictError(text, aws_error=code)
-        if code.startswith("Invalid") or code.startswith("Validation") or code == "LimitExceeded":
+        if code in TRANSIENT_CODES or status == 429 or status >= 500:
+            return TransientError(text, aws_error=code)
+        if code in AUTH_CODES or status in (401, 403):
+            return AuthError(text, aws_error=code)
+        if code in NOT_FOUND_CODES or code.endswith(".NotFound"):  # EC2: Invalid<Thing>.NotFound
+            return NotFoundError(text, aws_error=code)
+        if code in INVALID_CODES or code.startswith(("Invalid", "Validation")):
             return InvalidInputError(text, aws_error=code)
         return IrdriveOpsError(text, aws_error=code)
     if HAS_BOTO3 and isinstance(
@@ -164,6 +193,8 @@ def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
         return AuthError(f"{what}: no AWS credentials found")
     if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoRegionError):
         return InvalidInputError(f"{what}: no AWS region given (region or AWS_REGION)")
+    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ParamValidationError):
+        return InvalidInputError(f"{what}: {error}")
     if HAS_BOTO3 and isinstance(error, botocore.exceptions.BotoCoreError):
         return TransientError(f"{what}: {error}")
     return IrdriveOpsError(f"{what}: {error}")

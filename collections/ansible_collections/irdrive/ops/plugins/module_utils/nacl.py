@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.irdrive.ops.plugins.module_utils import aws_errors
+from ansible_collections.irdrive.ops.plugins.module_utils import aws_clients
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
@@ -193,7 +193,7 @@ class NaclClient:
         self.nacl_id = nacl_id
 
     def entries(self) -> list[dict[str, Any]]:
-        answer = aws_errors.call(
+        answer = aws_clients.call(
             f"reading network ACL {self.nacl_id}",
             self.client.describe_network_acls,
             NetworkAclIds=[self.nacl_id],
@@ -214,14 +214,14 @@ class NaclClient:
         kwargs["CidrBlock" if network.version == 4 else "Ipv6CidrBlock"] = str(network)
         if spec.protocol in ("6", "17"):
             kwargs["PortRange"] = {"From": spec.port_from, "To": spec.port_to}
-        aws_errors.call(
+        aws_clients.call(
             f"adding deny entry {number} for {network} to {self.nacl_id}",
             self.client.create_network_acl_entry,
             **kwargs,
         )
 
     def delete(self, number: int, egress: bool) -> None:
-        aws_errors.call(
+        aws_clients.call(
             f"removing entry {number} from {self.nacl_id}",
             self.client.delete_network_acl_entry,
             NetworkAclId=self.nacl_id,

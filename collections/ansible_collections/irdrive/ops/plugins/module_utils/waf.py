@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.irdrive.ops.plugins.module_utils import aws_errors
+from ansible_collections.irdrive.ops.plugins.module_utils import aws_clients
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
@@ -108,7 +108,7 @@ def plan_addresses(existing: list[str], networks: list[Network], state: str) -> 
 
 
 class WafIpSetClient:
-    """GetIPSet/UpdateIPSet on one IP set, errors mapped by ``aws_errors``."""
+    """GetIPSet/UpdateIPSet on one IP set, errors mapped by ``aws_clients``."""
 
     def __init__(self, client: Any, ref: IpSetRef) -> None:
         self.client = client
@@ -123,7 +123,7 @@ class WafIpSetClient:
             kwargs: dict[str, Any] = {"Scope": self.ref.scope, "Limit": 100}
             if marker:
                 kwargs["NextMarker"] = marker
-            page = aws_errors.call("listing WAF IP sets", self.client.list_ip_sets, **kwargs)
+            page = aws_clients.call("listing WAF IP sets", self.client.list_ip_sets, **kwargs)
             for summary in page.get("IPSets") or []:
                 if summary.get("Name") == self.ref.name:
                     self.ref = IpSetRef(self.ref.name, self.ref.scope, summary["Id"])
@@ -136,7 +136,7 @@ class WafIpSetClient:
 
     def get(self) -> tuple[dict[str, Any], str]:
         ref = self.resolve()
-        answer = aws_errors.call(
+        answer = aws_clients.call(
             f"reading WAF IP set {ref.name}",
             self.client.get_ip_set,
             Name=ref.name,
@@ -156,7 +156,9 @@ class WafIpSetClient:
         # UpdateIPSet replaces every mutable setting: pass the description on, or it is lost.
         if ip_set.get("Description"):
             kwargs["Description"] = ip_set["Description"]
-        aws_errors.call(f"updating WAF IP set {self.ref.name}", self.client.update_ip_set, **kwargs)
+        aws_clients.call(
+            f"updating WAF IP set {self.ref.name}", self.client.update_ip_set, **kwargs
+        )
 
 
 def converge(
