@@ -805,3 +805,38 @@ def test_http_server_binds_the_platform_port_and_survives_a_handler_crash(
             assert resp.status == 200
     finally:
         server.shutdown()
+
+
+def test_database_check_logs_in_as_the_running_backend_pods(monkeypatch: Any) -> None:
+    from irdrive.lab.k8s.sim.pods import remember_secret_env
+
+    store = seeded_store()
+    store.private = {}  # type: ignore[attr-defined]
+    for name, user, password, ready in (
+        ("backend-1", "app_a", "pw-a", True),
+        ("backend-2", "app_a", "pw-a", True),
+        ("backend-3", "app_b", "pw-b", True),
+        ("backend-4", "app_b", "stale", False),  # not ready: not counted
+    ):
+        store.put("pods", pod("backend", name, ready=ready))
+        remember_secret_env(store, NS, name, {"DB_username": user, "DB_password": password})
+    logins = platform.backend_logins(store)
+    assert sorted(logins) == [
+        ("backend pod backend-3", ("app_b", "pw-b")),
+        ("backend pods backend-1, backend-2", ("app_a", "pw-a")),
+    ]
+    tried: list[tuple[str, str]] = []
+
+    def login(pg: Any, user: str, password: str) -> tuple[bool, str]:
+        tried.append((user, password))
+        ok = password != "pw-b"
+        return ok, "ok" if ok else f'password authentication failed for user "{user}"'
+
+    monkeypatch.setattr(platform, "_postgres_login", login)
+    info = {"postgres": {"host": "10.0.0.6", "port": 5432, "app_user": "x", "app_password": "y"}}
+    ok, detail = platform.postgres_check(lambda: info, logins)
+    assert not ok and detail.startswith("backend pod backend-3 (user app_b): password")
+    # Without backend logins the lab's own record is used.
+    tried.clear()
+    assert platform.postgres_check(lambda: info, []) == (True, "ok")
+    assert tried == [("x", "y")]
