@@ -52,5 +52,8 @@ options:
     type: float
     default: 30.0
 requirements:
-  - kubernetes >= 24.2.0 (Python library)
+  - kubernetes >= 24.2.0 (Python library), only for kubeconfig users with C(exec) or
+    C(auth-provider) credentials, kubeconfig fields the built-in client does not know, or a
+    SOCKS or HTTPS proxy. Token, token file, basic auth, client certificate, CA, proxy-url and
+    in-cluster connections use the Python standard library.
 """

@@ -1,21 +1,39 @@
 # Copyright: (c) 2026, irdrive maintainers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""A thin Kubernetes client: build an ``ApiClient`` the kubernetes.core way, read and patch.
+"""A thin Kubernetes client: speak REST with the standard library.
+
+Importing the official ``kubernetes`` package and building its API classes costs one to two
+seconds per task, so the common connections never touch it: ``k8s_config`` reads the
+kubeconfig (``KUBECONFIG`` merged like kubectl does, or ``~/.kube/config``), the in-cluster
+service account and the explicit options, and requests go out with ``http.client`` and ``ssl``
+over kept-alive connections.  Supported: ``server``, ``certificate-authority(-data)``,
+``insecure-skip-tls-verify``, ``tls-server-name``, ``token``/``tokenFile``, basic auth,
+``client-certificate(-data)``/``client-key(-data)``, and HTTP proxies (``proxy-url``,
+``HTTPS_PROXY``/``NO_PROXY``).  Users with ``exec`` or ``auth-provider`` credentials, unknown
+kubeconfig fields, and SOCKS or HTTPS proxies go through the kubernetes client instead, imported
+only then (``KubernetesLibraryMissing`` when it is not installed).
 
 Objects come back as plain JSON dicts (camelCase, as the API serves them).  Failures become
 ``errors`` exceptions: 401/403 AuthError, 404 NotFoundError, 409 ConflictError, 400/422
-InvalidInputError, 429/5xx and dropped connections TransientError (retried with backoff), a
-refused or timed-out connection UnreachableError.
+InvalidInputError, 429/5xx, read timeouts and dropped connections TransientError (retried with
+backoff), a refused or timed-out connection UnreachableError, a failed TLS handshake TLSError.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
+import select
+import ssl
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     AuthError,
@@ -27,35 +45,21 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     TransientError,
     UnreachableError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import (
+    ConnectionSettings,
+    K8sAuth,
+    UnsupportedConfig,
+    config_error,
+    connection_settings,
+    ssl_context,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
-
-try:
-    import kubernetes
-    import urllib3
-    from kubernetes.client.exceptions import ApiException
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR: str | None = None
-except ImportError as _import_error:  # handled by the modules with missing_required_lib
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = str(_import_error)
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-
-
-@dataclass
-class K8sAuth:
-    """The connection options of the ``irdrive.ops.k8s_auth`` doc fragment."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    host: str | None = None
-    api_key: str | None = None
-    ca_cert: str | None = None
-    validate_certs: bool | None = None
-    request_timeout: float = 30.0
+JSON_PATCH = "application/json-patch+json"
+USER_AGENT = "irdrive.ops"
 
 
 @dataclass
@@ -82,11 +86,208 @@ class ConfigMapUpdate:
     conflicts: int = 0
 
 
-def build_api_client(auth: K8sAuth) -> Any:
-    """An ``ApiClient`` from explicit host/api_key, a kubeconfig/context, or in-cluster config.
+class KubernetesLibraryMissing(IrdriveOpsError):
+    """The connection needs the kubernetes client (exec, auth-provider...) and it is missing."""
+
+    kind = "missing_library"
+
+    def __init__(self, reason: str, import_error: str) -> None:
+        super().__init__(f"the kubernetes Python library is required {reason}: {import_error}")
+        self.reason = reason
+        self.import_error = import_error
+
+
+class ApiStatusError(Exception):
+    """A non-2xx answer of the API server (the stdlib transport's ``ApiException``)."""
+
+    def __init__(self, status: int, reason: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status}: {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+
+class ConnectFailed(Exception):
+    """Opening the connection (TCP, proxy tunnel, TLS handshake) failed with ``cause``."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _HTTPSConnection(http.client.HTTPConnection):
+    """HTTPS with our context, verifying ``server_name`` (tls-server-name or the API host)."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(
+        self, host: str, port: int | None, timeout: float, context: ssl.SSLContext, server_name: str
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.ssl_context = context
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        super().connect()  # TCP, and the CONNECT tunnel when going through a proxy
+        self.sock = self.ssl_context.wrap_socket(self.sock, server_hostname=self.server_name)
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle kept-alive connection was closed by the server (it became readable)."""
+    if conn.sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([conn.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class RestTransport:
+    """HTTP/1.1 to the API server with ``http.client``: kept-alive connections, one per thread
+    at a time, reopened when the server closed them."""
+
+    def __init__(self, settings: ConnectionSettings, timeout: float = 30.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        split = urlsplit(settings.host)
+        self.https = split.scheme == "https"
+        self.api_host = split.hostname or ""
+        self.api_port = split.port or (443 if self.https else 80)
+        self.base_path = split.path.rstrip("/")
+        self.context = ssl_context(settings) if self.https else None
+        self.server_name = settings.tls_server_name or self.api_host
+        self.headers = {"User-Agent": USER_AGENT}
+        if settings.authorization:
+            self.headers["Authorization"] = settings.authorization
+        self.proxy: tuple[str, int] | None = None
+        self.proxy_headers: dict[str, str] = {}
+        if settings.proxy:
+            proxy = urlsplit(settings.proxy)
+            self.proxy = (proxy.hostname or "", proxy.port or 80)
+            if proxy.username is not None:
+                pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+                self.proxy_headers["Proxy-Authorization"] = (
+                    f"Basic {base64.b64encode(pair).decode()}"
+                )
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self.connections_opened = 0
+
+    @property
+    def host(self) -> str:
+        return self.settings.host
+
+    def _open(self) -> http.client.HTTPConnection:
+        host, port = self.proxy or (self.api_host, self.api_port)
+        conn: http.client.HTTPConnection
+        if self.https:
+            assert self.context is not None
+            conn = _HTTPSConnection(host, port, self.timeout, self.context, self.server_name)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        if self.proxy and self.https:
+            conn.set_tunnel(self.api_host, self.api_port, headers=self.proxy_headers)
+        try:
+            conn.connect()
+        except OSError as error:
+            conn.close()
+            raise ConnectFailed(error) from error
+        self.connections_opened += 1
+        return conn
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not _dropped(conn):
+                    return conn, True
+                conn.close()
+        return self._open(), False
+
+    def send(
+        self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
+        """``(status, reason, body)`` of ``method target`` (path and query under the host)."""
+        payload = None if body is None else json.dumps(body).encode()
+        all_headers = {**self.headers, **(headers or {})}
+        url = self.base_path + target
+        if self.proxy and not self.https:  # a forward proxy takes the absolute URL
+            host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+            url = f"http://{host}:{self.api_port}{url}"
+            all_headers.update(self.proxy_headers)
+        conn, reused = self._take()
+        try:
+            conn.request(method, url, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            conn.close()
+            stale = isinstance(error, (ConnectionResetError, BrokenPipeError))
+            if reused and stale and method in ("GET", "HEAD"):  # an idle connection went away
+                return self.send(method, target, body, headers)
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            with self._lock:
+                self._idle.append(conn)
+        return response.status, response.reason, data
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class KubernetesClientTransport:
+    """The same ``send`` through the official client, for what the stdlib transport cannot do."""
+
+    def __init__(self, api_client: Any, timeout: float = 30.0) -> None:
+        self.api_client = api_client
+        self.timeout = timeout
+
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    def send(
+        self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
+        api = self.api_client
+        method, url, header_params, body, _ = api.param_serialize(
+            method,
+            target,
+            header_params=dict(headers or {}),
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = api.call_api(
+            method, url, header_params=header_params, body=body, _request_timeout=self.timeout
+        )
+        response.read()
+        return int(response.status), str(response.reason or ""), bytes(response.data or b"")
+
+    def close(self) -> None:
+        self.api_client.close()
+
+
+def _import_kubernetes(reason: str) -> Any:
+    try:
+        import kubernetes
+    except ImportError as error:
+        raise KubernetesLibraryMissing(reason, str(error)) from error
+    return kubernetes
+
+
+def build_api_client(auth: K8sAuth, reason: str = "for this kubeconfig") -> Any:
+    """A kubernetes ``ApiClient`` from explicit host/api_key, a kubeconfig/context, or in-cluster
+    config (the fallback for exec and auth-provider credentials).
 
     Explicit options override what the kubeconfig says, as in kubernetes.core.
     """
+    kubernetes = _import_kubernetes(reason)
     configuration = kubernetes.client.Configuration()
     if not (auth.host and auth.api_key):
         try:
@@ -101,9 +302,7 @@ def build_api_client(auth: K8sAuth) -> Any:
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
         except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as error:
             where = auth.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise InvalidInputError(
-                f"cannot load Kubernetes config from {where}: {error}"
-            ) from error
+            raise config_error(where, str(error)) from error
     if auth.host:
         configuration.host = auth.host.rstrip("/")
     if auth.api_key:
@@ -117,6 +316,17 @@ def build_api_client(auth: K8sAuth) -> Any:
     return kubernetes.client.ApiClient(configuration)
 
 
+def connect(auth: K8sAuth) -> RestTransport | KubernetesClientTransport:
+    """The stdlib transport when it can make this connection, else the kubernetes client."""
+    try:
+        settings = connection_settings(auth)
+    except UnsupportedConfig as unsupported:
+        api_client = build_api_client(auth, str(unsupported))
+        return KubernetesClientTransport(api_client, auth.request_timeout)
+    return RestTransport(settings, auth.request_timeout)
+
+
+# ---- errors -------------------------------------------------------------------------------
 def _status_message(body: Any) -> str:
     try:
         status = json.loads(body)
@@ -125,74 +335,123 @@ def _status_message(body: Any) -> str:
     return status.get("message", "") if isinstance(status, dict) else ""
 
 
-def translate_error(error: BaseException, what: str, host: str) -> IrdriveOpsError:
-    """Map an exception of the kubernetes client (or urllib3 under it) to ``errors``."""
-    if HAS_KUBERNETES and isinstance(error, ApiException):
-        status = int(error.status or 0)
-        detail = _status_message(error.body) or error.reason or "no detail"
-        message = f"{what}: HTTP {status}: {detail}"
-        if status in (401, 403):
-            return AuthError(message, status=status)
-        if status == 404:
-            return NotFoundError(message, status=status)
-        if status == 409:
-            return ConflictError(message, status=status)
-        if status in TRANSIENT_STATUSES:
-            return TransientError(message, status=status)
-        if status in (400, 422):
-            return InvalidInputError(message, status=status)
-        return IrdriveOpsError(message, status=status)
-    if HAS_KUBERNETES and isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason:
+def status_error(status: int, detail: str, what: str) -> IrdriveOpsError:
+    message = f"{what}: HTTP {status}: {detail or 'no detail'}"
+    if status in (401, 403):
+        return AuthError(message, status=status)
+    if status == 404:
+        return NotFoundError(message, status=status)
+    if status == 409:
+        return ConflictError(message, status=status)
+    if status in TRANSIENT_STATUSES:
+        return TransientError(message, status=status)
+    if status in (400, 422):
+        return InvalidInputError(message, status=status)
+    return IrdriveOpsError(message, status=status)
+
+
+def _kubernetes_client_error(error: BaseException, what: str, host: str) -> IrdriveOpsError | None:
+    """Map the kubernetes client's (and urllib3's) exceptions; None for other exceptions."""
+    if "urllib3" not in sys.modules:  # the fallback was never used
+        return None
+    import urllib3
+
+    try:
+        from kubernetes.client.exceptions import ApiException
+    except ImportError:
+        ApiException = None  # noqa: N806
+    if ApiException is not None and isinstance(error, ApiException):
+        detail = _status_message(error.body) or error.reason
+        return status_error(int(error.status or 0), detail, what)
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason:
         return translate_error(error.reason, what, host)
-    if HAS_KUBERNETES and isinstance(error, urllib3.exceptions.SSLError):
+    if isinstance(error, urllib3.exceptions.SSLError):
         return TLSError(f"{what}: TLS error talking to {host}: {error}")
-    if HAS_KUBERNETES and isinstance(error, urllib3.exceptions.ConnectTimeoutError):
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
         return UnreachableError(f"{what}: cannot reach the Kubernetes API at {host}: {error}")
-    if HAS_KUBERNETES and isinstance(
-        error, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError)
-    ):
+    if isinstance(error, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError)):
         return TransientError(f"{what}: {error}")
+    return None
+
+
+def translate_error(error: BaseException, what: str, host: str) -> IrdriveOpsError:
+    """Map an exception of either transport to ``errors``."""
+    if isinstance(error, ApiStatusError):
+        return status_error(error.status, _status_message(error.body) or error.reason, what)
+    mapped = _kubernetes_client_error(error, what, host)
+    if mapped is not None:
+        return mapped
+    unreachable = f"{what}: cannot reach the Kubernetes API at {host}"
+    if isinstance(error, ConnectFailed):
+        if isinstance(error.cause, ssl.SSLError):
+            return TLSError(f"{what}: TLS error talking to {host}: {error.cause}")
+        return UnreachableError(f"{unreachable}: {error.cause}")
+    if isinstance(error, ssl.SSLError) and not isinstance(
+        error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)
+    ):
+        return TLSError(f"{what}: TLS error talking to {host}: {error}")
+    if isinstance(error, (TimeoutError, ConnectionError, ssl.SSLError, http.client.HTTPException)):
+        # After the connection was made: a read timeout, a dropped or garbled answer.
+        return TransientError(f"{what}: {type(error).__name__}: {error}")
     if isinstance(error, OSError):
-        return UnreachableError(f"{what}: cannot reach the Kubernetes API at {host}: {error}")
+        return UnreachableError(f"{unreachable}: {error}")
     return IrdriveOpsError(f"{what}: {error}")
 
 
+# ---- the client ---------------------------------------------------------------------------
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def ns_path(api: str, namespace: str, plural: str, name: str | None = None) -> str:
+    """``<api>/namespaces/<namespace>/<plural>[/<name>]``, each segment quoted."""
+    path = f"{api}/namespaces/{_segment(namespace)}/{plural}"
+    return f"{path}/{_segment(name)}" if name is not None else path
+
+
+CORE = "/api/v1"
+APPS = "/apis/apps/v1"
+
+
 class K8sClient:
-    """The few calls irdrive.ops needs, each retried on transient failures."""
+    """The calls irdrive.ops needs, each retried on transient failures.
+
+    ``request`` reaches any API path; the helpers below name the common ones.
+    """
 
     def __init__(
         self,
-        api_client: Any,
+        transport: RestTransport | KubernetesClientTransport,
         request_timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        self.api_client = api_client
-        self.core = kubernetes.client.CoreV1Api(api_client)
-        self.apps = kubernetes.client.AppsV1Api(api_client)
+        self.transport = transport
         self.request_timeout = request_timeout
         self.retry_policy = retry_policy or RetryPolicy()
 
     @classmethod
     def from_auth(cls, auth: K8sAuth, retry_policy: RetryPolicy | None = None) -> K8sClient:
-        return cls(build_api_client(auth), auth.request_timeout, retry_policy)
+        return cls(connect(auth), auth.request_timeout, retry_policy)
 
     @property
     def host(self) -> str:
-        return str(self.api_client.configuration.host)
+        return self.transport.host
 
     def _call(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method(*args, **kwargs)``, errors translated, transient ones retried with backoff."""
+
         def once() -> Any:
             try:
-                response = method(
-                    *args,
-                    _preload_content=False,
-                    _request_timeout=self.request_timeout,
-                    **kwargs,
-                )
-                return json.loads(response.data)
+                return method(*args, **kwargs)
             except IrdriveOpsError:
                 raise
-            except Exception as error:  # the client raises many types; translate_error sorts them
+            except Exception as error:  # the transports raise many types; translate_error sorts
                 raise translate_error(error, what, self.host) from error
 
         policy = self.retry_policy
@@ -206,61 +465,147 @@ class K8sClient:
             sleep=policy.sleep,
         )
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        raw: bool = False,
+        what: str | None = None,
+    ) -> Any:
+        """``method path?query`` with ``body`` as JSON: the answer as JSON, or bytes with ``raw``.
+
+        ``query`` values of None are left out, booleans become true/false; ``what`` names the
+        call in error messages.
+        """
+        pairs = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        target = f"{path}?{urlencode(pairs)}" if pairs else path
+        headers = {"Accept": "*/*" if raw else "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+
+        def send() -> Any:
+            status, reason, data = self.transport.send(method, target, body, headers)
+            if not 200 <= status < 300:
+                raise ApiStatusError(status, reason, data)
+            if raw:
+                return data
+            return json.loads(data) if data else {}
+
+        return self._call(what or f"{method} {path}", send)
+
+    def _items(self, what: str, path: str, **query: Any) -> list[dict[str, Any]]:
+        return list(self.request("GET", path, query, what=what).get("items") or [])
+
+    # ---- deployments and replicasets ----
     def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._call(
-            f"get deployment {namespace}/{name}",
-            self.apps.read_namespaced_deployment,
-            name,
-            namespace,
+        return self.request(
+            "GET",
+            ns_path(APPS, namespace, "deployments", name),
+            what=f"get deployment {namespace}/{name}",
         )
 
     def patch_deployment(
-        self, namespace: str, name: str, body: dict[str, Any], dry_run: bool = False
+        self, namespace: str, name: str, body: Any, dry_run: bool = False
     ) -> dict[str, Any]:
         """Strategic-merge-patch a Deployment (what kubectl patch does by default)."""
-        kwargs: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
-        return self._call(
-            f"patch deployment {namespace}/{name}",
-            self.apps.patch_namespaced_deployment,
-            name,
-            namespace,
+        return self.request(
+            "PATCH",
+            ns_path(APPS, namespace, "deployments", name),
+            {"dryRun": "All" if dry_run else None},
             body,
-            _content_type=STRATEGIC_MERGE_PATCH,
-            **kwargs,
+            STRATEGIC_MERGE_PATCH,
+            what=f"patch deployment {namespace}/{name}",
         )
 
     def list_deployments(
         self, namespace: str, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
-        result = self._call(
+        return self._items(
             f"list deployments in {namespace}",
-            self.apps.list_namespaced_deployment,
-            namespace,
-            label_selector=label_selector,
+            ns_path(APPS, namespace, "deployments"),
+            labelSelector=label_selector,
         )
-        return list(result.get("items") or [])
 
+    def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
+        return self._items(
+            f"list replicasets in {namespace}", ns_path(APPS, namespace, "replicasets")
+        )
+
+    # ---- pods and nodes ----
     def list_pods(
         self,
         namespace: str,
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
-        result = self._call(
+        return self._items(
             f"list pods in {namespace}",
-            self.core.list_namespaced_pod,
-            namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
+            ns_path(CORE, namespace, "pods"),
+            labelSelector=label_selector,
+            fieldSelector=field_selector,
         )
-        return list(result.get("items") or [])
 
+    def list_all_pods(self, label_selector: str | None = None) -> list[dict[str, Any]]:
+        return self._items(
+            "list pods in all namespaces", f"{CORE}/pods", labelSelector=label_selector
+        )
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        return self._items("list nodes", f"{CORE}/nodes")
+
+    def read_pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+    ) -> bytes:
+        """The log of a pod's container, as the bytes the API sent."""
+        query = {
+            "container": container,
+            "sinceSeconds": since_seconds,
+            "tailLines": tail_lines,
+            "previous": True if previous else None,
+            "timestamps": True if timestamps else None,
+        }
+        return self.request(
+            "GET",
+            ns_path(CORE, namespace, "pods", pod) + "/log",
+            query,
+            raw=True,
+            what=f"read log of {namespace}/{pod}/{container or ''}".rstrip("/"),
+        )
+
+    # ---- secrets ----
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        return self.request(
+            "GET", ns_path(CORE, namespace, "secrets", name), what=f"get secret {namespace}/{name}"
+        )
+
+    def patch_secret(
+        self, namespace: str, name: str, body: dict[str, Any], content_type: str = MERGE_PATCH
+    ) -> dict[str, Any]:
+        """JSON-merge-patch a Secret; a ``metadata.resourceVersion`` in ``body`` is a precondition."""
+        return self.request(
+            "PATCH",
+            ns_path(CORE, namespace, "secrets", name),
+            body=body,
+            content_type=content_type,
+            what=f"patch secret {namespace}/{name}",
+        )
+
+    # ---- configmaps ----
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._call(
-            f"get configmap {namespace}/{name}",
-            self.core.read_namespaced_config_map,
-            name,
-            namespace,
+        return self.request(
+            "GET",
+            ns_path(CORE, namespace, "configmaps", name),
+            what=f"get configmap {namespace}/{name}",
         )
 
     def patch_configmap(
@@ -275,13 +620,12 @@ class K8sClient:
         A stale ``resource_version`` raises ConflictError (HTTP 409) and writes nothing.
         """
         body = {"metadata": {"resourceVersion": resource_version}, "data": data}
-        return self._call(
-            f"patch configmap {namespace}/{name}",
-            self.core.patch_namespaced_config_map,
-            name,
-            namespace,
-            body,
-            _content_type=MERGE_PATCH,
+        return self.request(
+            "PATCH",
+            ns_path(CORE, namespace, "configmaps", name),
+            body=body,
+            content_type=MERGE_PATCH,
+            what=f"patch configmap {namespace}/{name}",
         )
 
     def update_configmap(

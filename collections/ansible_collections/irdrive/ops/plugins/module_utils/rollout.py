@@ -20,20 +20,17 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    APPS,
+    JSON_PATCH,
     MERGE_PATCH,
     K8sClient,
+    ns_path,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
     pod_problem,
     summarize_deployment,
 )
 
-try:
-    import kubernetes
-except ImportError:  # reported by the modules through k8s.HAS_KUBERNETES
-    kubernetes = None
-
-JSON_PATCH = "application/json-patch+json"
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
@@ -49,73 +46,59 @@ SKIPPED_ANNOTATIONS = frozenset(
 )
 #: Where irdrive records a rollback it made, on the Deployment (JSON).
 ROLLBACK_RECORD = "irdrive.io/rollback"
+AUTOSCALING = "/apis/autoscaling/v2"
 
 
 class RolloutClient(K8sClient):
-    """``K8sClient`` plus ReplicaSets, JSON patches, scaling and HorizontalPodAutoscalers."""
-
-    def __init__(self, api_client: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(api_client, *args, **kwargs)
-        self.autoscaling = kubernetes.client.AutoscalingV2Api(api_client)
-
-    def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
-        result = self._call(
-            f"list replicasets in {namespace}",
-            self.apps.list_namespaced_replica_set,
-            namespace,
-        )
-        return list(result.get("items") or [])
+    """``K8sClient`` plus JSON patches, scaling and HorizontalPodAutoscalers."""
 
     def json_patch_deployment(
         self, namespace: str, name: str, operations: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        return self._call(
-            f"patch deployment {namespace}/{name}",
-            self.apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            operations,
-            _content_type=JSON_PATCH,
+        return self.request(
+            "PATCH",
+            ns_path(APPS, namespace, "deployments", name),
+            body=operations,
+            content_type=JSON_PATCH,
+            what=f"patch deployment {namespace}/{name}",
         )
 
     def set_replicas(self, namespace: str, name: str, replicas: int) -> dict[str, Any]:
         """What ``kubectl scale`` does: patch spec.replicas (last writer wins)."""
-        return self._call(
-            f"scale deployment {namespace}/{name}",
-            self.apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            {"spec": {"replicas": replicas}},
-            _content_type=MERGE_PATCH,
+        return self.request(
+            "PATCH",
+            ns_path(APPS, namespace, "deployments", name),
+            body={"spec": {"replicas": replicas}},
+            content_type=MERGE_PATCH,
+            what=f"scale deployment {namespace}/{name}",
         )
 
     def list_hpas(self, namespace: str) -> list[dict[str, Any]]:
-        result = self._call(
-            f"list horizontalpodautoscalers in {namespace}",
-            self.autoscaling.list_namespaced_horizontal_pod_autoscaler,
-            namespace,
+        result = self.request(
+            "GET",
+            ns_path(AUTOSCALING, namespace, "horizontalpodautoscalers"),
+            what=f"list horizontalpodautoscalers in {namespace}",
         )
         return list(result.get("items") or [])
 
     def create_hpa(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(
-            f"create horizontalpodautoscaler {namespace}/{body['metadata']['name']}",
-            self.autoscaling.create_namespaced_horizontal_pod_autoscaler,
-            namespace,
-            body,
+        return self.request(
+            "POST",
+            ns_path(AUTOSCALING, namespace, "horizontalpodautoscalers"),
+            body=body,
+            what=f"create horizontalpodautoscaler {namespace}/{body['metadata']['name']}",
         )
 
     def patch_hpa(
         self, namespace: str, name: str, spec: dict[str, Any], resource_version: str
     ) -> dict[str, Any]:
         body = {"metadata": {"resourceVersion": resource_version}, "spec": spec}
-        return self._call(
-            f"patch horizontalpodautoscaler {namespace}/{name}",
-            self.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
-            name,
-            namespace,
-            body,
-            _content_type=MERGE_PATCH,
+        return self.request(
+            "PATCH",
+            ns_path(AUTOSCALING, namespace, "horizontalpodautoscalers", name),
+            body=body,
+            content_type=MERGE_PATCH,
+            what=f"patch horizontalpodautoscaler {namespace}/{name}",
         )
 
 

@@ -150,7 +150,6 @@ drift:
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +170,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     IrdriveOpsError,
     NotFoundError,
-    TransientError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     safe_relpath,
@@ -179,18 +177,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
-    translate_error,
+    KubernetesLibraryMissing,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
-
-try:
-    from kubernetes.client.exceptions import ApiException
-except ImportError:  # reported by main() through HAS_KUBERNETES
-    ApiException = Exception  # type: ignore[assignment,misc]
 
 #: What ``kubectl get all`` shows, plus configuration, events and the cluster's frame.
 STATE_RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
@@ -238,70 +228,16 @@ class EvidenceReader(K8sClient):
 
     _resources: dict[str, list[dict[str, Any]]]
 
-    def _read(self, what: str, request: Callable[[], Any]) -> bytes:
-        """``request()``'s body, with errors translated and transient ones retried."""
-
-        def once() -> bytes:
-            try:
-                return bytes(request())
-            except IrdriveOpsError:
-                raise
-            except Exception as error:  # translated like every other call
-                raise translate_error(error, what, self.host) from error
-
-        policy = self.retry_policy
-        return retry(
-            once,
-            transient=(TransientError,),
-            attempts=policy.attempts,
-            deadline=policy.deadline,
-            base_delay=policy.base_delay,
-            max_delay=policy.max_delay,
-            sleep=policy.sleep,
-        )
-
     def get_path(self, what: str, path: str, query: dict[str, Any] | None = None) -> Any:
         """GET any API path (a resource, a list, a discovery document) as JSON."""
-        api = self.api_client
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-
-        def request() -> bytes:
-            method, url, headers, body, post = api.param_serialize(
-                "GET",
-                path,
-                query_params=params,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            response = api.call_api(
-                method, url, header_params=headers, _request_timeout=self.request_timeout
-            )
-            response.read()
-            if not 200 <= response.status < 300:
-                error = ApiException(status=response.status, reason=response.reason)
-                error.body = response.data
-                raise error
-            return response.data
-
-        return json.loads(self._read(what, request))
+        return self.request("GET", path, query, what=what)
 
     def pod_log(
         self, namespace: str, pod: str, container: str, since: int, previous: bool
     ) -> bytes:
-        return self._read(
-            f"read log of {namespace}/{pod}/{container}",
-            lambda: (
-                self.core.read_namespaced_pod_log(
-                    pod,
-                    namespace,
-                    container=container,
-                    since_seconds=since,
-                    timestamps=True,
-                    previous=previous,
-                    _preload_content=False,
-                    _request_timeout=self.request_timeout,
-                ).data
-            ),
+        """The log as the API sent it: the bundle keeps its bytes unchanged."""
+        return self.read_pod_log(
+            namespace, pod, container, since_seconds=since, previous=previous, timestamps=True
         )
 
     def resource(self, api_version: str, kind: str) -> dict[str, Any]:
@@ -536,12 +472,13 @@ def run_module(module: AnsibleModule, reader: EvidenceReader) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
         auth = K8sAuth(**pick(module.params, K8S_AUTH_KEYS))
         reader = EvidenceReader.from_auth(auth)
         result = run_module(module, reader)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)

@@ -110,11 +110,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     MERGE_PATCH,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.scram import generate_password
 
@@ -174,9 +173,7 @@ def find_consumers(deployments: list[dict[str, Any]], secret: str) -> list[str]:
 def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
     p = module.params
     namespace, name, rotation_id = p["namespace"], p["name"], p["rotation_id"]
-    secret = client._call(
-        f"get secret {namespace}/{name}", client.core.read_namespaced_secret, name, namespace
-    )
+    secret = client.get_secret(namespace, name)
     before = secret_state(secret)
     consumers = find_consumers(client.list_deployments(namespace), name)
     needed = before["rotation_id"] != rotation_id
@@ -194,14 +191,7 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
                 },
                 "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
             }
-            written = client._call(
-                f"patch secret {namespace}/{name}",
-                client.core.patch_namespaced_secret,
-                name,
-                namespace,
-                body,
-                _content_type=MERGE_PATCH,
-            )
+            written = client.patch_secret(namespace, name, body, MERGE_PATCH)
             after = secret_state(written)
     result: dict[str, Any] = {
         "changed": needed,
@@ -220,8 +210,6 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     p = module.params
     if not p["rotation_id"].strip():
         module.fail_json(msg="rotation_id must not be empty")
@@ -232,6 +220,9 @@ def main() -> None:
     try:
         client = K8sClient.from_auth(K8sAuth(**pick(p, K8S_AUTH_KEYS)))
         result = run_module(module, client)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)

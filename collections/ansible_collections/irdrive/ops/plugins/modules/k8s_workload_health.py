@@ -131,10 +131,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess
 
@@ -183,11 +182,12 @@ def summary_line(result: dict[str, Any]) -> str:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
         client = K8sClient.from_auth(K8sAuth(**pick(module.params, K8S_AUTH_KEYS)))
         result = run_module(module, client)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     if not result["healthy"] and module.params["fail_on_unhealthy"]:

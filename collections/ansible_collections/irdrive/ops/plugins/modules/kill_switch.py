@@ -149,10 +149,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.killswitch import (
     SwitchPlan,
@@ -239,11 +238,12 @@ def main() -> None:
         required_if=[("state", "disabled", ["reason"])],
         supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
         client = K8sClient.from_auth(K8sAuth(**pick(module.params, K8S_AUTH_KEYS)))
         result = run_module(module, client)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)

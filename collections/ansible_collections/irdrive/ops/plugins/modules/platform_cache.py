@@ -142,10 +142,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 
@@ -296,12 +295,11 @@ def main() -> None:
     try:
         kube = None
         if params["clear"] and params["clear_key"]:
-            if not HAS_KUBERNETES:
-                module.fail_json(
-                    msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR
-                )
             kube = K8sClient.from_auth(K8sAuth(**pick(params, K8S_AUTH_KEYS)))
         result = run_module(module, admin, kube)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)

@@ -225,15 +225,14 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
+    ns_path,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess, pod_problem
 
-with contextlib.suppress(ImportError):  # reported by main() through HAS_KUBERNETES
-    import kubernetes
+METRICS = "/apis/metrics.k8s.io/v1beta1"
 
 
 def argument_spec() -> dict[str, Any]:
@@ -276,68 +275,19 @@ def argument_spec() -> dict[str, Any]:
 
 
 class DiagnoseClient(K8sClient):
-    """The extra reads a diagnosis needs, through the same retried ``_call``."""
-
-    def list_all_pods(self) -> list[dict[str, Any]]:
-        result = self._call("list pods in all namespaces", self.core.list_pod_for_all_namespaces)
-        return list(result.get("items") or [])
-
-    def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
-        result = self._call(
-            f"list replicasets in {namespace}", self.apps.list_namespaced_replica_set, namespace
-        )
-        return list(result.get("items") or [])
-
-    def list_nodes(self) -> list[dict[str, Any]]:
-        return list(self._call("list nodes", self.core.list_node).get("items") or [])
+    """The extra reads a diagnosis needs (metrics, log text), through the same retried calls."""
 
     def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:
-        custom = kubernetes.client.CustomObjectsApi(self.api_client)
-        result = self._call(
-            f"read metrics.k8s.io pods in {namespace}",
-            custom.list_namespaced_custom_object,
-            "metrics.k8s.io",
-            "v1beta1",
-            namespace,
-            "pods",
+        return self._items(
+            f"read metrics.k8s.io pods in {namespace}", ns_path(METRICS, namespace, "pods")
         )
-        return list(result.get("items") or [])
 
     def node_metrics(self) -> list[dict[str, Any]]:
-        custom = kubernetes.client.CustomObjectsApi(self.api_client)
-        result = self._call(
-            "read metrics.k8s.io nodes",
-            custom.list_cluster_custom_object,
-            "metrics.k8s.io",
-            "v1beta1",
-            "nodes",
-        )
-        return list(result.get("items") or [])
+        return self._items("read metrics.k8s.io nodes", f"{METRICS}/nodes")
 
     def pod_log(self, namespace: str, pod: str, container: str, since: int, tail: int) -> str:
-        # The log endpoint answers text; wrap it so ``_call``'s JSON decoding gets a JSON string.
-        def read(*args: Any, **kwargs: Any) -> Any:
-            response = self.core.read_namespaced_pod_log(*args, **kwargs)
-            return _JsonText(response.data)
-
-        return str(
-            self._call(
-                f"read logs of pod {namespace}/{pod}",
-                read,
-                pod,
-                namespace,
-                container=container,
-                since_seconds=since,
-                tail_lines=tail,
-            )
-        )
-
-
-class _JsonText:
-    """A response whose ``data`` is its text as a JSON string, for ``K8sClient._call``."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = json.dumps(data.decode("utf-8", errors="replace"))
+        data = self.read_pod_log(namespace, pod, container, since_seconds=since, tail_lines=tail)
+        return data.decode("utf-8", errors="replace")
 
 
 def probe(check: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -485,8 +435,6 @@ def run_module(module: AnsibleModule, client: DiagnoseClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
     for key in ("log_window", "log_tail_lines", "error_min_count", "workers"):
         if params[key] < (1 if key == "workers" else 0):
@@ -498,6 +446,9 @@ def main() -> None:
     try:
         client = DiagnoseClient.from_auth(K8sAuth(**pick(params, K8S_AUTH_KEYS)))
         result = run_module(module, client)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)

@@ -115,10 +115,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     IrdriveOpsError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     K8sAuth,
     K8sClient,
+    KubernetesLibraryMissing,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import pod_problem
 
@@ -254,13 +253,14 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     if module.params["wait_timeout"] <= 0:
         module.fail_json(msg="wait_timeout must be a positive number of seconds")
     try:
         client = K8sClient.from_auth(K8sAuth(**pick(module.params, K8S_AUTH_KEYS)))
         result = run_module(module, client)
+    except KubernetesLibraryMissing as error:
+        msg = missing_required_lib("kubernetes", reason=error.reason)
+        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
     except IrdriveOpsError as error:
         module.fail_json(msg=str(error), **error.to_result())
     module.exit_json(**result)
