@@ -15,6 +15,20 @@ IRDRIVE = str(Path(sys.executable).parent / "irdrive")
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
+def aws_client(lab: dict[str, Any], service: str) -> Any:
+    """A boto3 client for the lab's moto, with the lab's credentials (a test's judge)."""
+    import boto3
+
+    aws = lab["aws"]
+    return boto3.client(
+        service,
+        endpoint_url=aws["endpoint"],
+        region_name=aws["region"],
+        aws_access_key_id=aws["access_key_id"],
+        aws_secret_access_key=aws["secret_access_key"],
+    )
+
+
 def irdrive(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [IRDRIVE, *args], env=env, capture_output=True, text=True, timeout=timeout

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from _runbook import changed_tasks, irdrive, run_json, writes_since
+from _runbook import aws_client, changed_tasks, irdrive, run_json, writes_since
 
 from irdrive.lab import faults
 from irdrive.lab.journal import Journal
@@ -36,27 +35,16 @@ def intrusion(fresh_lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
     return fresh_lab
 
 
-def _aws(lab: dict[str, Any], service: str) -> Any:
-    aws = lab["parts"]["aws"]
-    return boto3.client(
-        service,
-        endpoint_url=aws["endpoint"],
-        region_name=aws["region"],
-        aws_access_key_id=aws["access_key_id"],
-        aws_secret_access_key=aws["secret_access_key"],
-    )
-
-
 def waf_addresses(lab: dict[str, Any]) -> list[str]:
     ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
-    got = _aws(lab, "wafv2").get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
+    got = aws_client(lab, "wafv2").get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
     return sorted(got["IPSet"]["Addresses"])
 
 
 def nacl_denies(lab: dict[str, Any]) -> dict[str, int]:
     """CIDR -> rule number of the ingress deny entries."""
     nacl_id = lab["parts"]["aws"]["resources"]["nacl_id"]
-    acl = _aws(lab, "ec2").describe_network_acls(NetworkAclIds=[nacl_id])["NetworkAcls"][0]
+    acl = aws_client(lab, "ec2").describe_network_acls(NetworkAclIds=[nacl_id])["NetworkAcls"][0]
     return {
         e["CidrBlock"]: e["RuleNumber"]
         for e in acl["Entries"]
@@ -244,7 +232,7 @@ def test_waf_lock_conflict_is_merged_not_lost(lab_cfg: Any, lab: dict[str, Any])
 
     lab = lab_cfg.read_state()
     ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
-    other = _aws(lab, "wafv2")
+    other = aws_client(lab, "wafv2")
 
     class SecondWriterBeforeOurPut:
         def __init__(self, client: Any) -> None:
@@ -268,7 +256,7 @@ def test_waf_lock_conflict_is_merged_not_lost(lab_cfg: Any, lab: dict[str, Any])
             return self.client.update_ip_set(**kwargs)
 
     start = waf_addresses(lab)
-    proxy = SecondWriterBeforeOurPut(_aws(lab, "wafv2"))
+    proxy = SecondWriterBeforeOurPut(aws_client(lab, "wafv2"))
     ip_sets = waf.WafIpSetClient(proxy, waf.IpSetRef(ref["name"], ref["scope"], ref["id"]))
     mark = Journal(Path(lab["journal"])).mark()
     outcome = waf.converge(

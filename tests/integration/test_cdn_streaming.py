@@ -8,9 +8,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from _runbook import changed_tasks, http_json, irdrive, run_json, writes_since
+from _runbook import aws_client, changed_tasks, http_json, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults, manager
@@ -28,13 +27,7 @@ def apps(lab: dict[str, Any]) -> client.AppsV1Api:
 
 def cdn_record(lab: dict[str, Any]) -> str:
     aws = lab["aws"]
-    route53 = boto3.client(
-        "route53",
-        endpoint_url=aws["endpoint"],
-        region_name=aws["region"],
-        aws_access_key_id=aws["access_key_id"],
-        aws_secret_access_key=aws["secret_access_key"],
-    )
+    route53 = aws_client(lab, "route53")
     page = route53.list_resource_record_sets(
         HostedZoneId=aws["resources"]["hosted_zone_id"],
         StartRecordName="cdn.platform.com",

@@ -8,9 +8,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from _runbook import changed_tasks, failures, irdrive, run_json, writes_since
+from _runbook import aws_client, changed_tasks, failures, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults
@@ -171,17 +170,6 @@ def test_security_breach_contains_in_order_and_is_idempotent(
     assert writes_since(clean_lab, mark) == []
 
 
-def _aws(lab: dict[str, Any], service: str) -> Any:
-    aws = lab["parts"]["aws"]
-    return boto3.client(
-        service,
-        endpoint_url=aws["endpoint"],
-        region_name=aws["region"],
-        aws_access_key_id=aws["access_key_id"],
-        aws_secret_access_key=aws["secret_access_key"],
-    )
-
-
 def test_security_breach_contains_nothing_when_evidence_fails_then_resumes(
     clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -192,16 +180,16 @@ def test_security_breach_contains_nothing_when_evidence_fails_then_resumes(
     control_dir = tempfile.mkdtemp(prefix="cp-", dir="/tmp")
     env = dict(lab_env, HOME=str(tmp_path), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir)
     bucket = lab["parts"]["aws"]["resources"]["bucket"]
-    s3 = _aws(lab, "s3")
+    s3 = aws_client(lab, "s3")
     s3.delete_bucket(Bucket=bucket)
     ref = lab["parts"]["aws"]["resources"]["waf_ip_set"]
-    waf = _aws(lab, "wafv2")
+    waf = aws_client(lab, "wafv2")
 
     def blocked() -> list[str]:
         got = waf.get_ip_set(Name=ref["name"], Scope=ref["scope"], Id=ref["id"])
         return sorted(got["IPSet"]["Addresses"])
 
-    secrets = _aws(lab, "secretsmanager")
+    secrets = aws_client(lab, "secretsmanager")
 
     def current_version() -> str:
         got = secrets.get_secret_value(SecretId="platform/db-password", VersionStage="AWSCURRENT")

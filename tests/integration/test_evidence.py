@@ -10,9 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from _runbook import changed_tasks, irdrive, run_json, writes_since
+from _runbook import aws_client, changed_tasks, irdrive, run_json, writes_since
 from kubernetes import client, config
 
 from irdrive.lab import faults
@@ -30,14 +29,7 @@ def _journal_mark(lab: dict[str, Any]) -> int:
 
 
 def _s3(lab: dict[str, Any]) -> Any:
-    aws = lab["aws"]
-    return boto3.client(
-        "s3",
-        endpoint_url=aws["endpoint"],
-        region_name=aws["region"],
-        aws_access_key_id=aws["access_key_id"],
-        aws_secret_access_key=aws["secret_access_key"],
-    )
+    return aws_client(lab, "s3")
 
 
 def _tree(path: Path) -> dict[str, bytes]:

@@ -12,11 +12,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg2
 import pytest
 from _runbook import (
     ANSIBLE_PLAYBOOK,
+    aws_client,
     changed_tasks,
     http_json,
     irdrive,
@@ -41,19 +41,10 @@ def token(name: str, rotation_id: str) -> str:
     return str(uuid.uuid5(TOKEN_NAMESPACE, f"{name}\n{rotation_id}"))
 
 
-def aws(lab: dict[str, Any], service: str) -> Any:
-    a = lab["aws"]
-    return boto3.client(
-        service,
-        endpoint_url=a["endpoint"],
-        region_name=a["region"],
-        aws_access_key_id=a["access_key_id"],
-        aws_secret_access_key=a["secret_access_key"],
-    )
-
-
 def current(lab: dict[str, Any], name: str) -> tuple[str, str]:
-    got = aws(lab, "secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    got = aws_client(lab, "secretsmanager").get_secret_value(
+        SecretId=name, VersionStage="AWSCURRENT"
+    )
     return got["VersionId"], got["SecretString"]
 
 
@@ -142,7 +133,9 @@ def test_rotates_every_part_verified_then_same_id_changes_nothing(
     for name in (*API_KEYS, "platform/db-password"):
         version, value = current(lab, name)
         assert version == token(name, "INC-4711")
-        stages = aws(lab, "secretsmanager").describe_secret(SecretId=name)["VersionIdsToStages"]
+        stages = aws_client(lab, "secretsmanager").describe_secret(SecretId=name)[
+            "VersionIdsToStages"
+        ]
         assert sorted(s for v in stages.values() for s in v) == ["AWSCURRENT", "AWSPREVIOUS"]
         if name in old_keys:
             assert value != old_keys[name]
@@ -164,7 +157,9 @@ def test_rotates_every_part_verified_then_same_id_changes_nothing(
         in changed_tasks(report)
     )
     # IAM: only the new, tested key is left.
-    keys = aws(lab, "iam").list_access_keys(UserName="platform-deployer")["AccessKeyMetadata"]
+    keys = aws_client(lab, "iam").list_access_keys(UserName="platform-deployer")[
+        "AccessKeyMetadata"
+    ]
     stored = json.loads(current(lab, "platform/deployer-access-key")[1])
     assert [k["AccessKeyId"] for k in keys] == [stored["AccessKeyId"]] != [old_iam]
     # Sessions: revoked, audited; only the suspicious backend was terminated.
@@ -367,7 +362,7 @@ def test_interrupted_rotation_keeps_a_working_credential_and_converges(
     }
     # Interrupted after createSecret: staged only (for the idle role), the live login works.
     _module(lab_env, repo_root, "secretsmanager_rotate", {**db_args, "step": "create"})
-    sm = aws(lab, "secretsmanager")
+    sm = aws_client(lab, "secretsmanager")
     pending = json.loads(
         sm.get_secret_value(SecretId="platform/db-password", VersionStage="AWSPENDING")[
             "SecretString"
