@@ -33,6 +33,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
+RESTART_KEY = "irdrive.io/restart-key"  # our idempotency key of a restart
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 #: Deployment annotations a rollback keeps instead of taking the ReplicaSet's (as kubectl does).
 SKIPPED_ANNOTATIONS = frozenset(

@@ -100,7 +100,6 @@ waited:
   sample: 3.2
 """
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,7 +110,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
-    DeadlineExceeded,
     IrdriveOpsError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
@@ -119,11 +117,12 @@ from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
     K8sClient,
     KubernetesLibraryMissing,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.workload import pod_problem
-
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-RESTART_KEY = "irdrive.io/restart-key"
-REVISION = "deployment.kubernetes.io/revision"
+from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
+    RESTART_KEY,
+    RESTARTED_AT,
+    REVISION,
+    wait_for_rollouts,
+)
 
 
 def argument_spec() -> dict[str, Any]:
@@ -163,50 +162,6 @@ def rollout_status(deployment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rollout_complete(deployment: dict[str, Any]) -> bool:
-    """What ``kubectl rollout status`` calls done: new generation seen, all updated and up."""
-    s = rollout_status(deployment)
-    generation = (deployment.get("metadata") or {}).get("generation", 0)
-    return (
-        s["observed_generation"] >= generation
-        and s["updated"] == s["desired"]
-        and s["replicas"] == s["desired"]
-        and s["available"] == s["desired"]
-    )
-
-
-def wait_for_rollout(
-    client: K8sClient, namespace: str, name: str, timeout: float, sleep: float
-) -> tuple[dict[str, Any], float]:
-    started = time.monotonic()
-    deadline = started + timeout
-    while True:
-        deployment = client.get_deployment(namespace, name)
-        if rollout_complete(deployment):
-            return deployment, round(time.monotonic() - started, 2)
-        if time.monotonic() >= deadline:
-            s = rollout_status(deployment)
-            selector = ((deployment.get("spec") or {}).get("selector") or {}).get(
-                "matchLabels"
-            ) or {}
-            label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-            problems = [
-                p
-                for p in (pod_problem(pod) for pod in client.list_pods(namespace, label_selector))
-                if p
-            ]
-            reasons = sorted({str(p.get("reason")) for p in problems if p.get("reason")})
-            raise DeadlineExceeded(
-                f"rollout of deployment {namespace}/{name} not complete after {timeout:g}s: "
-                f"{s['updated']}/{s['desired']} updated, {s['available']}/{s['desired']} "
-                f"available, {s['replicas']} total"
-                + (f"; pods: {', '.join(reasons)}" if reasons else ""),
-                status=s,
-                unhealthy_pods=problems,
-            )
-        time.sleep(sleep)
-
-
 def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
     p = module.params
     namespace, name, key = p["namespace"], p["name"], p["idempotency_key"]
@@ -227,9 +182,10 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
             after = restart_state(deployment)
     waited = 0.0
     if p["wait"] and not module.check_mode:
-        deployment, waited = wait_for_rollout(
-            client, namespace, name, p["wait_timeout"], p["wait_sleep"]
+        done, waited = wait_for_rollouts(
+            client, namespace, [name], p["wait_timeout"], p["wait_sleep"]
         )
+        deployment = done[name]
         after = restart_state(deployment)
         if key is not None and after["restart_key"] != key:
             raise IrdriveOpsError(
