@@ -92,18 +92,14 @@ diff:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    K8S_AUTH_KEYS,
     k8s_auth_argument_spec,
-    pick,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
     K8sClient,
-    KubernetesLibraryMissing,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 
 
 def argument_spec() -> dict[str, Any]:
@@ -151,14 +147,12 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        client = K8sClient.from_auth(K8sAuth(**pick(module.params, K8S_AUTH_KEYS)))
-        result = run_module(module, client)
-    except KubernetesLibraryMissing as error:
-        msg = missing_required_lib("kubernetes", reason=error.reason)
-        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        client = K8sClient.from_auth(k8s_auth(module.params))
+        return run_module(module, client)
+
+    result = k8s_result(module, work)
     module.exit_json(**result)
 
 

@@ -154,11 +154,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    K8S_AUTH_KEYS,
     k8s_auth_argument_spec,
-    pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.drift import (
     REDACTED,
@@ -168,7 +166,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.drift import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
-    IrdriveOpsError,
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
@@ -177,10 +174,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
     K8sClient,
-    KubernetesLibraryMissing,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 
 #: What ``kubectl get all`` shows, plus configuration, events and the cluster's frame.
 STATE_RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
@@ -472,15 +468,13 @@ def run_module(module: AnsibleModule, reader: EvidenceReader) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        auth = K8sAuth(**pick(module.params, K8S_AUTH_KEYS))
+
+    def work() -> dict[str, Any]:
+        auth = k8s_auth(module.params)
         reader = EvidenceReader.from_auth(auth)
-        result = run_module(module, reader)
-    except KubernetesLibraryMissing as error:
-        msg = missing_required_lib("kubernetes", reason=error.reason)
-        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+        return run_module(module, reader)
+
+    result = k8s_result(module, work)
     module.exit_json(**result)
 
 

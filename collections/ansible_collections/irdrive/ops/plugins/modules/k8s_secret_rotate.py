@@ -102,19 +102,15 @@ consumers:
 import base64
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    K8S_AUTH_KEYS,
     k8s_auth_argument_spec,
-    pick,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
     MERGE_PATCH,
-    K8sAuth,
     K8sClient,
-    KubernetesLibraryMissing,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 from ansible_collections.irdrive.ops.plugins.module_utils.scram import generate_password
 
 ROTATION_ID = "irdrive.io/rotation-id"
@@ -217,14 +213,12 @@ def main() -> None:
         module.fail_json(msg="give the keys to rotate in data or generate")
     if p["generate"] and p["length"] < 16:
         module.fail_json(msg="length must be at least 16")
-    try:
-        client = K8sClient.from_auth(K8sAuth(**pick(p, K8S_AUTH_KEYS)))
-        result = run_module(module, client)
-    except KubernetesLibraryMissing as error:
-        msg = missing_required_lib("kubernetes", reason=error.reason)
-        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        client = K8sClient.from_auth(k8s_auth(p))
+        return run_module(module, client)
+
+    result = k8s_result(module, work)
     module.exit_json(**result)
 
 

@@ -126,11 +126,9 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    K8S_AUTH_KEYS,
     k8s_auth_argument_spec,
-    pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     AuthError,
@@ -142,10 +140,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
     K8sClient,
-    KubernetesLibraryMissing,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -292,16 +289,14 @@ def main() -> None:
     admin = CacheAdmin(
         params["url"], params["bearer_token"], params["timeout"], params["http_validate_certs"]
     )
-    try:
+
+    def work() -> dict[str, Any]:
         kube = None
         if params["clear"] and params["clear_key"]:
-            kube = K8sClient.from_auth(K8sAuth(**pick(params, K8S_AUTH_KEYS)))
-        result = run_module(module, admin, kube)
-    except KubernetesLibraryMissing as error:
-        msg = missing_required_lib("kubernetes", reason=error.reason)
-        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+            kube = K8sClient.from_auth(k8s_auth(params))
+        return run_module(module, admin, kube)
+
+    result = k8s_result(module, work)
     module.exit_json(**result)
 
 

@@ -215,21 +215,18 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils import diagnose
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    K8S_AUTH_KEYS,
     k8s_auth_argument_spec,
-    pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
     K8sClient,
-    KubernetesLibraryMissing,
     ns_path,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess, pod_problem
 
 METRICS = "/apis/metrics.k8s.io/v1beta1"
@@ -443,14 +440,12 @@ def main() -> None:
         re.compile(params["error_pattern"])
     except re.error as error:
         module.fail_json(msg=f"error_pattern is not a valid regular expression: {error}")
-    try:
-        client = DiagnoseClient.from_auth(K8sAuth(**pick(params, K8S_AUTH_KEYS)))
-        result = run_module(module, client)
-    except KubernetesLibraryMissing as error:
-        msg = missing_required_lib("kubernetes", reason=error.reason)
-        module.fail_json(msg=msg, exception=error.import_error, **error.to_result())
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        client = DiagnoseClient.from_auth(k8s_auth(params))
+        return run_module(module, client)
+
+    result = k8s_result(module, work)
     module.exit_json(**result)
 
 
