@@ -59,7 +59,7 @@ test: install lint
 	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) \
 	  || status=$$?; \
 	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
-	  [ -f $$dir/lab.json ] && $(BIN)/irdrive lab --lab-dir $$dir down >/dev/null 2>&1; \
+	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \
 	done; \
 	exit $$status
 

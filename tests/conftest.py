@@ -43,7 +43,7 @@ def lab(lab_cfg: Any) -> Any:
     try:
         yield state
     finally:
-        manager.down(lab_cfg)
+        manager.down(lab_cfg, purge=True)  # a test lab is never reused: no cluster left behind
 
 
 @pytest.fixture

@@ -70,6 +70,12 @@ def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> Non
     assert lab_id not in _netns_list()
     st = _irdrive(lab_dir, base, "status")
     assert st.returncode == 1 and "not running" in st.stdout
+    # The cluster is kept for a fast next `up`, until --purge deletes it.
+    cluster = Path(f"/var/tmp/irdrive-pg-{lab_id}")
+    assert cluster.is_dir()
+    purged = _irdrive(lab_dir, base, "down", "--purge")
+    assert purged.returncode == 0 and "deleted" in purged.stdout, purged.stderr
+    assert not cluster.exists() and not (lab_dir / "pgdata").is_symlink()
 
 
 def test_unknown_fault_is_one_clear_line(tmp_path: Path) -> None:

@@ -82,14 +82,21 @@ def up(cfg: LabConfig) -> None:
 
 
 @lab.command()
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the lab's PostgreSQL cluster (kept by default for a fast next `up`).",
+)
 @pass_cfg
 @handle_errors
-def down(cfg: LabConfig) -> None:
+def down(cfg: LabConfig, purge: bool) -> None:
     """Stop everything the lab started."""
     from irdrive.lab import manager
 
-    stopped = manager.down(cfg)
+    stopped = manager.down(cfg, purge=purge)
     click.echo("Lab down." if stopped else "The lab was not running.")
+    if purge:
+        click.echo("PostgreSQL cluster deleted.")
 
 
 @lab.command()

@@ -157,10 +157,16 @@ def _pg_url(pg: dict[str, Any]) -> str | None:
     )
 
 
-def down(cfg: LabConfig) -> list[str]:
-    """Stop every part the lab started; return the names of the parts that were stopped."""
+def down(cfg: LabConfig, purge: bool = False) -> list[str]:
+    """Stop every part the lab started; return the names of the parts that were stopped.
+
+    ``purge`` also deletes what a later ``up`` would reuse outside the lab folder: the
+    PostgreSQL cluster in ``/var/tmp/irdrive-pg-<lab id>`` (for throw-away labs, e.g. tests).
+    """
     state = cfg.read_state()
     if not state:
+        if purge:
+            _part("postgres").destroy(cfg)
         return []
     stopped = []
     errors = []
@@ -177,6 +183,8 @@ def down(cfg: LabConfig) -> list[str]:
         raise LabError("could not stop everything: " + "; ".join(errors))
     cfg.state_file.unlink(missing_ok=True)
     cfg.faults_file.unlink(missing_ok=True)
+    if purge:
+        _part("postgres").destroy(cfg)
     return stopped
 
 
