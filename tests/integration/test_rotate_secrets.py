@@ -179,7 +179,8 @@ def test_rotates_every_part_verified_then_same_id_changes_nothing(
     bystander.close()
 
     # Secrets never leak: not in the PostgreSQL log, the report or the run's artifacts.
-    canaries = secret_values(lab) + list(old_keys.values())
+    # ... nor the rotator's login, which set the new password
+    canaries = secret_values(lab) + list(old_keys.values()) + [lab["postgres"]["rotation_password"]]
     assert len(canaries) >= 9
     logged = pg_log(lab)
     artifacts = tree_text(Path(report["run_dir"])) + json.dumps(report)
@@ -465,5 +466,5 @@ def test_verbose_run_leaks_no_secret(
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     output = res.stdout + res.stderr
-    for canary in secret_values(lab) + old_values:
+    for canary in secret_values(lab) + old_values + [lab["postgres"]["rotation_password"]]:
         assert canary not in output

@@ -40,6 +40,8 @@ def client_error(code: str, status: int = 400) -> botocore.exceptions.ClientErro
         ("WAFNonexistentItemException", 400, NotFoundError),
         ("ResourceNotFoundException", 400, NotFoundError),
         ("NoSuchBucket", 404, NotFoundError),
+        ("404", 404, NotFoundError),  # HeadObject: no error body, only the status
+        ("InvalidAccessKeyId", 403, AuthError),
         ("WAFInvalidParameterException", 400, InvalidInputError),
         ("InvalidParameterValue", 400, InvalidInputError),
         ("ValidationException", 400, InvalidInputError),

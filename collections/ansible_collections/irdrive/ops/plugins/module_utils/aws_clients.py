@@ -78,6 +78,7 @@ AUTH_CODES = frozenset(
         "UnauthorizedOperation",
         "UnrecognizedClientException",
         "InvalidClientTokenId",
+        "InvalidAccessKeyId",
         "InvalidSignatureException",
         "SignatureDoesNotMatch",
         "AuthFailure",
@@ -93,6 +94,7 @@ NOT_FOUND_CODES = frozenset(
         "NotFoundException",
         "NoSuchBucket",
         "NoSuchKey",
+        "404",  # HeadObject answers with the bare status as its code
         "WAFNonexistentItemException",
     }
 )
@@ -179,7 +181,8 @@ def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
             return TransientError(text, aws_error=code)
         if code in AUTH_CODES or status in (401, 403):
             return AuthError(text, aws_error=code)
-        if code in NOT_FOUND_CODES or code.endswith(".NotFound"):  # EC2: Invalid<Thing>.NotFound
+        # EC2: Invalid<Thing>.NotFound; HEAD requests carry no error body, only the status
+        if code in NOT_FOUND_CODES or code.endswith(".NotFound") or status == 404:
             return NotFoundError(text, aws_error=code)
         if code in INVALID_CODES or code.startswith(("Invalid", "Validation")):
             return InvalidInputError(text, aws_error=code)

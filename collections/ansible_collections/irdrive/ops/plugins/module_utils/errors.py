@@ -93,3 +93,15 @@ class DeadlineExceeded(IrdriveOpsError):
     """A bounded wait or retry loop ran out of time."""
 
     kind = "timeout"
+
+
+class MissingLibrary(IrdriveOpsError):
+    """A Python library this call needs is not installed (``missing_required_lib`` reports it)."""
+
+    kind = "missing_library"
+
+    def __init__(self, library: str, reason: str, import_error: str) -> None:
+        super().__init__(f"the {library} Python library is required {reason}: {import_error}")
+        self.library = library
+        self.reason = reason
+        self.import_error = import_error

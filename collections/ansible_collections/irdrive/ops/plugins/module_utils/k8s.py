@@ -40,6 +40,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
     IrdriveOpsError,
+    MissingLibrary,
     NotFoundError,
     TLSError,
     TransientError,
@@ -86,15 +87,11 @@ class ConfigMapUpdate:
     conflicts: int = 0
 
 
-class KubernetesLibraryMissing(IrdriveOpsError):
+class KubernetesLibraryMissing(MissingLibrary):
     """The connection needs the kubernetes client (exec, auth-provider...) and it is missing."""
 
-    kind = "missing_library"
-
     def __init__(self, reason: str, import_error: str) -> None:
-        super().__init__(f"the kubernetes Python library is required {reason}: {import_error}")
-        self.reason = reason
-        self.import_error = import_error
+        super().__init__("kubernetes", reason, import_error)
 
 
 class ApiStatusError(Exception):

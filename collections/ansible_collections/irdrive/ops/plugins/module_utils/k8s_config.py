@@ -63,6 +63,12 @@ class K8sAuth:
     validate_certs: bool | None = None
     request_timeout: float = 30.0
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> K8sAuth:
+        """From a module's parameters (the options of the ``irdrive.ops.k8s_auth`` fragment)."""
+        names = cls.__dataclass_fields__
+        return cls(**{name: params[name] for name in names if params.get(name) is not None})
+
 
 @dataclass
 class ConnectionSettings:

@@ -143,7 +143,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     InvalidStateError,
-    IrdriveOpsError,
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
@@ -164,6 +163,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     verify_bundle,
     write_file,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
 def argument_spec() -> dict[str, Any]:
@@ -276,10 +276,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

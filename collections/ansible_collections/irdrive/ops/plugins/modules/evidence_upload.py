@@ -24,6 +24,8 @@ description:
     module.
 author:
   - irdrive maintainers (@irdrive)
+extends_documentation_fragment:
+  - irdrive.ops.aws_conn
 options:
   path:
     description: The sealed bundle folder.
@@ -52,30 +54,6 @@ options:
   actor:
     description: Who uploads, for the custody log. Default C($USER).
     type: str
-  endpoint_url:
-    description: S3 endpoint URL (for S3-compatible services and tests).
-    type: str
-    aliases: [aws_endpoint_url]
-  region:
-    description: AWS region. Can also be set with E(AWS_REGION).
-    type: str
-    aliases: [aws_region]
-  access_key:
-    description: AWS access key id; otherwise the standard credential chain.
-    type: str
-    aliases: [aws_access_key_id]
-  secret_key:
-    description: AWS secret access key.
-    type: str
-    aliases: [aws_secret_access_key]
-  session_token:
-    description: AWS session token.
-    type: str
-    aliases: [aws_session_token]
-  profile:
-    description: AWS profile name.
-    type: str
-    aliases: [aws_profile]
 attributes:
   check_mode:
     description: Verifies the bundle, reads what the bucket holds and reports what it would upload; writes nothing.
@@ -83,11 +61,6 @@ attributes:
   diff_mode:
     description: Nothing to diff.
     support: none
-requirements:
-  - boto3 (Python library)
-notes:
-  - boto3 retries throttling and server errors in its C(standard) retry mode (5 attempts);
-    other errors fail at once.
 """
 
 EXAMPLES = r"""
@@ -133,13 +106,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+    AWS_KEYS,
+    BOTO3_IMPORT_ERROR,
+    HAS_BOTO3,
+    AwsConn,
+    aws_argument_spec,
+    call,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
-    AuthError,
     InvalidStateError,
     IrdriveOpsError,
     NotFoundError,
-    UnreachableError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     CUSTODY_LOG,
@@ -152,85 +132,25 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     utc_now,
     verify_bundle,
 )
-
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR: str | None = None
-except ImportError as _import_error:
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR = str(_import_error)
-
-_AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
 def argument_spec() -> dict[str, Any]:
-    return {
-        "path": {"type": "path", "required": True},
-        "bucket": {"type": "str", "required": True},
-        "prefix": {"type": "str", "default": "evidence"},
-        "retention_mode": {
+    spec = aws_argument_spec()
+    spec.update(
+        path={"type": "path", "required": True},
+        bucket={"type": "str", "required": True},
+        prefix={"type": "str", "default": "evidence"},
+        retention_mode={
             "type": "str",
             "choices": ["GOVERNANCE", "COMPLIANCE"],
             "default": "GOVERNANCE",
         },
-        "retention_days": {"type": "int", "default": 365},
-        "incident_id": {"type": "str"},
-        "actor": {"type": "str"},
-        "endpoint_url": {
-            "type": "str",
-            "aliases": ["aws_endpoint_url"],
-            "fallback": (env_fallback, ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]),
-        },
-        "region": {
-            "type": "str",
-            "aliases": ["aws_region"],
-            "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
-        },
-        "access_key": {"type": "str", "aliases": ["aws_access_key_id"], "no_log": False},
-        "secret_key": {"type": "str", "aliases": ["aws_secret_access_key"], "no_log": True},
-        "session_token": {"type": "str", "aliases": ["aws_session_token"], "no_log": True},
-        "profile": {"type": "str", "aliases": ["aws_profile"]},
-    }
-
-
-def s3_client(p: dict[str, Any]) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id=p["access_key"],
-        aws_secret_access_key=p["secret_key"],
-        aws_session_token=p["session_token"],
-        profile_name=p["profile"],
-        region_name=p["region"],
+        retention_days={"type": "int", "default": 365},
+        incident_id={"type": "str"},
+        actor={"type": "str"},
     )
-    config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
-    return session.client("s3", endpoint_url=p["endpoint_url"], config=config)
-
-
-def connect(p: dict[str, Any]) -> Any:
-    try:
-        return s3_client(p)
-    except botocore.exceptions.BotoCoreError as error:
-        raise IrdriveOpsError(f"cannot set up the S3 client: {error}") from error
-
-
-def translate(error: Exception, what: str) -> IrdriveOpsError:
-    if isinstance(error, botocore.exceptions.ClientError):
-        err = error.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        message = f"{what}: {code}: {err.get('Message', '')}".rstrip(": ")
-        if code in _AUTH_CODES:
-            return AuthError(message, aws_error=code)
-        if code in ("NoSuchBucket", "NoSuchKey", "404"):
-            return NotFoundError(message, aws_error=code)
-        return IrdriveOpsError(message, aws_error=code)
-    if isinstance(error, botocore.exceptions.EndpointConnectionError | ConnectionError):
-        return UnreachableError(f"{what}: cannot reach S3: {error}")
-    if isinstance(error, botocore.exceptions.NoCredentialsError):
-        return AuthError(f"{what}: no AWS credentials found")
-    return IrdriveOpsError(f"{what}: {error}")
+    return spec
 
 
 def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
@@ -238,13 +158,9 @@ def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[
     if version_id:
         kwargs["VersionId"] = version_id
     try:
-        return s3.head_object(**kwargs)
-    except botocore.exceptions.ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise translate(error, f"head s3://{bucket}/{key}") from error
-    except Exception as error:  # botocore raises many types; translate sorts them
-        raise translate(error, f"head s3://{bucket}/{key}") from error
+        return dict(call(f"head s3://{bucket}/{key}", s3.head_object, **kwargs))
+    except NotFoundError:
+        return None
 
 
 def describe(key: str, meta: dict[str, Any], sha256_hex: str, uploaded: bool) -> dict[str, Any]:
@@ -316,19 +232,18 @@ class Uploader:
         if self.module.check_mode:
             self.objects.append(describe(key, {}, digest.hexdigest(), True))
             return
-        try:
-            put = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=b64,
-                ObjectLockMode=self.mode,
-                ObjectLockRetainUntilDate=self.until,
-                Metadata={"sha256": digest.hexdigest()},
-            )
-        except Exception as error:  # botocore raises many types; translate sorts them
-            raise translate(error, f"put s3://{self.bucket}/{key}") from error
+        put = call(
+            f"put s3://{self.bucket}/{key}",
+            self.s3.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=b64,
+            ObjectLockMode=self.mode,
+            ObjectLockRetainUntilDate=self.until,
+            Metadata={"sha256": digest.hexdigest()},
+        )
         stored = head(self.s3, self.bucket, key, put.get("VersionId"))
         if stored is None:
             raise InvalidStateError(f"s3://{self.bucket}/{key} is missing right after upload")
@@ -384,10 +299,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    try:
-        result = run_module(module, connect(module.params))
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module, AwsConn(**pick(module.params, AWS_KEYS)).client("s3"))
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -150,6 +150,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.hostblock import (
     converge,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
 def argument_spec() -> dict[str, Any]:
@@ -200,10 +201,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -119,6 +119,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
     UnhealthyError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import (
     CURRENT,
     PENDING,
@@ -355,13 +356,14 @@ def main() -> None:
     p = module.params
     if not p["rotation_id"].strip():
         module.fail_json(msg="rotation_id must not be empty")
-    try:
+
+    def work() -> dict[str, Any]:
         rotation = KeyRotation(
             AwsConn(**pick(p, AWS_KEYS)), p["user_name"], p["secret_id"], p["rotation_id"]
         )
-        result = run_module(module, rotation)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+        return run_module(module, rotation)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -174,9 +174,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    K8sAuth,
     K8sClient,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 #: What ``kubectl get all`` shows, plus configuration, events and the cluster's frame.
 STATE_RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
@@ -470,11 +471,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
 
     def work() -> dict[str, Any]:
-        auth = k8s_auth(module.params)
+        auth = K8sAuth.from_params(module.params)
         reader = EvidenceReader.from_auth(auth)
         return run_module(module, reader)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -108,9 +108,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
     MERGE_PATCH,
+    K8sAuth,
     K8sClient,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.scram import generate_password
 
 ROTATION_ID = "irdrive.io/rotation-id"
@@ -215,10 +216,10 @@ def main() -> None:
         module.fail_json(msg="length must be at least 16")
 
     def work() -> dict[str, Any]:
-        client = K8sClient.from_auth(k8s_auth(p))
+        client = K8sClient.from_auth(K8sAuth.from_params(p))
         return run_module(module, client)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

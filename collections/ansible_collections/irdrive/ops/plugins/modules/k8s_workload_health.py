@@ -128,9 +128,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    K8sAuth,
     K8sClient,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess
 
 
@@ -180,10 +181,10 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
 
     def work() -> dict[str, Any]:
-        client = K8sClient.from_auth(k8s_auth(module.params))
+        client = K8sClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(msg=summary_line(result), **result)
     module.exit_json(**result)

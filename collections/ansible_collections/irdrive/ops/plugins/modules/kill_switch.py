@@ -146,9 +146,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    K8sAuth,
     K8sClient,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
 from ansible_collections.irdrive.ops.plugins.module_utils.killswitch import (
     SwitchPlan,
     now_iso,
@@ -156,6 +156,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.killswitch import (
     read_switches,
     resolve_names,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
 def argument_spec() -> dict[str, Any]:
@@ -236,10 +237,10 @@ def main() -> None:
     )
 
     def work() -> dict[str, Any]:
-        client = K8sClient.from_auth(k8s_auth(module.params))
+        client = K8sClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

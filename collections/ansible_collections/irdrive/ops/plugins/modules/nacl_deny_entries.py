@@ -159,9 +159,9 @@ from typing import Any
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
-    IrdriveOpsError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.nacl import (
     PROTOCOLS,
     EntrySpec,
@@ -242,10 +242,11 @@ def main() -> None:
         required_if=[("protocol", "tcp", ["port_range"]), ("protocol", "udp", ["port_range"])],
         supports_check_mode=True,
     )
-    try:
-        result = run_module(module, module.client("ec2"))
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module, module.client("ec2"))
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

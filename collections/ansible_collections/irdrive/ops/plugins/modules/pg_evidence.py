@@ -136,6 +136,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     window_seconds,
     write_file,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -309,10 +310,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

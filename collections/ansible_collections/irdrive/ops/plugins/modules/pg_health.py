@@ -163,9 +163,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     postgres_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
-    IrdriveOpsError,
     UnreachableError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -282,10 +282,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     if not result["healthy"] and module.params["fail_on_unhealthy"]:
         module.fail_json(msg="; ".join(result["problems"]), **result)
     module.exit_json(**result)

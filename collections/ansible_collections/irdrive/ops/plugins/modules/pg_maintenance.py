@@ -172,8 +172,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     DeadlineExceeded,
     InvalidInputError,
-    IrdriveOpsError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     PSYCOPG2_IMPORT_ERROR,
@@ -389,10 +389,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -140,9 +140,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    K8sAuth,
     K8sClient,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -293,10 +294,10 @@ def main() -> None:
     def work() -> dict[str, Any]:
         kube = None
         if params["clear"] and params["clear_key"]:
-            kube = K8sClient.from_auth(k8s_auth(params))
+            kube = K8sClient.from_auth(K8sAuth.from_params(params))
         return run_module(module, admin, kube)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

@@ -223,10 +223,11 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+    K8sAuth,
     K8sClient,
     ns_path,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess, pod_problem
 
 METRICS = "/apis/metrics.k8s.io/v1beta1"
@@ -442,10 +443,10 @@ def main() -> None:
         module.fail_json(msg=f"error_pattern is not a valid regular expression: {error}")
 
     def work() -> dict[str, Any]:
-        client = DiagnoseClient.from_auth(k8s_auth(params))
+        client = DiagnoseClient.from_auth(K8sAuth.from_params(params))
         return run_module(module, client)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

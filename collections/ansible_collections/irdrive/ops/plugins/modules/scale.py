@@ -145,7 +145,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     IrdriveOpsError,
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s_module import k8s_auth, k8s_result
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
     RolloutClient,
     hpa_spec,
@@ -385,10 +386,10 @@ def main() -> None:
         module.fail_json(msg="wait_timeout must be a positive number of seconds")
 
     def work() -> dict[str, Any]:
-        client = RolloutClient.from_auth(k8s_auth(module.params))
+        client = RolloutClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 
-    result = k8s_result(module, work)
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

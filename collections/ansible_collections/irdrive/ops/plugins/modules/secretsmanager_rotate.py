@@ -264,6 +264,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     IrdriveOpsError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.pg_password import (
     AlternatingUsersBackend,
     PostgresPasswordBackend,
@@ -386,11 +387,12 @@ def main() -> None:
         module.fail_json(msg="rotation_id must not be empty")
     if module.params["value"] is None and module.params["length"] < 16:
         module.fail_json(msg="length must be at least 16")
-    try:
+
+    def work() -> dict[str, Any]:
         client = AwsConn(**pick(module.params, AWS_KEYS)).client("secretsmanager")
-        result = run_module(module, client)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+        return run_module(module, client)
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 

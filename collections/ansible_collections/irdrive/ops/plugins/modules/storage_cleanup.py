@@ -169,7 +169,7 @@ errors:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.storage import (
     check_folder,
     parse_age,
@@ -226,10 +226,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run_module(module)
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module)
+
+    result = result_or_fail(module, work)
     if result["errors"]:
         first = result["errors"][0]
         module.fail_json(

@@ -169,8 +169,8 @@ diff:
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
+from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.waf import (
     IpSetRef,
     WafIpSetClient,
@@ -248,10 +248,11 @@ def run_module(module: Any, client: Any) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run_module(module, module.client("wafv2"))
-    except IrdriveOpsError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+
+    def work() -> dict[str, Any]:
+        return run_module(module, module.client("wafv2"))
+
+    result = result_or_fail(module, work)
     module.exit_json(**result)
 
 
