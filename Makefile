@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
 	@echo "make test   lint + unit + integration tests (starts and stops its own lab)"
-	@echo "make lint   ruff, mypy (driver/), ansible-lint (production profile)"
+	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile)"
 	@echo "make bench  benchmark payments-failover vs a shell script vs direct API calls"
 
 install: $(STAMP) system-deps
@@ -45,8 +45,8 @@ lab-down:
 	$(BIN)/irdrive lab down
 
 lint: install
-	$(BIN)/ruff check driver tests bench collections
-	$(BIN)/ruff format --check driver tests bench collections
+	$(BIN)/ruff check driver lab tests bench collections
+	$(BIN)/ruff format --check driver lab tests bench collections
 	$(BIN)/mypy
 	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops
 

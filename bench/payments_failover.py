@@ -20,8 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from irdrive.lab import faults, manager
-from irdrive.lab.config import LabConfig
+from irdrive_lab.control import manager
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.faults import faults
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "platform"

@@ -22,7 +22,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def lab_cfg(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from irdrive.lab.config import LabConfig
+    from irdrive_lab.control.config import LabConfig
 
     lab_dir = os.environ.get("IRDRIVE_TEST_LAB_DIR") or str(tmp_path_factory.mktemp("lab"))
     port_base = int(os.environ.get("IRDRIVE_TEST_PORT_BASE", "17800"))
@@ -37,7 +37,7 @@ def lab_cfg(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def lab(lab_cfg: Any) -> Any:
     """The running lab's lab.json; started for the session, stopped at its end."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     state = manager.up(lab_cfg)
     try:
@@ -59,7 +59,7 @@ def lab_env(lab: dict[str, Any], lab_cfg: Any) -> dict[str, str]:
 @pytest.fixture
 def clean_lab(lab: dict[str, Any], lab_cfg: Any) -> dict[str, Any]:
     """The lab reset to its seeded state, no faults."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     manager.reset(lab_cfg)
     return lab_cfg.read_state()  # a reset reseeds AWS: new WAF set, NACL and zone ids

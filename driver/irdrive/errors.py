@@ -49,7 +49,7 @@ def handle_errors[F: Callable[..., Any]](func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import click
 
-        from irdrive.lab.proc import LabError
+        from irdrive_lab.control.errors import LabError
 
         try:
             return func(*args, **kwargs)

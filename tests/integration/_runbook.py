@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from irdrive.lab.journal import Journal
+from irdrive_lab.control.journal import Journal
 
 IRDRIVE = str(Path(sys.executable).parent / "irdrive")
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")

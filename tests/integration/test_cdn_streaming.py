@@ -12,8 +12,9 @@ import pytest
 from _runbook import aws_client, changed_tasks, http_json, irdrive, run_json, writes_since
 from kubernetes import client, config
 
-from irdrive.lab import faults, manager
-from irdrive.lab.journal import Journal
+from irdrive_lab.control import manager
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.faults import faults
 
 pytestmark = pytest.mark.lab
 

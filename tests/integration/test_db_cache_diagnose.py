@@ -11,8 +11,9 @@ import psycopg2
 import pytest
 from _runbook import changed_tasks, http_json, irdrive, run_json, writes_since
 
-from irdrive.lab import faults, postgres
-from irdrive.lab.journal import Journal
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.faults import faults
+from irdrive_lab.pg import postgres
 
 pytestmark = pytest.mark.lab
 

@@ -14,9 +14,9 @@ import pytest
 from _runbook import aws_client, changed_tasks, irdrive, run_json, writes_since
 from kubernetes import client, config
 
-from irdrive.lab import faults
-from irdrive.lab.journal import Journal
-from irdrive.lab.k8s.sim.seed import SECRETS
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.faults import faults
+from irdrive_lab.kube.sim.seed import SECRETS
 
 pytestmark = pytest.mark.lab
 
@@ -43,7 +43,7 @@ def collected(
     lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """From the intrusion fault plus a tampered ConfigMap and image: one collection, uploaded."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     manager.reset(lab_cfg)
     faults.inject(lab_cfg, lab, "intrusion", {})

@@ -10,7 +10,7 @@ import pytest
 from _runbook import changed_tasks, irdrive, writes_since
 from kubernetes import client, config
 
-from irdrive.lab.journal import Journal
+from irdrive_lab.control.journal import Journal
 
 pytestmark = pytest.mark.lab
 

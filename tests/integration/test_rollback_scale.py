@@ -11,8 +11,8 @@ import pytest
 from _runbook import changed_tasks, run_json, writes_since
 from kubernetes import client, config
 
-from irdrive.lab import faults
-from irdrive.lab.journal import Journal
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.faults import faults
 
 pytestmark = pytest.mark.lab
 

@@ -25,8 +25,8 @@ from _runbook import (
 )
 from kubernetes import client, config
 
-from irdrive.lab import faults
-from irdrive.lab.journal import Journal
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.faults import faults
 
 pytestmark = pytest.mark.lab
 

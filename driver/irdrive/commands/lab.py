@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from irdrive.errors import handle_errors
-from irdrive.lab.config import LabConfig, default_lab_dir, default_port_base
+from irdrive_lab.control.config import LabConfig, default_lab_dir, default_port_base
 
 pass_cfg = click.make_pass_decorator(LabConfig)
 
@@ -70,7 +70,7 @@ def _print_endpoints(state: dict[str, Any]) -> None:
 @handle_errors
 def up(cfg: LabConfig) -> None:
     """Start the lab in the background and wait until every part is healthy."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     already = manager.is_up(cfg)
     state = manager.up(cfg)
@@ -91,7 +91,7 @@ def up(cfg: LabConfig) -> None:
 @handle_errors
 def down(cfg: LabConfig, purge: bool) -> None:
     """Stop everything the lab started."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     stopped = manager.down(cfg, purge=purge)
     click.echo("Lab down." if stopped else "The lab was not running.")
@@ -105,7 +105,7 @@ def down(cfg: LabConfig, purge: bool) -> None:
 @handle_errors
 def status(cfg: LabConfig, as_json: bool) -> None:
     """Show each part's health. Exit code 0 when the whole lab is healthy, 1 otherwise."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     st = manager.status(cfg)
     if as_json:
@@ -126,7 +126,7 @@ def status(cfg: LabConfig, as_json: bool) -> None:
 @handle_errors
 def reset(cfg: LabConfig) -> None:
     """Clear every fault and put the platform back in its seeded state."""
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     manager.reset(cfg)
     click.echo("Lab reset to its seeded state.")
@@ -152,7 +152,8 @@ def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> No
     Faults: processor-down, bad-deploy, cdn-down, disk-full, db-down,
             resource-pressure, db-slow, intrusion, api-flaky
     """
-    from irdrive.lab import faults, manager
+    from irdrive_lab.control import manager
+    from irdrive_lab.faults import faults
 
     faults.get(name)  # unknown names fail before anything else
     parsed: dict[str, Any] = {}
@@ -185,7 +186,7 @@ def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> No
 @handle_errors
 def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> None:
     """Show the lab's journal of mutating requests."""
-    from irdrive.lab.journal import Journal
+    from irdrive_lab.control.journal import Journal
 
     entries = Journal(cfg.journal_file).since(since, source)
     for e in entries:

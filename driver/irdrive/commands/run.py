@@ -40,9 +40,9 @@ def stdin_is_interactive() -> bool:
 
 def ensure_lab() -> tuple[Path, dict[str, Any]]:
     """Start the lab if it is not up; return its folder and its state."""
-    from irdrive.lab import manager
-    from irdrive.lab.config import LabConfig
-    from irdrive.lab.proc import LabError
+    from irdrive_lab.control import manager
+    from irdrive_lab.control.config import LabConfig
+    from irdrive_lab.control.errors import LabError
 
     cfg = LabConfig()
     try:
@@ -55,7 +55,7 @@ def ensure_lab() -> tuple[Path, dict[str, Any]]:
 
 
 def lab_dir() -> Path:
-    from irdrive.lab.config import default_lab_dir
+    from irdrive_lab.control.config import default_lab_dir
 
     return default_lab_dir()
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.config import LabConfig
-from irdrive.lab.journal import Journal
-from irdrive.lab.proc import port_in_use
-from irdrive.lab.state import LabState
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.control.proc import port_in_use
+from irdrive_lab.control.state import LabState
 
 K8S_PORT_BASES = range(18600, 18700, 10)
 
@@ -122,7 +122,7 @@ def _free_port_base() -> int:
 
 @pytest.fixture(scope="module")
 def k8s_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sApi]:
-    from irdrive.lab.k8s import Store, make_server
+    from irdrive_lab.kube import Store, make_server
 
     cfg = LabConfig(dir=tmp_path_factory.mktemp("k8s-lab"), port_base=_free_port_base())
     cfg.ensure_dirs()

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab import aws, proc
-from irdrive.lab.config import LabConfig
-from irdrive.lab.journal import Journal
+from irdrive_lab.aws import aws
+from irdrive_lab.control import proc
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.errors import LabError
+from irdrive_lab.control.journal import Journal
 
 PORT_BASE = 19610
 
@@ -202,7 +204,7 @@ def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", cfg.port("aws")))
         sock.listen()
-        with pytest.raises(proc.LabError, match="already in use"):
+        with pytest.raises(LabError, match="already in use"):
             aws.start(cfg, {})
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab import hostdata, hosts, netns
-from irdrive.lab.config import HOST_NAMES, LabConfig
-from irdrive.lab.proc import LabError
+from irdrive_lab.control.config import HOST_NAMES, LabConfig
+from irdrive_lab.control.errors import LabError
+from irdrive_lab.hosts import hostdata, hosts, netns
 
 REPO = Path(__file__).resolve().parents[3]
 ANSIBLE = Path(sys.executable).parent / "ansible"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.config import LabConfig
-from irdrive.lab.journal import Journal
-from irdrive.lab.proc import port_in_use
-from irdrive.lab.state import LabState
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.control.proc import port_in_use
+from irdrive_lab.control.state import LabState
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
@@ -44,9 +44,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    from irdrive.lab.k8s.server import make_server
-    from irdrive.lab.k8s.sim import Simulation
-    from irdrive.lab.k8s.store import Store
+    from irdrive_lab.kube.server import make_server
+    from irdrive_lab.kube.sim import Simulation
+    from irdrive_lab.kube.store import Store
 
     base = next((b for b in PORT_BASES if not port_in_use(b)), None)
     if base is None:

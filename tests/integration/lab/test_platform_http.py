@@ -1,7 +1,7 @@
 """The platform endpoints over HTTP against the lab's real parts, in-process.
 
 The real Kubernetes Store (with the simulation's seed and controllers when
-``irdrive.lab.k8s.sim.Simulation`` exists), the real AWS part (moto, seeded: the CDN follows
+``irdrive_lab.kube.sim.Simulation`` exists), the real AWS part (moto, seeded: the CDN follows
 the Route53 record) and the real PostgreSQL part (the database check runs ``SELECT 1``).
 """
 
@@ -18,17 +18,17 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.config import LabConfig
-from irdrive.lab.journal import Journal
-from irdrive.lab.k8s.store import Store
-from irdrive.lab.platform import (
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.control.state import LabState
+from irdrive_lab.kube.store import Store
+from irdrive_lab.platform.platform import (
     TEST_VIDEO,
     PlatformServer,
     deployment_pods,
     make_platform_server,
     pod_is_ready,
 )
-from irdrive.lab.state import LabState
 
 PORT_BASE = 19640
 NS = "platform"
@@ -45,7 +45,7 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> LabConfig:
 
 @pytest.fixture(scope="module")
 def aws_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
-    from irdrive.lab import aws
+    from irdrive_lab.aws import aws
 
     info = aws.start(cfg, {})
     try:
@@ -57,8 +57,8 @@ def aws_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def pg_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
-    from irdrive.lab import postgres
-    from irdrive.lab.proc import LabError
+    from irdrive_lab.control.errors import LabError
+    from irdrive_lab.pg import postgres
 
     if os.geteuid() != 0:
         pytest.skip("the lab's PostgreSQL runs as the postgres user: needs root")
@@ -77,7 +77,7 @@ def pg_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
 
 def _simulation_class() -> Any:
     try:
-        from irdrive.lab.k8s.sim import Simulation  # type: ignore[attr-defined]
+        from irdrive_lab.kube.sim import Simulation  # type: ignore[attr-defined]
     except ImportError:
         return None
     return Simulation
@@ -210,7 +210,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def set_cdn_record(aws_info: dict[str, Any], target: str) -> None:
-    from irdrive.lab import aws
+    from irdrive_lab.aws import aws
 
     route53 = aws.client(aws_info["endpoint"], "route53")
     route53.change_resource_record_sets(

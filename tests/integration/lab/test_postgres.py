@@ -12,9 +12,10 @@ from typing import Any
 import psycopg2
 import pytest
 
-from irdrive.lab import postgres as pg
-from irdrive.lab import proc
-from irdrive.lab.config import DEFAULT_PG_BINDIR, ENV_PG_BINDIR, LabConfig
+from irdrive_lab.control import proc
+from irdrive_lab.control.config import DEFAULT_PG_BINDIR, ENV_PG_BINDIR, LabConfig
+from irdrive_lab.control.errors import LabError
+from irdrive_lab.pg import postgres as pg
 
 PORT_BASE = 19630
 
@@ -262,7 +263,7 @@ def test_missing_binaries_give_one_clear_line(
 ) -> None:
     monkeypatch.setenv(ENV_PG_BINDIR, str(tmp_path / "nowhere"))
     cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 20)
-    with pytest.raises(proc.LabError) as err:
+    with pytest.raises(LabError) as err:
         pg.start(cfg, {})
     assert "PostgreSQL binaries missing" in str(err.value)
     assert "\n" not in str(err.value)
@@ -275,7 +276,7 @@ def test_port_in_use_is_refused(tmp_path: Path) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", cfg.port("postgres")))
             sock.listen()
-            with pytest.raises(proc.LabError, match="already in use"):
+            with pytest.raises(LabError, match="already in use"):
                 pg.start(cfg, {})
     finally:
         pg.destroy(cfg)

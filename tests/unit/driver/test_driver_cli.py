@@ -130,8 +130,8 @@ def test_help_imports_no_heavy_module(command: list[str]) -> None:
 def test_a_lab_that_cannot_start_is_exit_3(
     project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from irdrive.lab import manager
-    from irdrive.lab.proc import LabError
+    from irdrive_lab.control import manager
+    from irdrive_lab.control.errors import LabError
 
     def broken(cfg: object) -> dict[str, object]:
         raise LabError("labd did not become ready in 30s")

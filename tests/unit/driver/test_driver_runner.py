@@ -99,7 +99,7 @@ def test_unreachable_host_is_exit_3(project_dir: Path) -> None:
 def test_default_target_is_the_lab(
     project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from irdrive.lab import manager
+    from irdrive_lab.control import manager
 
     started: list[Path] = []
 

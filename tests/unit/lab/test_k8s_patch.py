@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.k8s.errors import BadRequest, Invalid, UnsupportedMediaType
-from irdrive.lab.k8s.patch import apply_patch, json_merge_patch, strategic_merge_patch
+from irdrive_lab.kube.errors import BadRequest, Invalid, UnsupportedMediaType
+from irdrive_lab.kube.patch import apply_patch, json_merge_patch, strategic_merge_patch
 
 
 def pod_spec(*containers: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from irdrive.lab.k8s.errors import BadRequest
-from irdrive.lab.k8s.selectors import (
+from irdrive_lab.kube.errors import BadRequest
+from irdrive_lab.kube.selectors import (
     make_matcher,
     parse_field_selector,
     parse_label_selector,

@@ -7,9 +7,9 @@ import json
 import stat
 from pathlib import Path
 
-from irdrive.lab import credentials
-from irdrive.lab.config import LabConfig
-from irdrive.lab.k8s.sim import seed
+from irdrive_lab.control import credentials
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.kube.sim import seed
 
 
 def test_made_once_private_and_stable(tmp_path: Path) -> None:

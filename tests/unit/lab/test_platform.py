@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab import platform
-from irdrive.lab.config import LabConfig
-from irdrive.lab.journal import Journal
-from irdrive.lab.k8s.errors import Conflict, not_found
-from irdrive.lab.platform import (
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.journal import Journal
+from irdrive_lab.control.state import LabState
+from irdrive_lab.kube.errors import Conflict, not_found
+from irdrive_lab.platform import platform
+from irdrive_lab.platform.platform import (
     TEST_VIDEO,
     TEST_VIDEO_ETAG,
     CdnResolutionError,
@@ -31,7 +32,6 @@ from irdrive.lab.platform import (
     pod_is_ready,
     resolve_admin_token,
 )
-from irdrive.lab.state import LabState
 
 NS = "platform"
 TOKEN = "unit-test-admin-token"
@@ -808,7 +808,7 @@ def test_http_server_binds_the_platform_port_and_survives_a_handler_crash(
 
 
 def test_database_check_logs_in_as_the_running_backend_pods(monkeypatch: Any) -> None:
-    from irdrive.lab.k8s.sim.pods import remember_secret_env
+    from irdrive_lab.kube.sim.pods import remember_secret_env
 
     store = seeded_store()
     store.private = {}  # type: ignore[attr-defined]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.config import LabConfig
-from irdrive.lab.k8s.sim import Simulation
-from irdrive.lab.k8s.sim.util import CHANGE_CAUSE, HASH_LABEL, REVISION, REVISION_HISTORY
-from irdrive.lab.k8s.store import Store
-from irdrive.lab.state import LabState
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.state import LabState
+from irdrive_lab.kube.sim import Simulation
+from irdrive_lab.kube.sim.util import CHANGE_CAUSE, HASH_LABEL, REVISION, REVISION_HISTORY
+from irdrive_lab.kube.store import Store
 
 NS = "platform"
 PLATFORM = (

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from irdrive.lab.config import LabConfig
-from irdrive.lab.k8s.errors import BadRequest
-from irdrive.lab.k8s.sim import Simulation, logs
-from irdrive.lab.k8s.sim.util import parse_quantity
-from irdrive.lab.k8s.store import Store
-from irdrive.lab.state import LabState
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.state import LabState
+from irdrive_lab.kube.errors import BadRequest
+from irdrive_lab.kube.sim import Simulation, logs
+from irdrive_lab.kube.sim.util import parse_quantity
+from irdrive_lab.kube.store import Store
 
 NS = "platform"
 RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
@@ -33,7 +33,7 @@ def pod_of(sim: Simulation, app: str) -> dict[str, Any]:
 
 
 def started(pod: dict[str, Any]) -> float:
-    from irdrive.lab.k8s.sim.util import parse_time
+    from irdrive_lab.kube.sim.util import parse_time
 
     value = parse_time(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"])
     assert value is not None

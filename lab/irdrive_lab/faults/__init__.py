@@ -1,0 +1,1 @@
+"""Faults the lab can inject (processor-down, db-down, ...) and clear."""

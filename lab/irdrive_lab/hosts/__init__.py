@@ -1,0 +1,1 @@
+"""The lab's hosts: sshd per host in its own network namespace, with realistic data."""

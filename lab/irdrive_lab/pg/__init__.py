@@ -1,0 +1,1 @@
+"""The lab's PostgreSQL: a real cluster with the platform schema, and slow-query load."""

@@ -1,0 +1,1 @@
+"""The simulated platform's HTTP endpoints (health, payments, CDN, streaming, cache)."""
