@@ -1,4 +1,4 @@
-"""The lab's AWS: moto behind the journal (``irdrive_lab.aws.aws_server``), seeded with the platform.
+"""The lab's AWS: moto behind the journal (``irdrive_lab.aws.server``), seeded with the platform.
 
 ``start`` only spawns the server, which binds at once and seeds itself in the background, so
 the lab's other parts start meanwhile; ``wait_ready`` waits for the seed and copies the ids of
@@ -26,6 +26,8 @@ REGION = "us-east-1"
 # moto accepts any credentials; these are the lab's fake account.
 ACCESS_KEY_ID = "AKIAIRDRIVELAB0000001"
 SECRET_ACCESS_KEY = "irdrive-lab-fake-secret-access-key"
+# Header the lab's own clients add so the server journals their calls as source "lab".
+LAB_HEADER = "X-Irdrive-Lab"
 
 ZONE_NAME = "platform.com"
 BACKUP_CDN_HOSTNAME = "platform.backup-cdn.net"
@@ -58,7 +60,7 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
         [
             sys.executable,
             "-m",
-            "irdrive_lab.aws.aws_server",
+            "irdrive_lab.aws.server",
             "--dir",
             str(cfg.dir),
             "--port",
@@ -147,7 +149,6 @@ def client(endpoint: str, service: str, lab: bool = False) -> Any:
         config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5),
     )
     if lab:
-        from irdrive_lab.aws.aws_server import LAB_HEADER
 
         def mark(request: Any, **_: Any) -> None:
             request.headers[LAB_HEADER] = "seed"

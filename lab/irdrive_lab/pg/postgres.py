@@ -584,7 +584,7 @@ def _slow_record_file(cfg: LabConfig) -> Path:
 
 
 def fault_db_slow(cfg: LabConfig, info: dict[str, Any], timeout: float = 20) -> dict[str, Any]:
-    """Start ``irdrive_lab.pg.pg_slow``: 2 long queries, 2 idle-in-transaction sessions."""
+    """Start ``irdrive_lab.pg.slow``: 2 long queries, 2 idle-in-transaction sessions."""
     _stop_slow_holder(cfg)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -599,7 +599,7 @@ def fault_db_slow(cfg: LabConfig, info: dict[str, Any], timeout: float = 20) -> 
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     record = proc.spawn(
         "pg-slow",
-        [sys.executable, "-m", "irdrive_lab.pg.pg_slow", "--dir", str(cfg.dir)],
+        [sys.executable, "-m", "irdrive_lab.pg.slow", "--dir", str(cfg.dir)],
         cfg.logs_dir,
         env=env,
     )

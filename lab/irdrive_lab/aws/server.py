@@ -1,6 +1,6 @@
 """The lab's AWS endpoint: moto's server app behind a middleware that journals every write.
 
-Run as ``python -m irdrive_lab.aws.aws_server --dir DIR --port PORT``. The process binds
+Run as ``python -m irdrive_lab.aws.server --dir DIR --port PORT``. The process binds
 127.0.0.1:PORT, then seeds the platform's resources through its own HTTP endpoint (boto3, as
 any client would) and writes them to ``run/aws-resources.json``; ``irdrive_lab.aws.aws.wait_ready``
 waits for that file. Requests the lab itself makes (seeding, ``/moto-api/*``) are journaled
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from irdrive_lab.aws.aws import LAB_HEADER, REGION, resources_file, seed
 from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.credentials import app_secret
 from irdrive_lab.control.journal import Journal
 
-# Header the lab's own clients add so their calls are journaled as source "lab".
-LAB_HEADER = "X-Irdrive-Lab"
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Check", "Search")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -189,12 +189,9 @@ def build_app(journal: Journal) -> JournalMiddleware:
 
 
 def _seed_in_background(cfg: LabConfig, endpoint: str, out: Path) -> None:
-    from irdrive_lab.aws import aws
-    from irdrive_lab.control.credentials import app_secret
-
     started = time.monotonic()
     try:
-        resources = aws.seed(endpoint, app_secret(cfg))
+        resources = seed(endpoint, app_secret(cfg))
         record: dict[str, Any] = {"ok": True, "resources": resources}
     except Exception as exc:
         record = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -207,7 +204,7 @@ def _seed_in_background(cfg: LabConfig, endpoint: str, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m irdrive_lab.aws.aws_server")
+    parser = argparse.ArgumentParser(prog="python -m irdrive_lab.aws.server")
     parser.add_argument("--dir", required=True, type=Path, help="the lab folder")
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--host", default="127.0.0.1")
@@ -216,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # moto reads these at import time; keep it quiet and local.
     os.environ.setdefault("MOTO_PORT", str(args.port))
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     # The default AMI catalogue costs over a second on the first EC2 call; the lab needs none.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
@@ -234,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
 
     if not args.no_seed:
-        from irdrive_lab.aws import aws
-
-        out = aws.resources_file(cfg)
+        out = resources_file(cfg)
         out.unlink(missing_ok=True)
         endpoint = f"http://{args.host}:{args.port}"
         threading.Thread(target=_seed_in_background, args=(cfg, endpoint, out), daemon=True).start()

@@ -1,6 +1,6 @@
 """The db-slow fault's holder: sessions that make the lab's database look slow.
 
-Run as ``python -m irdrive_lab.pg.pg_slow --dir DIR`` with the libpq variables (PGHOST, PGPORT,
+Run as ``python -m irdrive_lab.pg.slow --dir DIR`` with the libpq variables (PGHOST, PGPORT,
 PGDATABASE, PGUSER, PGPASSWORD, PGAPPNAME) in its environment, never on its command line. It
 holds two long-running queries and two idle-in-transaction sessions, and runs a few slow
 report queries so pg_stat_statements shows slow entries. It holds them until SIGTERM.
@@ -66,7 +66,7 @@ def _slow_reports() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m irdrive_lab.pg.pg_slow")
+    parser = argparse.ArgumentParser(prog="python -m irdrive_lab.pg.slow")
     parser.add_argument("--dir", required=True, type=Path, help="the lab folder")
     parser.parse_args(argv)
 
