@@ -43,21 +43,16 @@ class TargetUnreachable(IrdriveError):
 
 
 def handle_errors[F: Callable[..., Any]](func: F) -> F:
-    """Turn IrdriveError (and the lab's LabError) into ``Error: ...`` and the right exit code."""
+    """Turn IrdriveError into ``Error: ...`` and its exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import click
-
-        from irdrive_lab.control.errors import LabError
 
         try:
             return func(*args, **kwargs)
         except IrdriveError as exc:
             click.echo(f"Error: {exc}", err=True)
             raise SystemExit(exc.exit_code) from None
-        except LabError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(EXIT_USAGE if getattr(exc, "usage", False) else EXIT_FAILED) from None
 
     return wrapper  # type: ignore[return-value]

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from irdrive.errors import handle_errors
-from irdrive_lab.control.config import LabConfig, default_lab_dir, default_port_base
+from irdrive.errors import IrdriveError, UsageError, handle_errors
+from irdrive.labsite import default_lab_dir
+from irdrive_lab.control.config import LabConfig, default_port_base
+from irdrive_lab.control.errors import LabError
 
 pass_cfg = click.make_pass_decorator(LabConfig)
+
+
+def lab_errors[F: Callable[..., Any]](func: F) -> F:
+    """``handle_errors`` for the lab's errors too: a usage LabError exits 2, any other 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabError as exc:
+            raise (UsageError if exc.usage else IrdriveError)(str(exc)) from exc
+
+    return handle_errors(wrapper)  # type: ignore[return-value]
 
 
 def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
@@ -67,7 +84,7 @@ def _print_endpoints(state: dict[str, Any]) -> None:
 
 @lab.command()
 @pass_cfg
-@handle_errors
+@lab_errors
 def up(cfg: LabConfig) -> None:
     """Start the lab in the background and wait until every part is healthy."""
     from irdrive_lab.control import manager
@@ -88,7 +105,7 @@ def up(cfg: LabConfig) -> None:
     help="Also delete the lab's PostgreSQL cluster (kept by default for a fast next `up`).",
 )
 @pass_cfg
-@handle_errors
+@lab_errors
 def down(cfg: LabConfig, purge: bool) -> None:
     """Stop everything the lab started."""
     from irdrive_lab.control import manager
@@ -102,7 +119,7 @@ def down(cfg: LabConfig, purge: bool) -> None:
 @lab.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_cfg
-@handle_errors
+@lab_errors
 def status(cfg: LabConfig, as_json: bool) -> None:
     """Show each part's health. Exit code 0 when the whole lab is healthy, 1 otherwise."""
     from irdrive_lab.control import manager
@@ -123,7 +140,7 @@ def status(cfg: LabConfig, as_json: bool) -> None:
 
 @lab.command()
 @pass_cfg
-@handle_errors
+@lab_errors
 def reset(cfg: LabConfig) -> None:
     """Clear every fault and put the platform back in its seeded state."""
     from irdrive_lab.control import manager
@@ -144,7 +161,7 @@ def reset(cfg: LabConfig) -> None:
     help="Fault parameter, e.g. -p processor=segpay or -p count=5.",
 )
 @pass_cfg
-@handle_errors
+@lab_errors
 def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> None:
     """Inject the fault NAME (or clear it with --clear).
 
@@ -183,7 +200,7 @@ def fault(cfg: LabConfig, name: str, clear: bool, params: tuple[str, ...]) -> No
     help="Only entries from this source.",
 )
 @pass_cfg
-@handle_errors
+@lab_errors
 def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> None:
     """Show the lab's journal of mutating requests."""
     from irdrive_lab.control.journal import Journal

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from irdrive.errors import NotConfirmed, ParameterError, TargetUnreachable, handle_errors
+from irdrive.errors import NotConfirmed, ParameterError, handle_errors
 
 if TYPE_CHECKING:
     from irdrive.catalog import Runbook
@@ -40,24 +40,15 @@ def stdin_is_interactive() -> bool:
 
 def ensure_lab() -> tuple[Path, dict[str, Any]]:
     """Start the lab if it is not up; return its folder and its state."""
-    from irdrive_lab.control import manager
-    from irdrive_lab.control.config import LabConfig
-    from irdrive_lab.control.errors import LabError
+    from irdrive import labsite
 
-    cfg = LabConfig()
-    try:
-        info = manager.ensure_up(cfg)
-    except LabError as exc:
-        if getattr(exc, "usage", False):  # bad input (port in use, ...): handle_errors -> 2
-            raise
-        raise TargetUnreachable(f"the lab could not be started: {exc}") from exc
-    return cfg.dir, info
+    return labsite.ensure_up()
 
 
 def lab_dir() -> Path:
-    from irdrive_lab.control.config import default_lab_dir
+    from irdrive import labsite
 
-    return default_lab_dir()
+    return labsite.default_lab_dir()
 
 
 @click.command()

@@ -1,0 +1,62 @@
+"""Where the default lab is and whether it is up: the driver's one adaptor to the lab.
+
+Besides ``irdrive lab`` (commands/lab.py) this is the only driver module that imports the lab
+package, ``irdrive_lab``; the lab never imports the driver. The lab is imported when a function
+here is called, so ``irdrive --help`` and runs against a real inventory never load it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from irdrive.errors import TargetUnreachable, UsageError
+
+if TYPE_CHECKING:
+    from irdrive_lab.control.config import LabConfig
+
+
+def default_lab_dir() -> Path:
+    """The default lab's folder: ``$IRDRIVE_LAB_DIR``, else ``$XDG_STATE_HOME/irdrive/lab``.
+
+    The lab's config holds the rule (the lab inventory's group_vars repeat it in Jinja, since
+    playbooks cannot ask the driver); the driver asks here and nowhere else.
+    """
+    from irdrive_lab.control.config import default_lab_dir as lab_default
+
+    return lab_default()
+
+
+def _config(lab_dir: Path | None) -> LabConfig:
+    from irdrive_lab.control.config import LabConfig
+
+    try:
+        return LabConfig(dir=lab_dir if lab_dir is not None else default_lab_dir())
+    except ValueError as exc:  # a bad IRDRIVE_LAB_PORT_BASE
+        raise UsageError(str(exc)) from exc
+
+
+def is_up(lab_dir: Path | None = None) -> bool:
+    """Whether every part of the lab in ``lab_dir`` (default: the default lab) is running."""
+    from irdrive_lab.control import manager
+
+    return manager.is_up(_config(lab_dir))
+
+
+def ensure_up() -> tuple[Path, dict[str, Any]]:
+    """Start the default lab if it is not up; return its folder and its state (``lab.json``).
+
+    A lab error the user can fix (a port in use, no root, missing binaries) is a UsageError
+    (exit 2); any other means the target could not be reached (exit 3).
+    """
+    from irdrive_lab.control import manager
+    from irdrive_lab.control.errors import LabError
+
+    cfg = _config(None)
+    try:
+        info = manager.ensure_up(cfg)
+    except LabError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from exc
+        raise TargetUnreachable(f"the lab could not be started: {exc}") from exc
+    return cfg.dir, info
