@@ -13,6 +13,8 @@ from _runbook import changed_tasks, http_json, irdrive, run_json, writes_since
 
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.faults import faults
+from irdrive_lab.pg import faults as pg_faults
+from irdrive_lab.pg import journal as pg_journal
 from irdrive_lab.pg import postgres
 
 pytestmark = pytest.mark.lab
@@ -23,7 +25,7 @@ def _mark(lab: dict[str, Any]) -> int:
 
 
 def _pg_writes(lab_cfg: Any, lab: dict[str, Any]) -> int:
-    return len(postgres.journal_entries(lab_cfg, lab["parts"]["postgres"]))
+    return len(pg_journal.journal_entries(lab_cfg, lab["parts"]["postgres"]))
 
 
 def _vars(tmp_path: Path, **values: Any) -> str:
@@ -123,18 +125,18 @@ def test_db_slow_terminates_idle_in_transaction_only(
     assert "Terminate sessions stuck idle in a transaction" in changed_tasks(check)
     assert writes_since(clean_lab, mark) == []
     assert _pg_writes(lab_cfg, clean_lab) == pg_before
-    assert postgres.slow_sessions(lab_cfg, pg)["idle in transaction"] == 2
+    assert pg_faults.slow_sessions(lab_cfg, pg)["idle in transaction"] == 2
     assert _last_analyze(clean_lab, "payments") is None
 
     rc, report = run_json(lab_env, "db", *args)
     assert rc == 0, report
     db = report["recorded"]["irdrive_db"]
     assert sorted(s["state"] for s in db["terminated"]) == ["idle in transaction"] * 2
-    assert all(s["application_name"] == postgres.SLOW_APPNAME for s in db["terminated"])
+    assert all(s["application_name"] == pg_faults.SLOW_APPNAME for s in db["terminated"])
     assert "public.payments" in db["analyzed"]
     assert db["slow_queries"] and db["slow_queries_available"]
     assert db["slow_queries"][0]["mean_ms"] >= db["slow_queries"][-1]["mean_ms"]
-    sessions = postgres.slow_sessions(lab_cfg, pg)
+    sessions = pg_faults.slow_sessions(lab_cfg, pg)
     assert sessions["idle in transaction"] == 0 and sessions["active"] == 2
     assert _last_analyze(clean_lab, "payments") is not None
     assert any(v["task"].startswith("Verify") for v in report["verified"])
@@ -144,7 +146,7 @@ def test_db_slow_terminates_idle_in_transaction_only(
     rc, again = run_json(lab_env, "db", *args)
     assert rc == 0, again
     assert changed_tasks(again) == []
-    assert postgres.slow_sessions(lab_cfg, pg)["active"] == 2
+    assert pg_faults.slow_sessions(lab_cfg, pg)["active"] == 2
 
 
 def test_db_down_is_restarted_and_verified(

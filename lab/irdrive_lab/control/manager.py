@@ -69,9 +69,9 @@ def is_up(cfg: LabConfig) -> bool:
     stopped_by_fault = {"postgres"} if "db-down" in faults.active(cfg) else set()
     pg = state.get("parts", {}).get("postgres")
     if pg and not stopped_by_fault:
-        from irdrive_lab.pg import postgres
+        from irdrive_lab.pg import cluster
 
-        postgres.adopt_running(cfg, pg)  # a runbook may have restarted it via the service
+        cluster.adopt_running(cfg, pg)  # a runbook may have restarted it via the service
         state = cfg.read_state() or state
     return all(proc.is_alive(p) for p in _all_procs(state, skip=stopped_by_fault))
 

@@ -50,28 +50,28 @@ def _labd_clear(name: str) -> Callable[[LabConfig, dict[str, Any], dict[str, Any
 
 
 def _db_down(cfg: LabConfig, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
-    postgres.fault_db_down(cfg, state["parts"]["postgres"])
+    pg_faults.fault_db_down(cfg, state["parts"]["postgres"])
     return {}
 
 
 def _db_up(cfg: LabConfig, state: dict[str, Any], record: dict[str, Any]) -> None:
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
-    postgres.clear_db_down(cfg, state["parts"]["postgres"])
+    pg_faults.clear_db_down(cfg, state["parts"]["postgres"])
 
 
 def _db_slow(cfg: LabConfig, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
-    return postgres.fault_db_slow(cfg, state["parts"]["postgres"]) or {}
+    return pg_faults.fault_db_slow(cfg, state["parts"]["postgres"]) or {}
 
 
 def _db_slow_clear(cfg: LabConfig, state: dict[str, Any], record: dict[str, Any]) -> None:
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
-    postgres.clear_db_slow(cfg, state["parts"]["postgres"], record)
+    pg_faults.clear_db_slow(cfg, state["parts"]["postgres"], record)
 
 
 def _disk_full(cfg: LabConfig, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -88,21 +88,21 @@ def _disk_full_clear(cfg: LabConfig, state: dict[str, Any], record: dict[str, An
 
 def _intrusion(cfg: LabConfig, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     from irdrive_lab.hosts import hosts
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
     ips = list(params.get("ips") or INTRUSION_IPS)
     hosts.fault_intrusion_hosts(cfg, state["parts"]["hosts"], ips)
-    rows = postgres.fault_intrusion_db(cfg, state["parts"]["postgres"], ips)
+    rows = pg_faults.fault_intrusion_db(cfg, state["parts"]["postgres"], ips)
     return {"ips": ips, "auth_log_rows": rows}
 
 
 def _intrusion_clear(cfg: LabConfig, state: dict[str, Any], record: dict[str, Any]) -> None:
     from irdrive_lab.hosts import hosts
-    from irdrive_lab.pg import postgres
+    from irdrive_lab.pg import faults as pg_faults
 
     ips = list(record.get("ips") or INTRUSION_IPS)
     hosts.clear_intrusion_hosts(cfg, state["parts"]["hosts"])
-    postgres.clear_intrusion_db(cfg, state["parts"]["postgres"], ips)
+    pg_faults.clear_intrusion_db(cfg, state["parts"]["postgres"], ips)
 
 
 FAULTS: dict[str, Fault] = {

@@ -15,6 +15,9 @@ import pytest
 from irdrive_lab.control import proc
 from irdrive_lab.control.config import DEFAULT_PG_BINDIR, ENV_PG_BINDIR, LabConfig
 from irdrive_lab.control.errors import LabError
+from irdrive_lab.pg import cluster
+from irdrive_lab.pg import faults as pg_faults
+from irdrive_lab.pg import journal as pg_journal
 from irdrive_lab.pg import postgres as pg
 
 PORT_BASE = 19630
@@ -143,7 +146,7 @@ def test_pg_stat_statements_and_responder_rights(lab: Lab) -> None:
 
 def test_journal_entries_hold_mutating_statements_only(lab: Lab) -> None:
     cfg, info = lab
-    before = pg.journal_entries(cfg, info)
+    before = pg_journal.journal_entries(cfg, info)
     # The lab's own seeding is not logged.
     assert not [e for e in before if e["path"] in ("CREATE", "INSERT")]
     conn = connect(info, "app")
@@ -156,7 +159,7 @@ def test_journal_entries_hold_mutating_statements_only(lab: Lab) -> None:
     deadline = time.monotonic() + 5
     new: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not new:
-        new = pg.journal_entries(cfg, info)[len(before) :]
+        new = pg_journal.journal_entries(cfg, info)[len(before) :]
         time.sleep(0.1)
     assert [(e["source"], e["method"], e["path"], e["user"]) for e in new] == [
         ("postgres", "SQL", "UPDATE", "platform_app_a")
@@ -167,7 +170,7 @@ def test_journal_entries_hold_mutating_statements_only(lab: Lab) -> None:
 
 def test_db_slow_holds_long_and_idle_in_transaction_sessions(lab: Lab) -> None:
     cfg, info = lab
-    fault = pg.fault_db_slow(cfg, info)
+    fault = pg_faults.fault_db_slow(cfg, info)
     try:
         conn = connect(info)
         try:
@@ -197,18 +200,18 @@ def test_db_slow_holds_long_and_idle_in_transaction_sessions(lab: Lab) -> None:
         finally:
             conn.close()
     finally:
-        pg.clear_db_slow(cfg, info)
-    assert pg.slow_sessions(cfg, info) == {"active": 0, "idle in transaction": 0}
+        pg_faults.clear_db_slow(cfg, info)
+    assert pg_faults.slow_sessions(cfg, info) == {"active": 0, "idle in transaction": 0}
     assert not proc.is_alive(fault["procs"][0])
 
 
 def test_db_down_and_clear(lab: Lab) -> None:
     cfg, info = lab
-    pg.fault_db_down(cfg, info)
+    pg_faults.fault_db_down(cfg, info)
     ok, message = pg.health(cfg, info)
     assert not ok and "unreachable" in message
     assert postgres_pids_for(info["data_dir"]) == []
-    pg.clear_db_down(cfg, info)
+    pg_faults.clear_db_down(cfg, info)
     assert pg.health(cfg, info)[0]
     conn = connect(info)
     try:
@@ -254,7 +257,7 @@ def test_stop_leaves_no_process_and_restart_reuses_the_cluster(tmp_path: Path) -
     finally:
         pg.destroy(cfg, info)
     assert postgres_pids_for(info["data_dir"]) == []
-    assert not pg.data_root(cfg).exists()
+    assert not cluster.data_root(cfg).exists()
     assert not (tmp_path / "pgdata").is_symlink()
 
 
@@ -267,7 +270,7 @@ def test_missing_binaries_give_one_clear_line(
         pg.start(cfg, {})
     assert "PostgreSQL binaries missing" in str(err.value)
     assert "\n" not in str(err.value)
-    assert not pg.data_root(cfg).exists()
+    assert not cluster.data_root(cfg).exists()
 
 
 def test_port_in_use_is_refused(tmp_path: Path) -> None:
@@ -288,7 +291,7 @@ def test_intrusion_rows_added_and_cleared(lab: Lab) -> None:
     conn = connect(info)
     try:
         before = scalar(conn, "SELECT count(*) FROM auth_logs")
-        rows = pg.fault_intrusion_db(cfg, info, ips)
+        rows = pg_faults.fault_intrusion_db(cfg, info, ips)
         assert rows == 80
         failed = scalar(
             conn,
@@ -297,7 +300,7 @@ def test_intrusion_rows_added_and_cleared(lab: Lab) -> None:
             (ips,),
         )
         assert failed >= 80
-        pg.clear_intrusion_db(cfg, info, ips)
+        pg_faults.clear_intrusion_db(cfg, info, ips)
         assert scalar(conn, "SELECT count(*) FROM auth_logs") == before
     finally:
         conn.close()
