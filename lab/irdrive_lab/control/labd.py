@@ -25,7 +25,7 @@ from irdrive_lab.control.errors import LabError
 # ---- component interface (runs in the CLI process) --------------------------------------
 def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
     from irdrive_lab.kube import pki
-    from irdrive_lab.platform.platform import resolve_admin_token
+    from irdrive_lab.platform.cache import resolve_admin_token
 
     pki.write_kubeconfig(cfg, pki.ensure_pki(cfg))
     admin_token = resolve_admin_token(cfg, None)
@@ -139,7 +139,7 @@ def serve(cfg: LabConfig) -> None:
     from irdrive_lab.kube.server import make_server
     from irdrive_lab.kube.sim import Simulation
     from irdrive_lab.kube.store import Store
-    from irdrive_lab.platform.platform import make_platform_server
+    from irdrive_lab.platform.server import make_platform_server
 
     store = Store()
     state = LabState()

@@ -22,13 +22,9 @@ from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.store import Store
-from irdrive_lab.platform.platform import (
-    TEST_VIDEO,
-    PlatformServer,
-    deployment_pods,
-    make_platform_server,
-    pod_is_ready,
-)
+from irdrive_lab.platform.cluster import deployment_pods, pod_is_ready
+from irdrive_lab.platform.origin import TEST_VIDEO
+from irdrive_lab.platform.server import PlatformServer, make_platform_server
 
 PORT_BASE = 19640
 NS = "platform"

@@ -18,20 +18,15 @@ from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import Conflict, not_found
-from irdrive_lab.platform import platform
-from irdrive_lab.platform.platform import (
-    TEST_VIDEO,
-    TEST_VIDEO_ETAG,
-    CdnResolutionError,
-    PlatformApp,
-    Request,
-    bad_image_of,
-    edge_for,
-    make_platform_server,
-    parse_range,
-    pod_is_ready,
-    resolve_admin_token,
-)
+from irdrive_lab.platform import cache, cluster, dbcheck, streaming, web
+from irdrive_lab.platform.app import PlatformApp
+from irdrive_lab.platform.cache import resolve_admin_token
+from irdrive_lab.platform.cdn import CdnResolutionError, edge_for
+from irdrive_lab.platform.cluster import pod_is_ready
+from irdrive_lab.platform.faults import bad_image_of
+from irdrive_lab.platform.origin import TEST_VIDEO, TEST_VIDEO_ETAG, parse_range
+from irdrive_lab.platform.server import make_platform_server
+from irdrive_lab.platform.web import Request
 
 NS = "platform"
 TOKEN = "unit-test-admin-token"
@@ -111,7 +106,7 @@ def pod(
     created: str = "2026-01-01T00:00:00Z",
     phase: str = "Running",
 ) -> dict[str, Any]:
-    annotations = {platform.ENV_ANNOTATION: json.dumps(env)} if env is not None else {}
+    annotations = {cluster.ENV_ANNOTATION: json.dumps(env)} if env is not None else {}
     return {
         "metadata": {
             "name": name,
@@ -183,7 +178,7 @@ class Lab:
         body: Any = None,
         headers: dict[str, str] | None = None,
         client: str = "127.0.0.1",
-    ) -> tuple[int, Any, platform.Response]:
+    ) -> tuple[int, Any, web.Response]:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body else b""
         req = Request(
             method, target, {k.lower(): v for k, v in (headers or {}).items()}, raw, client
@@ -451,12 +446,12 @@ def test_streaming_down_when_video_storage_is_full(lab: Lab, tmp_path: Path) -> 
     lab.info = {"hosts": {"streaming": {"paths": {"video_storage": str(videos)}}}}
     (videos / "a.mp4").write_bytes(b"x" * 10)
     assert lab.call("GET", "/streaming/health")[0] == 200
-    for i in range(platform.TMP_FILES_LIMIT):
+    for i in range(streaming.TMP_FILES_LIMIT):
         (videos / f"upload-{i}.tmp").write_bytes(b"x")
     lab.app._info._at = -1e9
     status, body, _ = lab.call("GET", "/streaming/health")
     assert status == 503 and body["checks"]["video_storage"]["full"] is True
-    assert body["checks"]["video_storage"]["tmp_files"] == platform.TMP_FILES_LIMIT
+    assert body["checks"]["video_storage"]["tmp_files"] == streaming.TMP_FILES_LIMIT
 
 
 @pytest.mark.parametrize(("free_blocks", "full"), [(3, True), (50, False)])
@@ -471,8 +466,8 @@ def test_streaming_storage_on_its_own_mount_is_full_when_nearly_used(
     class Vfs:
         f_blocks, f_bavail = 100, free_blocks
 
-    monkeypatch.setattr(platform.os.path, "ismount", lambda p: str(p) == str(videos))
-    monkeypatch.setattr(platform.os, "statvfs", lambda p: Vfs())
+    monkeypatch.setattr(streaming.os.path, "ismount", lambda p: str(p) == str(videos))
+    monkeypatch.setattr(streaming.os, "statvfs", lambda p: Vfs())
     status, body, _ = lab.call("GET", "/streaming/health")
     storage = body["checks"]["video_storage"]
     assert storage["full"] is full and storage["tmp_files"] == 1
@@ -618,16 +613,16 @@ def test_cache_admin_methods(lab: Lab) -> None:
 
 def test_admin_token_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = LabConfig(dir=tmp_path, port_base=20000)
-    monkeypatch.delenv(platform.ADMIN_TOKEN_ENV, raising=False)
+    monkeypatch.delenv(cache.ADMIN_TOKEN_ENV, raising=False)
     generated = resolve_admin_token(cfg, None)
-    token_file = cfg.run_dir / platform.ADMIN_TOKEN_FILE
+    token_file = cfg.run_dir / cache.ADMIN_TOKEN_FILE
     assert len(generated) >= 24 and token_file.read_text().strip() == generated
     assert os.stat(token_file).st_mode & 0o777 == 0o600
     assert resolve_admin_token(cfg, None) == generated
     assert resolve_admin_token(cfg, {"platform": {"admin_token": "from-lab-json"}}) == (
         "from-lab-json"
     )
-    monkeypatch.setenv(platform.ADMIN_TOKEN_ENV, "from-env")
+    monkeypatch.setenv(cache.ADMIN_TOKEN_ENV, "from-env")
     assert resolve_admin_token(cfg, {"platform": {"admin_token": "from-lab-json"}}) == "from-env"
 
 
@@ -820,7 +815,7 @@ def test_database_check_logs_in_as_the_running_backend_pods(monkeypatch: Any) ->
     ):
         store.put("pods", pod("backend", name, ready=ready))
         remember_secret_env(store, NS, name, {"DB_username": user, "DB_password": password})
-    logins = platform.backend_logins(store)
+    logins = dbcheck.backend_logins(store)
     assert sorted(logins) == [
         ("backend pod backend-3", ("app_b", "pw-b")),
         ("backend pods backend-1, backend-2", ("app_a", "pw-a")),
@@ -832,11 +827,11 @@ def test_database_check_logs_in_as_the_running_backend_pods(monkeypatch: Any) ->
         ok = password != "pw-b"
         return ok, "ok" if ok else f'password authentication failed for user "{user}"'
 
-    monkeypatch.setattr(platform, "_postgres_login", login)
+    monkeypatch.setattr(dbcheck, "_postgres_login", login)
     info = {"postgres": {"host": "10.0.0.6", "port": 5432, "app_user": "x", "app_password": "y"}}
-    ok, detail = platform.postgres_check(lambda: info, logins)
+    ok, detail = dbcheck.postgres_check(lambda: info, logins)
     assert not ok and detail.startswith("backend pod backend-3 (user app_b): password")
     # Without backend logins the lab's own record is used.
     tried.clear()
-    assert platform.postgres_check(lambda: info, []) == (True, "ok")
+    assert dbcheck.postgres_check(lambda: info, []) == (True, "ok")
     assert tried == [("x", "y")]
