@@ -1,8 +1,9 @@
 """Routing and semantics of the Kubernetes REST API over the store, independent of the socket.
 
-``Api.handle(request)`` turns one request into a ``Response``: discovery documents, CRUD with
-selectors and dry runs, the scale/status/log subresources, watches (as an event iterator the
-transport streams) and metrics.k8s.io from the simulation.
+``Api.handle(request)`` turns one request into a ``Response``: discovery documents
+(``discovery``), CRUD with selectors and dry runs, the scale and status subresources, watches
+(as an event iterator the transport streams), pod logs (``podlogs``) and metrics.k8s.io from
+the simulation. Requests and responses are in ``request``.
 """
 
 from __future__ import annotations
@@ -10,121 +11,20 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from irdrive_lab.kube import openapi, tables
+from irdrive_lab.kube import discovery, openapi, tables
 from irdrive_lab.kube import patch as patching
-from irdrive_lab.kube.errors import (
-    BadRequest,
-    MethodNotAllowed,
-    NotFound,
-    UnsupportedMediaType,
-    not_found,
-)
+from irdrive_lab.kube.errors import BadRequest, MethodNotAllowed, NotFound, not_found
+from irdrive_lab.kube.podlogs import PodLogs
+from irdrive_lab.kube.request import Request, Response, Target, dry_run_param, flag, int_param
 from irdrive_lab.kube.resources import GROUPS, Resource, find
 from irdrive_lab.kube.selectors import make_matcher, selector_string
 from irdrive_lab.kube.store import Store
 
-KUBE_VERSION = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.2",
-    "gitCommit": "67a30c0adcf52bd3f56ff0893ce19966be12991f",
-    "gitTreeState": "clean",
-    "buildDate": "2025-02-12T21:19:47Z",
-    "goVersion": "go1.23.6",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 DEFAULT_WATCH_TIMEOUT = 1800.0
-LOG_FOLLOW_LIMIT = 600.0
 METRICS_GROUP = "metrics.k8s.io"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes = b""
-    content_type: str = ""
-    accept: str = ""
-
-    @property
-    def wants_table(self) -> bool:
-        return "as=Table" in self.accept.replace(" ", "")
-
-    @property
-    def dry_run(self) -> bool:
-        """``dryRun=All`` in the query, or in the DeleteOptions body of a DELETE."""
-        if "All" in self.query.get("dryRun", "").split(","):
-            return True
-        if self.method == "DELETE" and self.body:
-            try:
-                options = json.loads(self.body)
-            except ValueError:
-                return False
-            return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
-        return False
-
-    def json_body(self) -> Any:
-        if not self.body:
-            raise BadRequest("the request has no body")
-        media = self.content_type.split(";", 1)[0].strip().lower()
-        if "protobuf" in media or "cbor" in media:
-            raise UnsupportedMediaType(
-                f"the lab's API accepts JSON bodies only, not {media}; for kubectl create "
-                "<kind>, use: kubectl create ... --dry-run=client -o yaml | kubectl apply -f -"
-            )
-        if media in ("application/yaml", "application/apply-patch+yaml"):
-            try:
-                return yaml.safe_load(self.body)
-            except yaml.YAMLError as exc:
-                raise BadRequest(f"the request body is not valid YAML: {exc}") from None
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-
-
-@dataclass
-class Response:
-    status: int = 200
-    body: Any = None
-    text: str | None = None
-    # A stream is sent with chunked transfer encoding, one chunk per item.
-    stream: Iterator[bytes] | None = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Target:
-    """A parsed resource path: /api/v1/namespaces/ns/pods/name/log and the like."""
-
-    res: Resource
-    namespace: str | None
-    name: str | None
-    sub: str | None
-
-
-def _flag(query: dict[str, str], name: str) -> bool:
-    return query.get(name, "").lower() in ("true", "1")
-
-
-def _int_param(query: dict[str, str], name: str) -> int | None:
-    value = query.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise BadRequest(f"invalid value for {name}: {value!r}") from None
 
 
 class Api:
@@ -133,15 +33,16 @@ class Api:
         self.sim = sim
         self.server_address = server_address
         self.stopping = threading.Event()
+        self.pod_logs = PodLogs(store, sim, self.stopping)
 
     # ---- entry -----------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         parts = [p for p in req.path.split("/") if p]
         if not parts:
-            return self._paths()
+            return discovery.root_paths()
         head = parts[0]
         if head == "version" and len(parts) == 1:
-            return Response(body=KUBE_VERSION)
+            return Response(body=discovery.KUBE_VERSION)
         if head in ("healthz", "readyz", "livez"):
             return Response(text="ok", content_type="text/plain; charset=utf-8")
         if head == "openapi" and parts[1:2] == ["v3"]:
@@ -152,7 +53,7 @@ class Api:
             return self._route(req, "", parts[1:])
         if head == "apis":
             if len(parts) == 1:
-                return Response(body=self._group_list())
+                return Response(body=discovery.api_group_list())
             return self._route(req, parts[1], parts[2:])
         raise NotFound("the server could not find the requested resource")
 
@@ -161,19 +62,13 @@ class Api:
             raise NotFound("the server could not find the requested resource")
         if not rest:
             if not group:
-                return Response(
-                    body={
-                        "kind": "APIVersions",
-                        "versions": ["v1"],
-                        "serverAddressByClientCIDRs": self._cidrs(),
-                    }
-                )
-            return Response(body=self._group(group))
+                return Response(body=discovery.api_versions(self.server_address))
+            return Response(body=discovery.api_group(group))
         version, rest = rest[0], rest[1:]
         if GROUPS.get(group, ("",))[0] != version:
             raise NotFound("the server could not find the requested resource")
         if not rest:
-            return Response(body=self._resource_list(group, version))
+            return Response(body=discovery.resource_list(group, version))
         target = self._target(group, version, rest)
         if group == METRICS_GROUP:
             return self._metrics(req, target)
@@ -194,83 +89,23 @@ class Api:
             raise NotFound("the server could not find the requested resource")
         return Target(res, namespace if res.namespaced else None, name, sub)
 
-    # ---- discovery -------------------------------------------------------------------------
-    def _paths(self) -> Response:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
-        for group, (version, _) in GROUPS.items():
-            if group:
-                paths += [f"/apis/{group}", f"/apis/{group}/{version}"]
-        return Response(body={"paths": sorted(paths)})
-
-    def _cidrs(self) -> list[dict[str, str]]:
-        return [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}]
-
-    def _group(self, group: str) -> dict[str, Any]:
-        version = GROUPS[group][0]
-        gv = {"groupVersion": f"{group}/{version}", "version": version}
-        return {
-            "kind": "APIGroup",
-            "apiVersion": "v1",
-            "name": group,
-            "versions": [gv],
-            "preferredVersion": gv,
-        }
-
-    def _group_list(self) -> dict[str, Any]:
-        groups = [self._group(g) for g in GROUPS if g]
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-
-    def _resource_list(self, group: str, version: str) -> dict[str, Any]:
-        entries: list[dict[str, Any]] = []
-        for res in GROUPS[group][1]:
-            entry: dict[str, Any] = {
-                "name": res.plural,
-                "singularName": res.singular or res.plural[:-1],
-                "namespaced": res.namespaced,
-                "kind": res.kind,
-                "verbs": list(res.verbs),
-            }
-            if res.short_names:
-                entry["shortNames"] = list(res.short_names)
-            if res.categories:
-                entry["categories"] = list(res.categories)
-            entries.append(entry)
-            for sub, (kind, verbs) in sorted(res.subresources.items()):
-                sub_entry: dict[str, Any] = {
-                    "name": f"{res.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": res.namespaced,
-                    "kind": kind,
-                    "verbs": list(verbs),
-                }
-                if sub == "scale":
-                    sub_entry.update(group="autoscaling", version="v1")
-                entries.append(sub_entry)
-        gv = f"{group}/{version}" if group else version
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": gv,
-            "resources": entries,
-        }
-
     # ---- resources -------------------------------------------------------------------------
     def _resource(self, req: Request, t: Target) -> Response:
         if t.sub == "log":
             if req.method != "GET":
                 raise MethodNotAllowed("the server does not allow this method on pods/log")
-            return self._logs(req, t)
+            return self.pod_logs.response(req, t)
         if t.sub == "scale":
             return self._scale(req, t)
         method = req.method
         if method == "GET":
             if t.name is None:
-                if _flag(req.query, "watch"):
+                if flag(req.query, "watch"):
                     return self._watch(req, t)
                 return self._list(req, t)
             obj = self.store.get(t.res.key, t.namespace, t.name)
             return self._object_response(req, t, obj)
-        dry_run = self._dry_run(req)
+        dry_run = dry_run_param(req)
         if method == "POST":
             if t.name is not None:
                 raise MethodNotAllowed(f"the server does not allow this method on {t.res.key}")
@@ -302,14 +137,6 @@ class Api:
             )
             return Response(body=table)
         return Response(body=obj)
-
-    def _dry_run(self, req: Request) -> bool:
-        values = [v for v in req.query.get("dryRun", "").split(",") if v]
-        if not values:
-            return False
-        if values != ["All"]:
-            raise BadRequest(f"Invalid dry run value: {req.query['dryRun']!r} (only All is valid)")
-        return True
 
     def _body_object(self, req: Request, t: Target) -> dict[str, Any]:
         obj = req.json_body()
@@ -369,7 +196,7 @@ class Api:
                 start = int(json.loads(base64.b64decode(req.query["continue"]))["start"])
             except (ValueError, KeyError, TypeError):
                 raise BadRequest("continue key is not valid") from None
-        limit = _int_param(req.query, "limit") or 0
+        limit = int_param(req.query, "limit") or 0
         end = start + limit if limit > 0 else len(items)
         page = items[start:end]
         cont = ""
@@ -378,7 +205,7 @@ class Api:
         return page, cont
 
     def _watch(self, req: Request, t: Target) -> Response:
-        timeout = _int_param(req.query, "timeoutSeconds")
+        timeout = int_param(req.query, "timeoutSeconds")
         events = self.store.watch(
             t.res.key,
             t.namespace,
@@ -528,7 +355,7 @@ class Api:
             return Response(body=self._scale_of(self.store.get(t.res.key, t.namespace, name)))
         if req.method not in ("PUT", "PATCH"):
             raise MethodNotAllowed(f"the server does not allow this method on {t.res.key}/scale")
-        dry_run = self._dry_run(req)
+        dry_run = dry_run_param(req)
         with self.store.lock:
             current = self.store.get(t.res.key, t.namespace, name)
             scale = self._scale_of(current)
@@ -544,66 +371,6 @@ class Api:
             current["metadata"]["resourceVersion"] = rv or current["metadata"]["resourceVersion"]
             updated = self.store.update(t.res.key, current, dry_run=dry_run)
         return Response(body=self._scale_of(updated))
-
-    # ---- logs ------------------------------------------------------------------------------
-    def _logs(self, req: Request, t: Target) -> Response:
-        pod = self.store.get("pods", t.namespace, t.name or "")
-        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-        container = req.query.get("container") or None
-        init_names = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        if container is None:
-            if len(names) != 1:
-                raise BadRequest(
-                    f"a container name must be specified for pod {t.name}, "
-                    f"choose one of: [{' '.join(names)}]"
-                )
-            container = names[0]
-        elif container not in names + init_names:
-            raise BadRequest(f"container {container} is not valid for pod {t.name}")
-        tail = _int_param(req.query, "tailLines")
-        since = _int_param(req.query, "sinceSeconds")
-        timestamps = _flag(req.query, "timestamps")
-        previous = _flag(req.query, "previous")
-        text = self._pod_logs(pod, container, tail, since, timestamps, previous)
-        if not _flag(req.query, "follow"):
-            return Response(text=text, content_type="text/plain")
-        return Response(
-            stream=self._follow(pod, container, text, timestamps), content_type="text/plain"
-        )
-
-    def _pod_logs(
-        self,
-        pod: dict[str, Any],
-        container: str,
-        tail: int | None,
-        since: int | None,
-        timestamps: bool,
-        previous: bool,
-    ) -> str:
-        if self.sim is None:
-            return ""
-        return str(self.sim.pod_logs(pod, container, tail, since, timestamps, previous))
-
-    def _follow(
-        self, pod: dict[str, Any], container: str, first: str, timestamps: bool
-    ) -> Iterator[bytes]:
-        """Send what is there, then new lines as they appear, until the pod goes or time's up."""
-        if first:
-            yield first.encode()
-        seen = self._pod_logs(pod, container, None, None, timestamps, False).splitlines()
-        meta = pod["metadata"]
-        deadline = time.monotonic() + LOG_FOLLOW_LIMIT
-        while time.monotonic() < deadline and not self.stopping.wait(1.0):
-            try:
-                current = self.store.get("pods", meta.get("namespace"), meta["name"])
-            except NotFound:
-                return
-            if current["metadata"].get("uid") != meta.get("uid"):
-                return
-            lines = self._pod_logs(current, container, None, None, timestamps, False).splitlines()
-            if lines[: len(seen)] == seen and len(lines) > len(seen):
-                yield ("\n".join(lines[len(seen) :]) + "\n").encode()
-            seen = lines
 
     # ---- metrics.k8s.io --------------------------------------------------------------------
     def _metrics(self, req: Request, t: Target) -> Response:

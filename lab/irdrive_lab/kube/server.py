@@ -11,21 +11,21 @@ import hmac
 import json
 import logging
 import select
-import socket
 import ssl
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.httpserver import LabHTTPServer, LabRequestHandler
 from irdrive_lab.control.journal import MUTATING_METHODS, Journal
 from irdrive_lab.control.state import LabState
-from irdrive_lab.kube.api import Api, Request, Response
+from irdrive_lab.kube.api import Api
 from irdrive_lab.kube.errors import ApiError, Conflict, InternalError, Unauthorized
 from irdrive_lab.kube.pki import Pki, ensure_pki, write_kubeconfig
+from irdrive_lab.kube.request import Request, Response
 from irdrive_lab.kube.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,52 +34,23 @@ UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
 MAX_BODY = 16 * 1024 * 1024
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _HttpServer(LabHTTPServer):
     request_queue_size = 128
+    socket_timeout = 30  # the TLS handshake happens on first read, in the handler thread
+    thread_name = "lab-kube-apiserver"
     lab: Server
-
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = super().get_request()
-        sock.settimeout(30)  # the TLS handshake happens on first read, in the handler thread
-        # Headers and body go out in two writes: without this, Nagle holds the body until the
-        # client's delayed ACK, about 40 ms per response.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, addr
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection error from %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LabRequestHandler):
     server_version = "irdrive-lab-kube-apiserver"
     server: _HttpServer
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_HEAD(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+    logger = log
 
     # ---- one request -----------------------------------------------------------------------
-    def _serve(self) -> None:
+    def serve(self) -> None:
         lab = self.server.lab
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
@@ -144,15 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_stream(resp)
             return
         payload = resp.text.encode() if resp.text is not None else json.dumps(resp.body).encode()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-cache, private")
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        self.send_payload(
+            resp.status, payload, resp.content_type, resp.headers, cache_control="no-cache, private"
+        )
 
     def _send_stream(self, resp: Response) -> None:
         assert resp.stream is not None
@@ -210,38 +175,24 @@ class Server:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
         context.set_alpn_protocols(["http/1.1"])
-        self.httpd = _HttpServer((host, port), _Handler, bind_and_activate=True)
+        self.httpd = _HttpServer((host, port), _Handler)
         self.httpd.socket = context.wrap_socket(
             self.httpd.socket, server_side=True, do_handshake_on_connect=False
         )
         self.httpd.lab = self
-        self.host, self.port = host, self.httpd.server_address[1]
-        self._thread: threading.Thread | None = None
+        self.host, self.port = host, self.httpd.port
 
     @property
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
     def serve_in_thread(self) -> threading.Thread:
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="lab-kube-apiserver",
-            daemon=True,
-        )
-        self._thread.start()
-        return self._thread
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever(poll_interval=0.2)
+        return self.httpd.serve_in_thread()
 
     def shutdown(self) -> None:
         """Stop accepting, end open watches and log follows, close the socket."""
         self.api.stopping.set()
         self.httpd.shutdown()
-        self.httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def make_server(
