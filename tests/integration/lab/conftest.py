@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import port_base
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
-from irdrive_lab.control.proc import port_in_use
 from irdrive_lab.control.state import LabState
-
-K8S_PORT_BASES = range(18600, 18700, 10)
 
 
 @dataclass
@@ -113,18 +111,11 @@ class K8sApi:
         return {**os.environ, "KUBECONFIG": str(self.cfg.kubeconfig)}
 
 
-def _free_port_base() -> int:
-    for base in K8S_PORT_BASES:
-        if not port_in_use(base):
-            return base
-    raise RuntimeError("no free port in 18600..18699 for the lab Kubernetes API")
-
-
 @pytest.fixture(scope="module")
 def k8s_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sApi]:
     from irdrive_lab.kube import Store, make_server
 
-    cfg = LabConfig(dir=tmp_path_factory.mktemp("k8s-lab"), port_base=_free_port_base())
+    cfg = LabConfig(dir=tmp_path_factory.mktemp("k8s-lab"), port_base=port_base(1))
     cfg.ensure_dirs()
     store = Store()
     state = LabState()

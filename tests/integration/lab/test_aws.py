@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import port_base
 
 from irdrive_lab.aws import aws
 from irdrive_lab.control import proc
@@ -16,12 +17,10 @@ from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.errors import LabError
 from irdrive_lab.control.journal import Journal
 
-PORT_BASE = 19610
-
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabConfig, dict[str, Any]]]:
-    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("aws-lab")), port_base=PORT_BASE)
+    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("aws-lab")), port_base=port_base(1))
     started = time.monotonic()
     info = aws.start(cfg, {})
     try:
@@ -200,7 +199,7 @@ def test_reseed_restores_the_seeded_state(lab: tuple[LabConfig, dict[str, Any]])
 def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
     import socket
 
-    cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 10)
+    cfg = LabConfig(dir=tmp_path, port_base=port_base(2))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", cfg.port("aws")))
         sock.listen()
@@ -209,7 +208,7 @@ def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
 
 
 def test_stop_leaves_no_process(tmp_path: Path) -> None:
-    cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 20)
+    cfg = LabConfig(dir=tmp_path, port_base=port_base(3))
     info = aws.start(cfg, {})
     try:
         assert proc.wait_for_port(cfg.port("aws"), timeout=15)

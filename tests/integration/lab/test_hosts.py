@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import port_base
 
 from irdrive_lab.control.config import HOST_NAMES, LabConfig
 from irdrive_lab.control.errors import LabError
@@ -93,7 +94,7 @@ def leftovers(cfg: LabConfig) -> list[str]:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if not can_netns:
         pytest.skip("needs root, iproute2 and openssh-server")
-    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("hosts-lab")), port_base=19700)
+    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("hosts-lab")), port_base=port_base(1))
     started = time.monotonic()
     info = hosts.start(cfg, {"hosts_mode": "netns"})
     try:
@@ -293,7 +294,7 @@ def test_deny_include_is_valid_nginx(lab: Lab) -> None:
 @needs_netns
 def test_second_lab_runs_beside_the_first_and_stops_clean(lab: Lab, tmp_path: Path) -> None:
     first_cfg, first_info = lab
-    cfg = LabConfig(dir=tmp_path / "second", port_base=19720)  # another base: another subnet
+    cfg = LabConfig(dir=tmp_path / "second", port_base=port_base(2))  # another base: another subnet
     assert cfg.subnet_index != first_cfg.subnet_index
     t0 = time.monotonic()
     info = hosts.start(cfg, {"hosts_mode": "netns"})
@@ -323,7 +324,7 @@ def test_second_lab_runs_beside_the_first_and_stops_clean(lab: Lab, tmp_path: Pa
 
 @needs_netns
 def test_stop_ends_logged_in_sessions_too(tmp_path: Path) -> None:
-    cfg = LabConfig(dir=tmp_path / "lab", port_base=19730)
+    cfg = LabConfig(dir=tmp_path / "lab", port_base=port_base(3))
     info = hosts.start(cfg, {"hosts_mode": "netns"})
     try:
         hosts.wait_ready(cfg, info, timeout=10)
@@ -369,7 +370,7 @@ def test_subnet_taken_by_another_lab_is_refused_and_nothing_is_left(
 def test_missing_sshd_fails_in_one_line_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = LabConfig(dir=tmp_path / "lab", port_base=19750)
+    cfg = LabConfig(dir=tmp_path / "lab", port_base=port_base(5))
     monkeypatch.setattr(netns, "SSHD", "/nonexistent/sbin/sshd")
     with pytest.raises(LabError) as err:
         hosts.start(cfg, {"hosts_mode": "netns"})
@@ -379,7 +380,7 @@ def test_missing_sshd_fails_in_one_line_and_leaves_nothing(
 
 
 def test_local_fallback_hosts_work_through_the_inventory(tmp_path: Path) -> None:
-    cfg = LabConfig(dir=tmp_path / "lab", port_base=19760)
+    cfg = LabConfig(dir=tmp_path / "lab", port_base=port_base(6))
     info = hosts.start(cfg, {"hosts_mode": "local"})
     try:
         hosts.wait_ready(cfg, info, timeout=5)

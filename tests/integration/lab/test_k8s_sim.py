@@ -10,16 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _ports import port_base
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
-from irdrive_lab.control.proc import port_in_use
 from irdrive_lab.control.state import LabState
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
 NS = "platform"
-PORT_BASES = range(18700, 18800, 10)
 
 
 @dataclass
@@ -48,10 +47,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     from irdrive_lab.kube.sim import Simulation
     from irdrive_lab.kube.store import Store
 
-    base = next((b for b in PORT_BASES if not port_in_use(b)), None)
-    if base is None:
-        pytest.skip("no free port in 18700..18799")
-    cfg = LabConfig(dir=tmp_path_factory.mktemp("k8s-sim"), port_base=base, pod_ready_delay=0.3)
+    cfg = LabConfig(
+        dir=tmp_path_factory.mktemp("k8s-sim"), port_base=port_base(1), pod_ready_delay=0.3
+    )
     cfg.ensure_dirs()
     store, state, journal = Store(), LabState(), Journal(cfg.journal_file)
     sim = Simulation(store, state, cfg)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _ports import port_base
 
 IRDRIVE = str(Path(sys.executable).parent / "irdrive")
 
@@ -50,7 +51,7 @@ def _port_free(port: int) -> bool:
 
 
 def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> None:
-    lab_dir, base = tmp_path / "lab-a", 17950
+    lab_dir, base = tmp_path / "lab-a", port_base(1)
     up = _irdrive(lab_dir, base, "up")
     assert up.returncode == 0, up.stderr
     assert "Kubeconfig:" in up.stdout
@@ -79,7 +80,7 @@ def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> Non
 
 
 def test_unknown_fault_is_one_clear_line(tmp_path: Path) -> None:
-    res = _irdrive(tmp_path / "lab-x", 17960, "fault", "meteor-strike")
+    res = _irdrive(tmp_path / "lab-x", port_base(2), "fault", "meteor-strike")
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown fault 'meteor-strike'" in lines[0]
@@ -87,7 +88,7 @@ def test_unknown_fault_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_port_in_use_starts_nothing(tmp_path: Path) -> None:
-    lab_dir, base = tmp_path / "lab-b", 17970
+    lab_dir, base = tmp_path / "lab-b", port_base(3)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", base + 2))
         blocker.listen()
@@ -100,7 +101,7 @@ def test_port_in_use_starts_nothing(tmp_path: Path) -> None:
 
 
 def test_missing_postgres_binaries_starts_nothing(tmp_path: Path) -> None:
-    lab_dir, base = tmp_path / "lab-c", 17980
+    lab_dir, base = tmp_path / "lab-c", port_base(4)
     res = _irdrive(lab_dir, base, "up", env={"IRDRIVE_PG_BINDIR": str(tmp_path / "nowhere")})
     assert res.returncode == 2
     assert "missing PostgreSQL binaries" in res.stderr

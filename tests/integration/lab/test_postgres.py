@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+from _ports import port_base
 
 from irdrive_lab.control import proc
 from irdrive_lab.control.config import DEFAULT_PG_BINDIR, ENV_PG_BINDIR, LabConfig
@@ -19,8 +20,6 @@ from irdrive_lab.pg import cluster
 from irdrive_lab.pg import faults as pg_faults
 from irdrive_lab.pg import journal as pg_journal
 from irdrive_lab.pg import postgres as pg
-
-PORT_BASE = 19630
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not (Path(DEFAULT_PG_BINDIR) / "postgres").exists(),
@@ -32,7 +31,7 @@ Lab = tuple[LabConfig, dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("pg-lab")), port_base=PORT_BASE)
+    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("pg-lab")), port_base=port_base(1))
     started = time.monotonic()
     info: dict[str, Any] = {}
     try:
@@ -239,7 +238,7 @@ def test_reseed_restores_rows(lab: Lab) -> None:
 
 
 def test_stop_leaves_no_process_and_restart_reuses_the_cluster(tmp_path: Path) -> None:
-    cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 10)
+    cfg = LabConfig(dir=tmp_path, port_base=port_base(2))
     info = pg.start(cfg, {})
     try:
         pg.wait_ready(cfg, info, timeout=60)
@@ -265,7 +264,7 @@ def test_missing_binaries_give_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV_PG_BINDIR, str(tmp_path / "nowhere"))
-    cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 20)
+    cfg = LabConfig(dir=tmp_path, port_base=port_base(3))
     with pytest.raises(LabError) as err:
         pg.start(cfg, {})
     assert "PostgreSQL binaries missing" in str(err.value)
@@ -274,7 +273,7 @@ def test_missing_binaries_give_one_clear_line(
 
 
 def test_port_in_use_is_refused(tmp_path: Path) -> None:
-    cfg = LabConfig(dir=tmp_path, port_base=PORT_BASE + 30)
+    cfg = LabConfig(dir=tmp_path, port_base=port_base(4))
     try:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", cfg.port("postgres")))
