@@ -17,10 +17,11 @@ from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import AlreadyExists, ApiError
 from irdrive_lab.kube.sim import logs, metrics, seed
-from irdrive_lab.kube.sim.deployments import DeploymentController, deployment_complete, replicas_of
+from irdrive_lab.kube.sim.deployment_status import deployment_complete, replicas_of
+from irdrive_lab.kube.sim.deployments import DeploymentController
 from irdrive_lab.kube.sim.events import EventRecorder
 from irdrive_lab.kube.sim.hpa import HPAController
-from irdrive_lab.kube.sim.pods import Kubelet
+from irdrive_lab.kube.sim.kubelet import Kubelet
 from irdrive_lab.kube.sim.replicasets import ReplicaSetController, Scheduler, pods_by_owner
 from irdrive_lab.kube.sim.timeline import Timeline
 from irdrive_lab.kube.sim.util import controller_uid

@@ -4,7 +4,7 @@ Per deployment and tick: find the new ReplicaSet (template equal to the deployme
 ``pod-template-hash`` label aside) or create it with the next revision; scale ReplicaSets for
 the RollingUpdate or Recreate strategy; delete old ReplicaSets beyond revisionHistoryLimit;
 and write the status with the Available and Progressing conditions ``kubectl rollout status``
-reads.
+reads (computed in ``deployment_status``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,18 @@ import copy
 from typing import Any
 
 from irdrive_lab.kube.errors import AlreadyExists
+from irdrive_lab.kube.sim.deployment_status import (
+    compute_status,
+    condition,
+    deployment_complete,
+    has_deadline,
+    max_surge,
+    max_unavailable,
+    paused_conditions,
+    replicas_of,
+    set_condition,
+    status_int,
+)
 from irdrive_lab.kube.sim.events import EventRecorder
 from irdrive_lab.kube.sim.util import (
     DESIRED_REPLICAS,
@@ -24,101 +36,11 @@ from irdrive_lab.kube.sim.util import (
     equal_ignore_hash,
     get_condition,
     owner_ref,
-    parse_time,
     pod_template_hash,
-    resolve_int_or_percent,
     revision_of,
-    rfc3339,
 )
 
 COMPONENT = "deployment-controller"
-
-
-def replicas_of(obj: dict[str, Any]) -> int:
-    value = obj.get("spec", {}).get("replicas")
-    return 1 if value is None else int(value)
-
-
-def _status_int(obj: dict[str, Any], key: str) -> int:
-    return int((obj.get("status") or {}).get(key) or 0)
-
-
-def max_surge(d: dict[str, Any]) -> int:
-    return _surge_unavailable(d)[0]
-
-
-def max_unavailable(d: dict[str, Any]) -> int:
-    return _surge_unavailable(d)[1]
-
-
-def _surge_unavailable(d: dict[str, Any]) -> tuple[int, int]:
-    """deploymentutil.ResolveFenceposts; Recreate has neither surge nor unavailability."""
-    strategy = d["spec"].get("strategy") or {}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return 0, 0
-    replicas = replicas_of(d)
-    rolling = strategy.get("rollingUpdate") or {}
-    surge = resolve_int_or_percent(rolling.get("maxSurge", "25%"), replicas, True)
-    unavailable = resolve_int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    if replicas == 0:
-        unavailable = 0
-    return surge, min(unavailable, replicas)
-
-
-def deployment_complete(d: dict[str, Any], status: dict[str, Any]) -> bool:
-    want = replicas_of(d)
-    return (
-        int(status.get("updatedReplicas") or 0) == want
-        and int(status.get("replicas") or 0) == want
-        and int(status.get("availableReplicas") or 0) == want
-        and int(status.get("observedGeneration") or 0) >= d["metadata"].get("generation", 1)
-    )
-
-
-def _progressing(d: dict[str, Any], new: dict[str, Any]) -> bool:
-    old = d.get("status") or {}
-
-    def n(s: dict[str, Any], k: str) -> int:
-        return int(s.get(k) or 0)
-
-    old_old = n(old, "replicas") - n(old, "updatedReplicas")
-    new_old = n(new, "replicas") - n(new, "updatedReplicas")
-    return (
-        n(new, "updatedReplicas") > n(old, "updatedReplicas")
-        or new_old < old_old
-        or n(new, "readyReplicas") > n(old, "readyReplicas")
-        or n(new, "availableReplicas") > n(old, "availableReplicas")
-    )
-
-
-def _condition(ctype: str, status: str, reason: str, message: str, now: float) -> dict[str, Any]:
-    stamp = rfc3339(now)
-    return {
-        "type": ctype,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
-
-
-def set_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
-    """deploymentutil.SetDeploymentCondition: no-op on same status+reason, else replace."""
-    current = get_condition(status, cond["type"])
-    if current and current["status"] == cond["status"] and current["reason"] == cond["reason"]:
-        return
-    if current and current["status"] == cond["status"]:
-        cond["lastTransitionTime"] = current["lastTransitionTime"]
-    others = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]]
-    status["conditions"] = others + [cond]
-
-
-def _strip_zero(status: dict[str, Any]) -> dict[str, Any]:
-    """Status ints are omitempty in the API types."""
-    return {k: v for k, v in status.items() if not (isinstance(v, int) and v == 0)}
 
 
 class DeploymentController:
@@ -132,7 +54,7 @@ class DeploymentController:
         if d["metadata"].get("deletionTimestamp"):
             return
         self._stored_status = copy.deepcopy(d.get("status"))
-        self._check_paused_conditions(d, now)
+        paused_conditions(d, now)
         if d["spec"].get("paused"):
             new_rs, old_rss = self._new_and_old(d, owned, now, create=False)
             self._scale_paused(d, new_rs, old_rss)
@@ -158,13 +80,11 @@ class DeploymentController:
         new_revision = max_old + 1
         if existing is not None:
             self._refresh_new_rs(d, existing, new_revision)
-            if get_condition(d.get("status") or {}, "Progressing") is None and self._has_deadline(
-                d
-            ):
+            if get_condition(d.get("status") or {}, "Progressing") is None and has_deadline(d):
                 status = d.setdefault("status", {})
                 set_condition(
                     status,
-                    _condition(
+                    condition(
                         "Progressing",
                         "True",
                         "FoundNewReplicaSet",
@@ -268,11 +188,11 @@ class DeploymentController:
                 f"Scaled up replica set {name} from 0 to {replicas}",
                 COMPONENT,
             )
-        if self._has_deadline(d):
+        if has_deadline(d):
             status = d.setdefault("status", {})
             set_condition(
                 status,
-                _condition(
+                condition(
                     "Progressing",
                     "True",
                     "NewReplicaSetCreated",
@@ -355,7 +275,7 @@ class DeploymentController:
         all_rss = old_rss + [new_rs]
         all_pods = sum(replicas_of(rs) for rs in all_rss)
         min_available = replicas_of(d) - max_unavailable(d)
-        new_unavailable = replicas_of(new_rs) - _status_int(new_rs, "availableReplicas")
+        new_unavailable = replicas_of(new_rs) - status_int(new_rs, "availableReplicas")
         max_scaled_down = all_pods - min_available - new_unavailable
         if max_scaled_down <= 0:
             return False
@@ -365,14 +285,14 @@ class DeploymentController:
         for rs in by_age:
             if cleaned >= max_scaled_down:
                 break
-            unhealthy = replicas_of(rs) - _status_int(rs, "availableReplicas")
+            unhealthy = replicas_of(rs) - status_int(rs, "availableReplicas")
             if replicas_of(rs) == 0 or unhealthy <= 0:
                 continue
             count = min(max_scaled_down - cleaned, unhealthy)
             self.scale_rs(d, rs, replicas_of(rs) - count)
             cleaned += count
         # ... then available old pods while minAvailable holds.
-        available = sum(_status_int(rs, "availableReplicas") for rs in all_rss)
+        available = sum(status_int(rs, "availableReplicas") for rs in all_rss)
         scaled = 0
         if available > min_available:
             total = available - min_available
@@ -392,7 +312,7 @@ class DeploymentController:
         for rs in old_rss:
             if replicas_of(rs) > 0:
                 scaled |= self.scale_rs(d, rs, 0)
-        if scaled or any(_status_int(rs, "replicas") > 0 for rs in old_rss):
+        if scaled or any(status_int(rs, "replicas") > 0 for rs in old_rss):
             self._write_status(d, new_rs, old_rss, now, rollout=True)
             return
         if new_rs is None:
@@ -414,9 +334,9 @@ class DeploymentController:
             return
         for rs in sorted(alive, key=revision_of)[:diff]:
             if (
-                _status_int(rs, "replicas") != 0
+                status_int(rs, "replicas") != 0
                 or replicas_of(rs) != 0
-                or rs["metadata"].get("generation", 1) > _status_int(rs, "observedGeneration")
+                or rs["metadata"].get("generation", 1) > status_int(rs, "observedGeneration")
             ):
                 continue
             self.store.delete(
@@ -425,33 +345,6 @@ class DeploymentController:
             old_rss.remove(rs)
 
     # ---- status --------------------------------------------------------------------------
-    @staticmethod
-    def _has_deadline(d: dict[str, Any]) -> bool:
-        return d["spec"].get("progressDeadlineSeconds") is not None
-
-    def _check_paused_conditions(self, d: dict[str, Any], now: float) -> None:
-        if not self._has_deadline(d):
-            return
-        status = d.setdefault("status", {})
-        cond = get_condition(status, "Progressing")
-        if cond and cond.get("reason") == "ProgressDeadlineExceeded":
-            return
-        paused_cond = bool(cond and cond.get("reason") == "DeploymentPaused")
-        if d["spec"].get("paused") and not paused_cond:
-            set_condition(
-                status,
-                _condition(
-                    "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now
-                ),
-            )
-        elif not d["spec"].get("paused") and paused_cond:
-            set_condition(
-                status,
-                _condition(
-                    "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", now
-                ),
-            )
-
     def _write_status(
         self,
         d: dict[str, Any],
@@ -460,106 +353,9 @@ class DeploymentController:
         now: float,
         rollout: bool,
     ) -> None:
-        all_rss = old_rss + ([new_rs] if new_rs else [])
-        spec_total = sum(replicas_of(rs) for rs in all_rss)
-        available = sum(_status_int(rs, "availableReplicas") for rs in all_rss)
-        current = d.get("status") or {}
-        status: dict[str, Any] = {
-            "observedGeneration": d["metadata"].get("generation", 1),
-            "replicas": sum(_status_int(rs, "replicas") for rs in all_rss),
-            "updatedReplicas": _status_int(new_rs, "replicas") if new_rs else 0,
-            "readyReplicas": sum(_status_int(rs, "readyReplicas") for rs in all_rss),
-            "availableReplicas": available,
-            "unavailableReplicas": max(spec_total - available, 0),
-            "conditions": copy.deepcopy(current.get("conditions") or []),
-        }
-        if current.get("collisionCount"):
-            status["collisionCount"] = current["collisionCount"]
-        if available >= replicas_of(d) - max_unavailable(d):
-            set_condition(
-                status,
-                _condition(
-                    "Available",
-                    "True",
-                    "MinimumReplicasAvailable",
-                    "Deployment has minimum availability.",
-                    now,
-                ),
-            )
-        else:
-            set_condition(
-                status,
-                _condition(
-                    "Available",
-                    "False",
-                    "MinimumReplicasUnavailable",
-                    "Deployment does not have minimum availability.",
-                    now,
-                ),
-            )
-        if rollout and new_rs is not None:
-            self._rollout_condition(d, status, new_rs, now)
-        status = _strip_zero(status)
-        if not status.get("conditions"):
-            status.pop("conditions", None)
+        """Store the computed status when it differs from the stored one."""
+        status = compute_status(d, new_rs, old_rss, now, rollout)
         if self._stored_status != status:
             d["status"] = status
             d["status"] = self.store.update_status("deployments.apps", d)["status"]
             self._stored_status = copy.deepcopy(d["status"])
-
-    def _rollout_condition(
-        self, d: dict[str, Any], status: dict[str, Any], new_rs: dict[str, Any], now: float
-    ) -> None:
-        """syncRolloutStatus: the Progressing condition."""
-        current = get_condition(status, "Progressing")
-        is_complete = (
-            status["replicas"] == status["updatedReplicas"]
-            and current is not None
-            and current.get("reason") == "NewReplicaSetAvailable"
-        )
-        if not self._has_deadline(d) or is_complete:
-            return
-        name = new_rs["metadata"]["name"]
-        if deployment_complete(d, status):
-            set_condition(
-                status,
-                _condition(
-                    "Progressing",
-                    "True",
-                    "NewReplicaSetAvailable",
-                    f'ReplicaSet "{name}" has successfully progressed.',
-                    now,
-                ),
-            )
-        elif _progressing(d, status):
-            cond = _condition(
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                f'ReplicaSet "{name}" is progressing.',
-                now,
-            )
-            if current is not None and current.get("status") == "True":
-                cond["lastTransitionTime"] = current["lastTransitionTime"]
-            status["conditions"] = [
-                c for c in status["conditions"] if c.get("type") != "Progressing"
-            ] + [cond]
-        elif self._timed_out(d, current, now):
-            set_condition(
-                status,
-                _condition(
-                    "Progressing",
-                    "False",
-                    "ProgressDeadlineExceeded",
-                    f'ReplicaSet "{name}" has timed out progressing.',
-                    now,
-                ),
-            )
-
-    def _timed_out(self, d: dict[str, Any], cond: dict[str, Any] | None, now: float) -> bool:
-        if cond is None or cond.get("reason") == "NewReplicaSetAvailable":
-            return False
-        if cond.get("reason") == "ProgressDeadlineExceeded":
-            return True
-        since = parse_time(cond.get("lastUpdateTime")) or now
-        return since + int(d["spec"]["progressDeadlineSeconds"]) < now
