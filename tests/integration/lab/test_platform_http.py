@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import port_base
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
@@ -26,7 +27,6 @@ from irdrive_lab.platform.cluster import deployment_pods, pod_is_ready
 from irdrive_lab.platform.origin import TEST_VIDEO
 from irdrive_lab.platform.server import PlatformServer, make_platform_server
 
-PORT_BASE = 19640
 NS = "platform"
 APPS = ("frontend", "backend", "payment-service", "streaming-service")
 
@@ -34,7 +34,7 @@ APPS = ("frontend", "backend", "payment-service", "streaming-service")
 # ---- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory: pytest.TempPathFactory) -> LabConfig:
-    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("platform-lab")), port_base=PORT_BASE)
+    cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("platform-lab")), port_base=port_base(1))
     cfg.ensure_dirs()
     return cfg
 
