@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$PYBIN"; $$PYBIN -m venv $(VENV); fi
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' 'python-dateutil<3' 2>&1 \
 	  | grep -v "^WARNING: Location" || true
-	@$(PY) -c 'import irdrive, ansible_runner, kubernetes, moto' || { echo "error: install failed" >&2; exit 1; }
+	@$(PY) -c 'import irdrive, irdrive_lab, ansible_runner, kubernetes, moto' || { echo "error: install failed" >&2; exit 1; }
 	@touch $@
 
 system-deps:
