@@ -19,7 +19,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     DeadlineExceeded,
     InvalidInputError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import (
     APPS,
     JSON_PATCH,
     MERGE_PATCH,

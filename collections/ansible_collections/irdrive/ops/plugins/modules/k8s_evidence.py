@@ -173,10 +173,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     window_seconds,
     write_file,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 #: What ``kubectl get all`` shows, plus configuration, events and the cluster's frame.

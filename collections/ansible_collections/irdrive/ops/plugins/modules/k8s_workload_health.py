@@ -127,10 +127,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess
 

@@ -139,10 +139,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     UnreachableError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 

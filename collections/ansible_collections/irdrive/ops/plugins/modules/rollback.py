@@ -146,7 +146,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (

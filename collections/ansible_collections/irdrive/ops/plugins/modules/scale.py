@@ -145,7 +145,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     IrdriveOpsError,
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
     RolloutClient,
