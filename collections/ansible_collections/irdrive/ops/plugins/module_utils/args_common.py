@@ -2,8 +2,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Connection options shared by the modules, defined once.
 
-Each spec has a matching doc fragment in ``plugins/doc_fragments/`` (k8s_auth, postgres).
-Environment fallbacks follow kubernetes.core (``K8S_AUTH_*``) and libpq (``PG*``).
+Each spec has a matching doc fragment in ``plugins/doc_fragments/`` (k8s_auth, postgres,
+aws_conn, k8s_wait).  Environment fallbacks follow kubernetes.core (``K8S_AUTH_*``), libpq
+(``PG*``) and the AWS SDKs (``AWS_*``).
 """
 
 from __future__ import annotations
@@ -58,9 +59,43 @@ POSTGRES_ARG_SPEC: dict[str, dict[str, Any]] = {
     "lock_timeout": {"type": "int", "default": 5000},
 }
 
-#: Module option name -> keyword of ``k8s.K8sAuth`` / ``postgres.PgConnParams``.
+AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "endpoint_url": {
+        "type": "str",
+        "aliases": ["aws_endpoint_url"],
+        "fallback": (env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"]),
+    },
+    "region": {
+        "type": "str",
+        "aliases": ["aws_region"],
+        "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
+    },
+    "access_key": {
+        "type": "str",
+        "aliases": ["aws_access_key_id"],
+        "no_log": False,
+        "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"]),
+    },
+    "secret_key": {
+        "type": "str",
+        "aliases": ["aws_secret_access_key"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"]),
+    },
+    "session_token": {
+        "type": "str",
+        "aliases": ["aws_session_token"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SESSION_TOKEN"]),
+    },
+    "profile": {"type": "str", "aliases": ["aws_profile"]},
+}
+
+#: Module option name -> keyword of ``k8s_config.K8sAuth`` / ``postgres.PgConnParams`` /
+#: ``aws_clients.AwsConn``.
 K8S_AUTH_KEYS = tuple(K8S_AUTH_ARG_SPEC)
 POSTGRES_KEYS = tuple(POSTGRES_ARG_SPEC)
+AWS_KEYS = tuple(AWS_ARG_SPEC)
 
 
 def k8s_auth_argument_spec() -> dict[str, dict[str, Any]]:
@@ -69,6 +104,10 @@ def k8s_auth_argument_spec() -> dict[str, dict[str, Any]]:
 
 def postgres_argument_spec() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(POSTGRES_ARG_SPEC)
+
+
+def aws_argument_spec() -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(AWS_ARG_SPEC)
 
 
 def pick(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

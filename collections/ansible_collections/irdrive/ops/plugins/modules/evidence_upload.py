@@ -106,16 +106,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AwsConn,
     aws_argument_spec,
-    call,
+    pick,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn, call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidStateError,
     IrdriveOpsError,
@@ -297,8 +294,6 @@ def run_module(module: AnsibleModule, s3: Any) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module, AwsConn(**pick(module.params, AWS_KEYS)).client("s3"))

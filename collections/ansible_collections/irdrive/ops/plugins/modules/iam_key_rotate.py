@@ -103,16 +103,13 @@ import json
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AwsConn,
     aws_argument_spec,
-    call,
+    pick,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn, call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     IrdriveOpsError,
@@ -351,8 +348,6 @@ def run_module(module: AnsibleModule, rotation: KeyRotation) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     p = module.params
     if not p["rotation_id"].strip():
         module.fail_json(msg="rotation_id must not be empty")

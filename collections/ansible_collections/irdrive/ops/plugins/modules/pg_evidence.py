@@ -121,7 +121,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
@@ -138,8 +138,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
@@ -147,7 +145,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
 try:
     import psycopg2
     import psycopg2.extensions
-except ImportError:  # reported by main() through HAS_PSYCOPG2
+except ImportError:  # PgSession raises MissingLibrary before these are used
     pass
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -308,8 +306,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)
