@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import (
     K8sClient,
     ns_path,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.waiter import poll_until
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
     pod_problem,
     summarize_deployment,
@@ -448,27 +448,30 @@ def wait_for_rollouts(
     returns a problem (for example "image is X, expected Y") or None. On timeout it raises
     DeadlineExceeded naming each deployment that is not done, its state and its pods' reasons.
     """
-    started = time.monotonic()
-    deadline = started + timeout
     pending = list(dict.fromkeys(names))
     done: dict[str, dict[str, Any]] = {}
-    while True:
-        problems: dict[str, str] = {}
+    problems: dict[str, str] = {}
+
+    def complete() -> dict[str, dict[str, Any]] | None:
+        problems.clear()
         for name in list(pending):
             deployment = client.get_deployment(namespace, name)
             summary = summarize_deployment(deployment)
             problem = "; ".join(summary["problems"]) or (check(deployment) if check else None)
+            done[name] = deployment
             if problem:
                 problems[name] = problem
-                done[name] = deployment
             else:
-                done[name] = deployment
                 pending.remove(name)
-        if not pending:
-            return done, round(time.monotonic() - started, 2)
-        if time.monotonic() >= deadline:
-            raise _timeout(client, namespace, pending, done, problems, timeout)
-        time.sleep(sleep)
+        return None if pending else done
+
+    waited = poll_until(
+        complete,
+        timeout,
+        sleep,
+        on_timeout=lambda: _timeout(client, namespace, pending, done, problems, timeout),
+    )
+    return waited.value, waited.elapsed
 
 
 def _timeout(

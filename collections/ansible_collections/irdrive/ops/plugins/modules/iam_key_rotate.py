@@ -100,7 +100,6 @@ secret:
 """
 
 import json
-import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -122,6 +121,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import
     PENDING,
     rotation_token,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.waiter import poll_until
 
 MAX_KEYS = 2
 
@@ -183,20 +183,22 @@ class KeyRotation:
             aws_secret_access_key=secret_key,
             aws_session_token=None,
         )
-        stop = time.monotonic() + deadline
-        while True:
+        last: dict[str, IrdriveOpsError] = {}
+
+        def authenticates() -> bool | None:
             try:
                 arn = call("verify the new access key", sts.get_caller_identity)["Arn"]
-                if arn.endswith(f":user/{self.user}") or arn.endswith(f"/{self.user}"):
-                    return
-                error: IrdriveOpsError = UnhealthyError(
-                    f"the new access key {key_id} authenticates as {arn}, not user {self.user}"
-                )
             except IrdriveOpsError as failed:
-                error = failed
-            if time.monotonic() > stop:
-                raise error
-            time.sleep(1.0)
+                last["error"] = failed
+                return None
+            if arn.endswith(f":user/{self.user}") or arn.endswith(f"/{self.user}"):
+                return True
+            last["error"] = UnhealthyError(
+                f"the new access key {key_id} authenticates as {arn}, not user {self.user}"
+            )
+            return None
+
+        poll_until(authenticates, deadline, 1.0, on_timeout=lambda: last["error"])
 
 
 def run_module(module: AnsibleModule, rotation: KeyRotation) -> dict[str, Any]:

@@ -159,7 +159,6 @@ queries:
   sample: ["ANALYZE \"public\".\"payments\""]
 """
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -178,6 +177,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
     PgConnParams,
     PgSession,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.waiter import poll_until
 
 IDLE_STATES = ("idle in transaction", "idle in transaction (aborted)")
 # The filter, written once: used to select and again in the statement that terminates.
@@ -269,18 +269,20 @@ def session_args(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_gone(session: PgSession, pids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = [row["pid"] for row in session.query(GONE_SQL, {"pids": pids})]
-        if not left:
-            return
-        if time.monotonic() >= deadline:
-            raise DeadlineExceeded(
-                f"sessions {', '.join(map(str, left))} are still there {timeout:g}s after "
-                "pg_terminate_backend",
-                pids=left,
-            )
-        time.sleep(0.1)
+    left: list[int] = list(pids)
+
+    def gone() -> bool | None:
+        left[:] = [row["pid"] for row in session.query(GONE_SQL, {"pids": pids})]
+        return None if left else True
+
+    def still_there() -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"sessions {', '.join(map(str, left))} are still there {timeout:g}s after "
+            "pg_terminate_backend",
+            pids=left,
+        )
+
+    poll_until(gone, timeout, 0.1, on_timeout=still_there)
 
 
 def terminate(session: PgSession, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
