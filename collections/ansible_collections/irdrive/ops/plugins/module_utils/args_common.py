@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from ansible.module_utils.common.parameters import env_fallback
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
 
 K8S_AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
     "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
@@ -108,6 +109,27 @@ def postgres_argument_spec() -> dict[str, dict[str, Any]]:
 
 def aws_argument_spec() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(AWS_ARG_SPEC)
+
+
+#: The rollout wait of the Kubernetes modules that change Deployments (doc fragment k8s_wait).
+WAIT_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 180},
+    "wait_sleep": {"type": "float", "default": 0.25},
+}
+
+
+def wait_argument_spec(timeout: int = 180) -> dict[str, dict[str, Any]]:
+    """The wait options; ``timeout`` is this module's default ``wait_timeout``."""
+    spec = copy.deepcopy(WAIT_ARG_SPEC)
+    spec["wait_timeout"]["default"] = timeout
+    return spec
+
+
+def check_wait(params: dict[str, Any]) -> None:
+    """Refuse a wait that could never succeed (raises InvalidInputError)."""
+    if params["wait_timeout"] <= 0:
+        raise InvalidInputError("wait_timeout must be a positive number of seconds")
 
 
 def pick(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

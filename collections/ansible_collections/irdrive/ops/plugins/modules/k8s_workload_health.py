@@ -19,6 +19,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.k8s_auth
 options:
   namespace:
@@ -39,13 +40,6 @@ options:
         With V(false) the task succeeds and reports RV(healthy=false).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""

@@ -20,6 +20,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.postgres
 options:
   top_queries:
@@ -48,13 +49,6 @@ options:
         succeeds and reports RV(healthy=false). Refused credentials always fail.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""

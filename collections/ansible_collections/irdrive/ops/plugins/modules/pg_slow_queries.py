@@ -23,6 +23,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.postgres
 options:
   limit:
@@ -50,13 +51,6 @@ options:
     description: Fail when C(pg_stat_statements) is not installed in the database.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""

@@ -25,6 +25,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.k8s_auth
 options:
   namespace:
@@ -110,13 +111,6 @@ options:
     description: How many requests run at the same time.
     type: int
     default: 8
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 notes:
   - A production cluster may refuse the log and metrics reads to a narrow role; each such
     refusal is reported in RV(notes) and the rest of the diagnosis still runs.
