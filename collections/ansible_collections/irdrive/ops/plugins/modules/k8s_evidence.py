@@ -170,8 +170,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     safe_relpath,
+    sync_files,
     window_seconds,
-    write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
@@ -449,18 +449,7 @@ def run_module(module: AnsibleModule, reader: EvidenceReader) -> dict[str, Any]:
         collect_drift(
             reader, config_dir, p["config_recursive"], p["default_namespace"], out, result
         )
-    present = sorted(rel for rel in out if (dest / rel).is_file())
-    changed = False
-    for rel, data in sorted(out.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        changed = True
-        if not module.check_mode:
-            write_file(target, data)
-    result["files"] = [{"path": rel, "bytes": len(data)} for rel, data in sorted(out.items())]
-    result["changed"] = changed
-    result["before"] = {"files": present}
+    result.update(sync_files(dest, out, module.check_mode))
     result["dest"] = os.fspath(dest)
     return result
 

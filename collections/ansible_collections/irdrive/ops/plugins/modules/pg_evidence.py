@@ -133,8 +133,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     TransientError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
+    sync_files,
     window_seconds,
-    write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
@@ -283,20 +283,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + "\n"
     ).encode("utf-8")
     dest = Path(p["dest"])
-    present = sorted(rel for rel in files if (dest / rel).is_file())
-    changed = False
-    for rel, data in sorted(files.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        changed = True
-        if not module.check_mode:
-            write_file(target, data)
+    written = sync_files(dest, files, module.check_mode)
     return {
-        "changed": changed,
-        "before": {"files": present},
+        **written,
         "results": results,
-        "files": [{"path": rel, "bytes": len(data)} for rel, data in sorted(files.items())],
         "queries": statements,
         "db_now": db_now,
         "window_seconds": seconds,
