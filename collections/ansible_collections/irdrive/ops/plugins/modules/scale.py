@@ -133,26 +133,22 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
-    IrdriveOpsError,
     NotFoundError,
+    RefusedError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
     RolloutClient,
+    wait_for_rollouts,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.scale import (
     hpa_spec,
     hpa_summary,
     hpas_by_deployment,
     parse_replicas,
     spec_differs,
-    wait_for_rollouts,
 )
-
-
-class RefusedError(IrdriveOpsError):
-    """The request would fight an autoscaler; nothing was changed."""
-
-    kind = "refused"
 
 
 def argument_spec() -> dict[str, Any]:
