@@ -138,7 +138,9 @@ def error_code(error: BaseException) -> str:
 
 def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
     """Map a botocore exception to ``errors`` (the message never carries request parameters)."""
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ClientError):
+    if not HAS_BOTO3:  # then nothing botocore raised reaches here
+        return IrdriveOpsError(f"{what}: {error}")
+    if isinstance(error, botocore.exceptions.ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "") or code
         status = int((error.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
@@ -155,18 +157,18 @@ def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
         if code in INVALID_CODES or code.startswith(("Invalid", "Validation")):
             return InvalidInputError(text, aws_error=code)
         return IrdriveOpsError(text, aws_error=code)
-    if HAS_BOTO3 and isinstance(
+    if isinstance(
         error,
         (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
     ):
         return UnreachableError(f"{what}: cannot reach AWS: {error}")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoCredentialsError):
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
         return AuthError(f"{what}: no AWS credentials found")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoRegionError):
+    if isinstance(error, botocore.exceptions.NoRegionError):
         return InvalidInputError(f"{what}: no AWS region given (region or AWS_REGION)")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ParamValidationError):
+    if isinstance(error, botocore.exceptions.ParamValidationError):
         return InvalidInputError(f"{what}: {error}")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.BotoCoreError):
+    if isinstance(error, botocore.exceptions.BotoCoreError):
         return TransientError(f"{what}: {error}")
     return IrdriveOpsError(f"{what}: {error}")
 
