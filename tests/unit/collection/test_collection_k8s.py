@@ -1,4 +1,4 @@
-"""module_utils.k8s against the fake API over real HTTP(S): requests, errors, retries, TLS."""
+"""module_utils.k8s_client and k8s_transport against the fake API over real HTTP(S): requests, errors, retries, TLS."""
 
 from __future__ import annotations
 
@@ -20,15 +20,14 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     TransientError,
     UnreachableError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient, RetryPolicy
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_errors import (
     ApiStatusError,
     ConnectFailed,
-    K8sAuth,
-    K8sClient,
-    RestTransport,
-    RetryPolicy,
     translate_error,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_transport import RestTransport
 from collection_fakes import (
     TOKEN,
     FakeKubeApi,

@@ -1,4 +1,4 @@
-"""module_utils.k8s configuration: kubeconfig parsing and merging, in-cluster config, proxies,
+"""module_utils.k8s_config and k8s_transport configuration: kubeconfig parsing and merging, in-cluster config, proxies,
 and the fallback to the kubernetes client for exec/auth-provider users."""
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     TLSError,
     UnreachableError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient, RetryPolicy
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import (
     K8sAuth,
-    K8sClient,
-    KubernetesClientTransport,
-    KubernetesLibraryMissing,
-    RestTransport,
-    RetryPolicy,
     UnsupportedConfig,
     connection_settings,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_errors import KubernetesLibraryMissing
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_transport import (
+    KubernetesClientTransport,
+    RestTransport,
 )
 from ansible_collections.irdrive.ops.plugins.modules import k8s_workload_health
 from collection_fakes import (
@@ -571,7 +572,8 @@ import importlib, json, sys
 sys.path.insert(0, {str(COLLECTIONS)!r})
 for name in {modules!r}:
     importlib.import_module("ansible_collections.irdrive.ops.plugins.modules." + name)
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth, K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 client = K8sClient.from_auth(K8sAuth(host={kube.url!r}, api_key={TOKEN!r}))
 assert client.get_deployment("platform", "backend")["metadata"]["name"] == "backend"
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes", "urllib3"))))

@@ -11,6 +11,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_evidence import EvidenceReader
 from ansible_collections.irdrive.ops.plugins.modules import k8s_evidence
 
 SECRET = {
@@ -58,7 +59,7 @@ class StubReader:
         raise NotFoundError(path)
 
     def resource(self, api_version: str, kind: str) -> dict[str, Any]:
-        return k8s_evidence.EvidenceReader.resource(self, api_version, kind)  # type: ignore[arg-type]
+        return EvidenceReader.resource(self, api_version, kind)  # type: ignore[arg-type]
 
     def pod_log(self, namespace, pod, container, since, previous) -> bytes:
         if container == "migrate":

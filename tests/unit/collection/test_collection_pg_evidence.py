@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from ansible_collections.irdrive.ops.plugins.module_utils import pg_evidence as pg_evidence_utils
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.irdrive.ops.plugins.modules import pg_evidence
 
@@ -25,12 +26,12 @@ COLUMNS = ["id", "ip", "created_at", "amount", "note", "extra"]
 
 
 def test_csv_and_json_hold_plain_values() -> None:
-    csv_text = pg_evidence.to_csv(COLUMNS, ROWS).decode()
+    csv_text = pg_evidence_utils.to_csv(COLUMNS, ROWS).decode()
     assert csv_text.splitlines() == [
         "id,ip,created_at,amount,note,extra",
         '1,203.0.113.45,2026-11-27T03:00:00+00:00,4.99,,"{""k"": 1}"',
     ]
-    records = json.loads(pg_evidence.to_json(COLUMNS, ROWS))
+    records = json.loads(pg_evidence_utils.to_json(COLUMNS, ROWS))
     assert records == [
         {
             "id": 1,
@@ -53,7 +54,7 @@ def test_csv_and_json_hold_plain_values() -> None:
 )
 def test_bad_queries(queries, max_rows, message) -> None:
     with pytest.raises(InvalidInputError, match=message):
-        pg_evidence.validate(queries, max_rows)
+        pg_evidence_utils.validate(queries, max_rows)
 
 
 def test_unreachable_server_fails_cleanly(run_module, tmp_path) -> None:

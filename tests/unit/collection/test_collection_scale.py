@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.irdrive.ops.plugins.module_utils import rollout
+from ansible_collections.irdrive.ops.plugins.module_utils import scale as scale_utils
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
@@ -113,7 +114,7 @@ def test_refuses_to_fight_an_hpa_unless_forced(run) -> None:
     kube = FakeClient(backend=3)
     kube.hpas["backend"] = {
         "metadata": {"name": "backend"},
-        "spec": rollout.hpa_spec("backend", 3, 10, 70),
+        "spec": scale_utils.hpa_spec("backend", 3, 10, 70),
     }
     result, failed = run(kube, {"replicas": "backend=4"})
     assert (
@@ -163,10 +164,10 @@ def test_bad_input_fails_before_any_write(run, args, message) -> None:
     ],
 )
 def test_parse_replicas(value, expected) -> None:
-    assert rollout.parse_replicas(value) == expected
+    assert scale_utils.parse_replicas(value) == expected
 
 
 @pytest.mark.parametrize("value", ["backend", {"backend": 1.5}, [{"name": "b"}], {"b": True}, 7])
 def test_parse_replicas_rejects(value) -> None:
     with pytest.raises(InvalidInputError):
-        rollout.parse_replicas(value)
+        scale_utils.parse_replicas(value)

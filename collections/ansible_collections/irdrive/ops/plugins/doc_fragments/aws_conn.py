@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, irdrive maintainers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# Matches AWS_ARG_SPEC in plugins/module_utils/aws_clients.py.
+# Matches AWS_ARG_SPEC in plugins/module_utils/args_common.py.
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Connection options shared by the modules, defined once.
 
-Each spec has a matching doc fragment in ``plugins/doc_fragments/`` (k8s_auth, postgres).
-Environment fallbacks follow kubernetes.core (``K8S_AUTH_*``) and libpq (``PG*``).
+Each spec has a matching doc fragment in ``plugins/doc_fragments/`` (k8s_auth, postgres,
+aws_conn, k8s_wait).  Environment fallbacks follow kubernetes.core (``K8S_AUTH_*``), libpq
+(``PG*``) and the AWS SDKs (``AWS_*``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import copy
 from typing import Any
 
 from ansible.module_utils.common.parameters import env_fallback
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
 
 K8S_AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
     "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
@@ -58,9 +60,43 @@ POSTGRES_ARG_SPEC: dict[str, dict[str, Any]] = {
     "lock_timeout": {"type": "int", "default": 5000},
 }
 
-#: Module option name -> keyword of ``k8s.K8sAuth`` / ``postgres.PgConnParams``.
+AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "endpoint_url": {
+        "type": "str",
+        "aliases": ["aws_endpoint_url"],
+        "fallback": (env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"]),
+    },
+    "region": {
+        "type": "str",
+        "aliases": ["aws_region"],
+        "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
+    },
+    "access_key": {
+        "type": "str",
+        "aliases": ["aws_access_key_id"],
+        "no_log": False,
+        "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"]),
+    },
+    "secret_key": {
+        "type": "str",
+        "aliases": ["aws_secret_access_key"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"]),
+    },
+    "session_token": {
+        "type": "str",
+        "aliases": ["aws_session_token"],
+        "no_log": True,
+        "fallback": (env_fallback, ["AWS_SESSION_TOKEN"]),
+    },
+    "profile": {"type": "str", "aliases": ["aws_profile"]},
+}
+
+#: Module option name -> keyword of ``k8s_config.K8sAuth`` / ``postgres.PgConnParams`` /
+#: ``aws_clients.AwsConn``.
 K8S_AUTH_KEYS = tuple(K8S_AUTH_ARG_SPEC)
 POSTGRES_KEYS = tuple(POSTGRES_ARG_SPEC)
+AWS_KEYS = tuple(AWS_ARG_SPEC)
 
 
 def k8s_auth_argument_spec() -> dict[str, dict[str, Any]]:
@@ -69,6 +105,31 @@ def k8s_auth_argument_spec() -> dict[str, dict[str, Any]]:
 
 def postgres_argument_spec() -> dict[str, dict[str, Any]]:
     return copy.deepcopy(POSTGRES_ARG_SPEC)
+
+
+def aws_argument_spec() -> dict[str, dict[str, Any]]:
+    return copy.deepcopy(AWS_ARG_SPEC)
+
+
+#: The rollout wait of the Kubernetes modules that change Deployments (doc fragment k8s_wait).
+WAIT_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 180},
+    "wait_sleep": {"type": "float", "default": 0.25},
+}
+
+
+def wait_argument_spec(timeout: int = 180) -> dict[str, dict[str, Any]]:
+    """The wait options; ``timeout`` is this module's default ``wait_timeout``."""
+    spec = copy.deepcopy(WAIT_ARG_SPEC)
+    spec["wait_timeout"]["default"] = timeout
+    return spec
+
+
+def check_wait(params: dict[str, Any]) -> None:
+    """Refuse a wait that could never succeed (raises InvalidInputError)."""
+    if params["wait_timeout"] <= 0:
+        raise InvalidInputError("wait_timeout must be a positive number of seconds")
 
 
 def pick(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

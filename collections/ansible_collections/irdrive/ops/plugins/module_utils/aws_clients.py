@@ -4,21 +4,20 @@
 
 Clients use botocore's ``standard`` retry mode (bounded, jittered, throttling and 5xx only),
 so a transient AWS error is retried there and a permanent one fails at once. The matching
-doc fragment is ``irdrive.ops.aws_conn``.
+doc fragment is ``irdrive.ops.aws_conn``; the options are ``args_common.AWS_ARG_SPEC``.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.common.parameters import env_fallback
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     AuthError,
     ConflictError,
     InvalidInputError,
     IrdriveOpsError,
+    MissingLibrary,
     NotFoundError,
     TransientError,
     UnreachableError,
@@ -31,42 +30,10 @@ try:
 
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR: str | None = None
-except ImportError as _import_error:  # handled by the modules with missing_required_lib
+except ImportError as _import_error:  # AwsConn.client raises MissingLibrary
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR = str(_import_error)
 
-AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
-    "endpoint_url": {
-        "type": "str",
-        "aliases": ["aws_endpoint_url"],
-        "fallback": (env_fallback, ["AWS_URL", "AWS_ENDPOINT_URL"]),
-    },
-    "region": {
-        "type": "str",
-        "aliases": ["aws_region"],
-        "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
-    },
-    "access_key": {
-        "type": "str",
-        "aliases": ["aws_access_key_id"],
-        "no_log": False,
-        "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"]),
-    },
-    "secret_key": {
-        "type": "str",
-        "aliases": ["aws_secret_access_key"],
-        "no_log": True,
-        "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"]),
-    },
-    "session_token": {
-        "type": "str",
-        "aliases": ["aws_session_token"],
-        "no_log": True,
-        "fallback": (env_fallback, ["AWS_SESSION_TOKEN"]),
-    },
-    "profile": {"type": "str", "aliases": ["aws_profile"]},
-}
-AWS_KEYS = tuple(AWS_ARG_SPEC)
 
 # Which AWS error codes count as what, named once for every module. CONFLICT codes are
 # optimistic-concurrency losses or existing objects (re-read, re-plan), TRANSIENT ones are worth
@@ -127,13 +94,9 @@ CONFLICT_CODES = frozenset(
 INVALID_CODES = frozenset({"WAFInvalidParameterException", "LimitExceeded"})
 
 
-def aws_argument_spec() -> dict[str, dict[str, Any]]:
-    return copy.deepcopy(AWS_ARG_SPEC)
-
-
 @dataclass
 class AwsConn:
-    """The connection options of the ``irdrive.ops.aws_conn`` doc fragment."""
+    """The connection options of the ``irdrive.ops.aws_conn`` doc fragment (``AWS_KEYS``)."""
 
     endpoint_url: str | None = None
     region: str | None = None
@@ -143,7 +106,12 @@ class AwsConn:
     profile: str | None = None
 
     def client(self, service: str, **overrides: Any) -> Any:
-        """A boto3 client with the ``standard`` retry mode; ``overrides`` replace credentials."""
+        """A boto3 client with the ``standard`` retry mode; ``overrides`` replace credentials.
+
+        Raises MissingLibrary when boto3 is not installed.
+        """
+        if BOTO3_IMPORT_ERROR is not None:
+            raise MissingLibrary("boto3", "to talk to AWS", BOTO3_IMPORT_ERROR)
         session = boto3.session.Session(profile_name=self.profile) if self.profile else boto3
         config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": 5},
@@ -170,7 +138,9 @@ def error_code(error: BaseException) -> str:
 
 def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
     """Map a botocore exception to ``errors`` (the message never carries request parameters)."""
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ClientError):
+    if not HAS_BOTO3:  # then nothing botocore raised reaches here
+        return IrdriveOpsError(f"{what}: {error}")
+    if isinstance(error, botocore.exceptions.ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "") or code
         status = int((error.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
@@ -187,18 +157,18 @@ def translate_error(error: BaseException, what: str) -> IrdriveOpsError:
         if code in INVALID_CODES or code.startswith(("Invalid", "Validation")):
             return InvalidInputError(text, aws_error=code)
         return IrdriveOpsError(text, aws_error=code)
-    if HAS_BOTO3 and isinstance(
+    if isinstance(
         error,
         (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
     ):
         return UnreachableError(f"{what}: cannot reach AWS: {error}")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoCredentialsError):
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
         return AuthError(f"{what}: no AWS credentials found")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.NoRegionError):
+    if isinstance(error, botocore.exceptions.NoRegionError):
         return InvalidInputError(f"{what}: no AWS region given (region or AWS_REGION)")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.ParamValidationError):
+    if isinstance(error, botocore.exceptions.ParamValidationError):
         return InvalidInputError(f"{what}: {error}")
-    if HAS_BOTO3 and isinstance(error, botocore.exceptions.BotoCoreError):
+    if isinstance(error, botocore.exceptions.BotoCoreError):
         return TransientError(f"{what}: {error}")
     return IrdriveOpsError(f"{what}: {error}")
 

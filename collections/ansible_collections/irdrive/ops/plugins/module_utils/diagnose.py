@@ -1,8 +1,9 @@
 # Copyright: (c) 2026, irdrive maintainers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Pure logic of a platform diagnosis: rollout history, log errors, usage against limits, findings.
+"""A platform diagnosis: rollout history, log errors, usage against limits, findings.
 
-Works on the JSON dicts the Kubernetes API (and metrics.k8s.io) returns; no client, no I/O.
+``DiagnoseClient`` adds the reads a diagnosis needs (metrics.k8s.io, log text) to K8sClient;
+everything else is pure logic on the JSON dicts the API returns, with no I/O.
 A finding is ``{id, severity, target, summary, runbook, evidence}``; ``runbook`` names the
 irdrive runbook that remedies it, or is empty when none does.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient, ns_path
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
     REVISION_ANNOTATION,
     matches_selector,
@@ -358,3 +360,22 @@ def http_findings(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(findings, key=lambda f: (order.get(f["severity"], len(order)), f["id"]))
+
+
+METRICS = "/apis/metrics.k8s.io/v1beta1"
+
+
+class DiagnoseClient(K8sClient):
+    """The extra reads a diagnosis needs (metrics, log text), through the same retried calls."""
+
+    def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:
+        return self._items(
+            f"read metrics.k8s.io pods in {namespace}", ns_path(METRICS, namespace, "pods")
+        )
+
+    def node_metrics(self) -> list[dict[str, Any]]:
+        return self._items("read metrics.k8s.io nodes", f"{METRICS}/nodes")
+
+    def pod_log(self, namespace: str, pod: str, container: str, since: int, tail: int) -> str:
+        data = self.read_pod_log(namespace, pod, container, since_seconds=since, tail_lines=tail)
+        return data.decode("utf-8", errors="replace")

@@ -89,6 +89,12 @@ class UnhealthyError(IrdriveOpsError):
     kind = "unhealthy"
 
 
+class RefusedError(IrdriveOpsError):
+    """The request is refused by a guard (e.g. it would fight an autoscaler); nothing changed."""
+
+    kind = "refused"
+
+
 class DeadlineExceeded(IrdriveOpsError):
     """A bounded wait or retry loop ran out of time."""
 

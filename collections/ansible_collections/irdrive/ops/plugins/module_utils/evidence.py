@@ -22,7 +22,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidStateError,
     NotFoundError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.files import write_atomic
 
 #: The version of the irdrive.ops collection (galaxy.yml); recorded in every custody entry.
 COLLECTION_VERSION = "0.1.0"
@@ -119,19 +119,30 @@ def safe_relpath(relpath: str) -> str:
 
 def write_file(path: Path, data: bytes | str) -> None:
     """Write atomically (temporary file, fsync, rename), creating parent folders, mode 0600."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o600, parents_mode=0o700)
+
+
+def sync_files(dest: Path, files: dict[str, bytes], check_mode: bool) -> dict[str, Any]:
+    """Write each of ``files`` (bundle-relative path -> content) that differs from ``dest``'s.
+
+    The one way artifacts reach a bundle.  Returns the result keys the collecting modules
+    share: ``changed`` (a file was or would be written), ``before`` (which of the files
+    existed) and ``files`` (path and size of each); check mode writes nothing.
+    """
+    present = sorted(rel for rel in files if (dest / rel).is_file())
+    changed = False
+    for rel, data in sorted(files.items()):
+        target = dest / safe_relpath(rel)
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        changed = True
+        if not check_mode:
+            write_file(target, data)
+    return {
+        "changed": changed,
+        "before": {"files": present},
+        "files": [{"path": rel, "bytes": len(data)} for rel, data in sorted(files.items())],
+    }
 
 
 def artifact_files(bundle: Path) -> list[str]:

@@ -34,7 +34,11 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     InvalidStateError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.postgres import PgConnParams, PgSession
+from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
+    PgConnParams,
+    PgSession,
+    require_psycopg2,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.scram import scram_sha256_verifier
 from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import alternate_user
 
@@ -80,6 +84,9 @@ class PostgresPasswordBackend:
     queries: list[str] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)  # which credential logged in, by name
     _restore: tuple[str, str, str] | None = None  # (user, password that worked, pending)
+
+    def __post_init__(self) -> None:
+        require_psycopg2("to rotate a PostgreSQL password")  # before any write
 
     def _session(self, user: str, password: str) -> PgSession:
         params = replace(self.conn, login_user=user, login_password=password)
@@ -193,6 +200,7 @@ class AlternatingUsersBackend:
     _restore: tuple[str, str] | None = None  # (idle role, its previous password)
 
     def __post_init__(self) -> None:
+        require_psycopg2("to rotate a PostgreSQL password")  # before any write
         if len(self.users) != 2 or self.users[0] == self.users[1]:
             raise InvalidInputError("alternate_users must name two different roles")
         if self.conn.login_user in self.users:

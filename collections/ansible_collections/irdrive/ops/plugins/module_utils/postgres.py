@@ -5,7 +5,7 @@
 Every session carries ``statement_timeout`` and ``lock_timeout`` so that nothing irdrive runs
 can hang or queue behind a lock.  ``PgSession.queries`` records the statements that ran.
 Connection failures are sorted into UnreachableError (naming host:port), AuthError and
-NotFoundError (missing database).
+NotFoundError (missing database); without psycopg2 ``PgSession`` raises MissingLibrary.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     AuthError,
     IrdriveOpsError,
+    MissingLibrary,
     NotFoundError,
     TransientError,
     UnreachableError,
@@ -27,10 +28,8 @@ try:
     import psycopg2.extensions
     import psycopg2.extras
 
-    HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR: str | None = None
-except ImportError as _import_error:  # handled by the modules with missing_required_lib
-    HAS_PSYCOPG2 = False
+except ImportError as _import_error:  # require_psycopg2 raises MissingLibrary
     PSYCOPG2_IMPORT_ERROR = str(_import_error)
 
 _UNREACHABLE_HINTS = (
@@ -90,6 +89,12 @@ class PgConnParams:
         return {key: value for key, value in kwargs.items() if value is not None}
 
 
+def require_psycopg2(reason: str = "to talk to PostgreSQL") -> None:
+    """Raise MissingLibrary (which modules report with ``missing_required_lib``) without psycopg2."""
+    if PSYCOPG2_IMPORT_ERROR is not None:
+        raise MissingLibrary("psycopg2", reason, PSYCOPG2_IMPORT_ERROR)
+
+
 def classify_connect_error(error: Exception, params: PgConnParams) -> IrdriveOpsError:
     text = str(error).strip()
     first_line = text.splitlines()[0] if text else type(error).__name__
@@ -113,6 +118,7 @@ class PgSession:
     """A connection plus the record of the statements that ran on it."""
 
     def __init__(self, params: PgConnParams, readonly: bool = False) -> None:
+        require_psycopg2()
         self.params = params
         self.queries: list[str] = []
         try:

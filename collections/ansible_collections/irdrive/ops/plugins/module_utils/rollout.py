@@ -1,31 +1,31 @@
 # Copyright: (c) 2026, irdrive maintainers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Deployment rollouts: rollback plans (what ``kubectl rollout undo`` does), replicas, HPAs, waits.
+"""Deployment rollouts: rollback plans (what ``kubectl rollout undo`` does) and the rollout wait.
 
 The planning functions are pure: they work on the JSON dicts the Kubernetes API returns.
 ``RolloutClient`` adds the few calls the rollback and scale modules need to ``K8sClient``;
-``wait_for_rollouts`` waits for several deployments at once on a monotonic clock.
+``wait_for_rollouts`` waits for several deployments at once (``waiter.poll_until``).  The
+replica and autoscaler planning of the scale module is in ``scale``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     DeadlineExceeded,
-    InvalidInputError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import (
     APPS,
     JSON_PATCH,
     MERGE_PATCH,
     K8sClient,
     ns_path,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.waiter import poll_until
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import (
     pod_problem,
     summarize_deployment,
@@ -303,127 +303,6 @@ def rollback_operations(
     ]
 
 
-# ---- replicas and autoscalers -----------------------------------------------------------------
-def parse_replicas(value: Any) -> dict[str, int]:
-    """Deployment name -> replicas, from a dict, a list of {name, replicas}, or "a=1,b=2"."""
-    if value is None or value == "" or value == [] or value == {}:
-        return {}
-    pairs: list[tuple[Any, Any]]
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith(("{", "[")):
-            try:
-                return parse_replicas(json.loads(text))
-            except ValueError as error:
-                raise InvalidInputError(f"replicas: not valid JSON: {error}") from None
-        pairs = []
-        for item in (p.strip() for p in text.split(",") if p.strip()):
-            name, sep, count = item.partition("=")
-            if not sep:
-                raise InvalidInputError(f"replicas: expected name=replicas, got {item!r}")
-            pairs.append((name.strip(), count.strip()))
-    elif isinstance(value, dict):
-        pairs = list(value.items())
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if not isinstance(item, dict) or set(item) != {"name", "replicas"}:
-                raise InvalidInputError(
-                    f"replicas: each list item needs exactly name and replicas, got {item!r}"
-                )
-            pairs.append((item["name"], item["replicas"]))
-    else:
-        raise InvalidInputError(
-            "replicas: expected a mapping of deployment to replicas or a list of {name, replicas}"
-        )
-    result: dict[str, int] = {}
-    for name, count in pairs:
-        if not isinstance(name, str) or not name:
-            raise InvalidInputError(f"replicas: deployment names must be strings, got {name!r}")
-        number = _whole_number(count)
-        if number is None or number < 0:
-            raise InvalidInputError(
-                f"replicas for {name} must be a whole number of at least 0, got {count!r}"
-            )
-        if name in result and result[name] != number:
-            raise InvalidInputError(f"replicas: {name} is given twice")
-        result[name] = number
-    return result
-
-
-def _whole_number(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def hpa_spec(deployment: str, min_replicas: int, max_replicas: int, cpu_percent: int) -> dict:
-    """The autoscaling/v2 spec ``kubectl autoscale --cpu-percent --min --max`` creates."""
-    return {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
-        "minReplicas": min_replicas,
-        "maxReplicas": max_replicas,
-        "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": cpu_percent},
-                },
-            }
-        ],
-    }
-
-
-def hpa_summary(hpa: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Name, target, min, max and CPU percent of an HPA (None when there is none)."""
-    if hpa is None:
-        return None
-    spec = hpa.get("spec") or {}
-    cpu = None
-    for metric in spec.get("metrics") or []:
-        resource = metric.get("resource") or {}
-        if metric.get("type") == "Resource" and resource.get("name") == "cpu":
-            cpu = (resource.get("target") or {}).get("averageUtilization")
-    return {
-        "name": _meta(hpa).get("name"),
-        "deployment": (spec.get("scaleTargetRef") or {}).get("name"),
-        "min": spec.get("minReplicas", 1),
-        "max": spec.get("maxReplicas"),
-        "cpu_percent": cpu,
-    }
-
-
-def hpas_by_deployment(hpas: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for hpa in sorted(hpas, key=lambda h: str(_meta(h).get("name"))):
-        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") == "Deployment" and ref.get("name"):
-            found.setdefault(str(ref["name"]), hpa)
-    return found
-
-
-def spec_differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
-    """Whether any field of ``desired`` differs from ``current`` (extra fields are left alone)."""
-    for key, value in desired.items():
-        have = current.get(key)
-        if isinstance(value, dict) and isinstance(have, dict):
-            if spec_differs(have, value):
-                return True
-        elif key == "minReplicas" and have is None:
-            if value != 1:
-                return True
-        elif have != value:
-            return True
-    return False
-
-
 # ---- waiting ----------------------------------------------------------------------------------
 def describe(deployment: dict[str, Any]) -> str:
     s = summarize_deployment(deployment)
@@ -448,27 +327,30 @@ def wait_for_rollouts(
     returns a problem (for example "image is X, expected Y") or None. On timeout it raises
     DeadlineExceeded naming each deployment that is not done, its state and its pods' reasons.
     """
-    started = time.monotonic()
-    deadline = started + timeout
     pending = list(dict.fromkeys(names))
     done: dict[str, dict[str, Any]] = {}
-    while True:
-        problems: dict[str, str] = {}
+    problems: dict[str, str] = {}
+
+    def complete() -> dict[str, dict[str, Any]] | None:
+        problems.clear()
         for name in list(pending):
             deployment = client.get_deployment(namespace, name)
             summary = summarize_deployment(deployment)
             problem = "; ".join(summary["problems"]) or (check(deployment) if check else None)
+            done[name] = deployment
             if problem:
                 problems[name] = problem
-                done[name] = deployment
             else:
-                done[name] = deployment
                 pending.remove(name)
-        if not pending:
-            return done, round(time.monotonic() - started, 2)
-        if time.monotonic() >= deadline:
-            raise _timeout(client, namespace, pending, done, problems, timeout)
-        time.sleep(sleep)
+        return None if pending else done
+
+    waited = poll_until(
+        complete,
+        timeout,
+        sleep,
+        on_timeout=lambda: _timeout(client, namespace, pending, done, problems, timeout),
+    )
+    return waited.value, waited.elapsed
 
 
 def _timeout(

@@ -100,26 +100,19 @@ objects:
             "uploaded": true}]
 """
 
-import base64
-import hashlib
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AwsConn,
     aws_argument_spec,
-    call,
+    pick,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidStateError,
     IrdriveOpsError,
-    NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     CUSTODY_LOG,
@@ -132,6 +125,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     utc_now,
     verify_bundle,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.evidence_upload import Uploader
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
@@ -153,104 +147,6 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
-def head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
-    if version_id:
-        kwargs["VersionId"] = version_id
-    try:
-        return dict(call(f"head s3://{bucket}/{key}", s3.head_object, **kwargs))
-    except NotFoundError:
-        return None
-
-
-def describe(key: str, meta: dict[str, Any], sha256_hex: str, uploaded: bool) -> dict[str, Any]:
-    until = meta.get("ObjectLockRetainUntilDate")
-    return {
-        "key": key,
-        "sha256": sha256_hex,
-        "checksum_sha256": meta.get("ChecksumSHA256"),
-        "etag": meta.get("ETag"),
-        "version_id": meta.get("VersionId"),
-        "lock_mode": meta.get("ObjectLockMode"),
-        "retain_until": until.astimezone(UTC).isoformat() if until else None,
-        "uploaded": uploaded,
-    }
-
-
-def check_stored(key: str, meta: dict[str, Any], data: bytes, mode: str, until: datetime) -> None:
-    """The object as read back must have our checksum, our MD5 ETag and the retention."""
-    problems = []
-    want = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    if meta.get("ChecksumSHA256") != want:
-        problems.append(f"stored SHA-256 {meta.get('ChecksumSHA256')} != {want}")
-    etag = str(meta.get("ETag") or "").strip('"')
-    if etag and "-" not in etag and meta.get("ServerSideEncryption") != "aws:kms":
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        if etag != md5:
-            problems.append(f"ETag {etag} != MD5 {md5}")
-    if meta.get("ObjectLockMode") != mode:
-        problems.append(f"Object Lock mode {meta.get('ObjectLockMode')} != {mode}")
-    stored_until = meta.get("ObjectLockRetainUntilDate")
-    if not stored_until or stored_until < until - timedelta(seconds=5):
-        problems.append(f"retained until {stored_until}, expected {until.isoformat()}")
-    if problems:
-        raise InvalidStateError(f"s3 object {key} failed verification: " + "; ".join(problems))
-
-
-class Uploader:
-    def __init__(self, module: AnsibleModule, s3: Any, bundle: Path) -> None:
-        p = module.params
-        self.module = module
-        self.s3 = s3
-        self.bundle = bundle
-        self.bucket = p["bucket"]
-        self.base = f"{p['prefix'].strip('/')}/{bundle.name}/".lstrip("/")
-        self.mode = p["retention_mode"]
-        self.until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=p["retention_days"])
-        self.objects: list[dict[str, Any]] = []
-        self.uploaded: list[str] = []
-        self.present: list[str] = []
-
-    def sync(self, rel: str, may_change: bool = False) -> None:
-        key = self.base + rel
-        data = (self.bundle / rel).read_bytes()
-        digest = hashlib.sha256(data)
-        b64 = base64.b64encode(digest.digest()).decode()
-        current = head(self.s3, self.bucket, key)
-        if current is not None:
-            self.present.append(key)
-        if current is not None and current.get("ChecksumSHA256") == b64:
-            self.objects.append(describe(key, current, digest.hexdigest(), False))
-            return
-        if current is not None and not may_change:
-            raise InvalidStateError(
-                f"s3://{self.bucket}/{key} already holds other bytes (SHA-256 "
-                f"{current.get('ChecksumSHA256')}, local {b64}): evidence objects never change",
-                key=key,
-            )
-        self.uploaded.append(key)
-        if self.module.check_mode:
-            self.objects.append(describe(key, {}, digest.hexdigest(), True))
-            return
-        put = call(
-            f"put s3://{self.bucket}/{key}",
-            self.s3.put_object,
-            Bucket=self.bucket,
-            Key=key,
-            Body=data,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=b64,
-            ObjectLockMode=self.mode,
-            ObjectLockRetainUntilDate=self.until,
-            Metadata={"sha256": digest.hexdigest()},
-        )
-        stored = head(self.s3, self.bucket, key, put.get("VersionId"))
-        if stored is None:
-            raise InvalidStateError(f"s3://{self.bucket}/{key} is missing right after upload")
-        check_stored(key, stored, data, self.mode, self.until)
-        self.objects.append(describe(key, stored, digest.hexdigest(), True))
-
-
 def run_module(module: AnsibleModule, s3: Any) -> dict[str, Any]:
     p = module.params
     bundle = Path(p["path"])
@@ -264,7 +160,15 @@ def run_module(module: AnsibleModule, s3: Any) -> dict[str, Any]:
     if p["retention_days"] < 1:
         raise IrdriveOpsError("retention_days must be at least 1")
     manifest = read_manifest(bundle)
-    uploader = Uploader(module, s3, bundle)
+    uploader = Uploader(
+        s3,
+        bundle,
+        p["bucket"],
+        p["prefix"],
+        p["retention_mode"],
+        p["retention_days"],
+        check_mode=module.check_mode,
+    )
     for rel in [f["path"] for f in manifest["files"]] + [MANIFEST_SHA256, MANIFEST_JSON]:
         uploader.sync(rel)
     if uploader.uploaded and not module.check_mode:
@@ -297,8 +201,6 @@ def run_module(module: AnsibleModule, s3: Any) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module, AwsConn(**pick(module.params, AWS_KEYS)).client("s3"))

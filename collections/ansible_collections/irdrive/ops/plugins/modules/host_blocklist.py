@@ -144,7 +144,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
-from ansible_collections.irdrive.ops.plugins.module_utils.hostblock import (
+from ansible_collections.irdrive.ops.plugins.module_utils.host_blocklist import (
     HostOptions,
     NftNames,
     converge,

@@ -17,6 +17,8 @@ description:
   - Read-only; never reports a change.
 author:
   - irdrive maintainers (@irdrive)
+extends_documentation_fragment:
+  - irdrive.ops.read_only
 options:
   url:
     description: URL of the health endpoint. Either O(url) or O(urls) is required.
@@ -96,13 +98,6 @@ options:
         reports RV(healthy=false), so that a play can branch on it.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 notes:
   - Transient faults counted as retryable are an unhealthy answer, a refused or dropped connection
     and a timeout.

@@ -100,25 +100,19 @@ secret:
 """
 
 import json
-import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AwsConn,
     aws_argument_spec,
-    call,
+    pick,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn, call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
-    IrdriveOpsError,
-    NotFoundError,
-    UnhealthyError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.iam_key_rotate import KeyRotation
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import (
     CURRENT,
@@ -138,68 +132,6 @@ def argument_spec() -> dict[str, Any]:
         delete_old={"type": "bool", "default": True},
     )
     return spec
-
-
-class KeyRotation:
-    def __init__(self, conn: AwsConn, user: str, secret_id: str, rotation_id: str) -> None:
-        self.conn = conn
-        self.iam = conn.client("iam")
-        self.sm = conn.client("secretsmanager")
-        self.user = user
-        self.secret_id = secret_id
-        self.rotation_id = rotation_id
-
-    def keys(self) -> list[dict[str, str]]:
-        listed = call(
-            f"list access keys of {self.user}", self.iam.list_access_keys, UserName=self.user
-        )
-        return [
-            {"id": k["AccessKeyId"], "status": k["Status"]}
-            for k in sorted(listed["AccessKeyMetadata"], key=lambda k: k["CreateDate"])
-        ]
-
-    def secret(self) -> tuple[str, dict[str, list[str]]] | None:
-        try:
-            described = call(
-                f"describe secret {self.secret_id}",
-                self.sm.describe_secret,
-                SecretId=self.secret_id,
-            )
-        except NotFoundError:
-            return None
-        return described["Name"], dict(described.get("VersionIdsToStages") or {})
-
-    def stored_key_id(self, version: str) -> str:
-        value = call(
-            f"read secret {self.secret_id}",
-            self.sm.get_secret_value,
-            SecretId=self.secret_id,
-            VersionId=version,
-        )
-        return str(json.loads(value["SecretString"])["AccessKeyId"])
-
-    def verify(self, key_id: str, secret_key: str, deadline: float = 30.0) -> None:
-        """New keys take a few seconds to work in IAM: ask STS until it says who we are."""
-        sts = self.conn.client(
-            "sts",
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret_key,
-            aws_session_token=None,
-        )
-        stop = time.monotonic() + deadline
-        while True:
-            try:
-                arn = call("verify the new access key", sts.get_caller_identity)["Arn"]
-                if arn.endswith(f":user/{self.user}") or arn.endswith(f"/{self.user}"):
-                    return
-                error: IrdriveOpsError = UnhealthyError(
-                    f"the new access key {key_id} authenticates as {arn}, not user {self.user}"
-                )
-            except IrdriveOpsError as failed:
-                error = failed
-            if time.monotonic() > stop:
-                raise error
-            time.sleep(1.0)
 
 
 def run_module(module: AnsibleModule, rotation: KeyRotation) -> dict[str, Any]:
@@ -351,8 +283,6 @@ def run_module(module: AnsibleModule, rotation: KeyRotation) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     p = module.params
     if not p["rotation_id"].strip():
         module.fail_json(msg="rotation_id must not be empty")

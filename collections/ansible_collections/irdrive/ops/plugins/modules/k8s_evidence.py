@@ -170,12 +170,13 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
     safe_relpath,
+    sync_files,
     window_seconds,
-    write_file,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_evidence import (
+    EvidenceReader,
+    api_root,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
@@ -214,53 +215,6 @@ def argument_spec() -> dict[str, Any]:
         default_namespace={"type": "str", "default": "default"},
     )
     return spec
-
-
-def api_root(api_version: str) -> str:
-    return f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-
-
-class EvidenceReader(K8sClient):
-    """Generic reads (any resource path) and raw pod logs, retried like every other call."""
-
-    _resources: dict[str, list[dict[str, Any]]]
-
-    def get_path(self, what: str, path: str, query: dict[str, Any] | None = None) -> Any:
-        """GET any API path (a resource, a list, a discovery document) as JSON."""
-        return self.request("GET", path, query, what=what)
-
-    def pod_log(
-        self, namespace: str, pod: str, container: str, since: int, previous: bool
-    ) -> bytes:
-        """The log as the API sent it: the bundle keeps its bytes unchanged."""
-        return self.read_pod_log(
-            namespace, pod, container, since_seconds=since, previous=previous, timestamps=True
-        )
-
-    def resource(self, api_version: str, kind: str) -> dict[str, Any]:
-        """Discovery: the resource serving ``kind`` in ``api_version`` (its plural, scope)."""
-        if not hasattr(self, "_resources"):
-            self._resources = {}
-        if api_version not in self._resources:
-            try:
-                listing = self.get_path(f"discover {api_version}", api_root(api_version))
-            except NotFoundError:
-                listing = {}
-            self._resources[api_version] = list(listing.get("resources") or [])
-        for res in self._resources[api_version]:
-            if res.get("kind") == kind and "/" not in str(res.get("name", "")):
-                return res
-        raise NotFoundError(f"the cluster serves no {kind} in {api_version}")
-
-    def list_objects(
-        self, api_version: str, plural: str, kind: str, namespace: str | None
-    ) -> list[dict[str, Any]]:
-        root = api_root(api_version)
-        path = f"{root}/namespaces/{namespace}/{plural}" if namespace else f"{root}/{plural}"
-        result = self.get_path(f"list {plural}", path)
-        return [
-            {"apiVersion": api_version, "kind": kind, **item} for item in result.get("items") or []
-        ]
 
 
 def redact_secret(obj: dict[str, Any]) -> dict[str, Any]:
@@ -451,18 +405,7 @@ def run_module(module: AnsibleModule, reader: EvidenceReader) -> dict[str, Any]:
         collect_drift(
             reader, config_dir, p["config_recursive"], p["default_namespace"], out, result
         )
-    present = sorted(rel for rel in out if (dest / rel).is_file())
-    changed = False
-    for rel, data in sorted(out.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        changed = True
-        if not module.check_mode:
-            write_file(target, data)
-    result["files"] = [{"path": rel, "bytes": len(data)} for rel, data in sorted(out.items())]
-    result["changed"] = changed
-    result["before"] = {"files": present}
+    result.update(sync_files(dest, out, module.check_mode))
     result["dest"] = os.fspath(dest)
     return result
 

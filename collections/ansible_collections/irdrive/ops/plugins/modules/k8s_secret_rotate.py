@@ -106,11 +106,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    MERGE_PATCH,
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import MERGE_PATCH, K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.scram import generate_password
 

@@ -19,6 +19,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.k8s_auth
 options:
   namespace:
@@ -39,13 +40,6 @@ options:
         With V(false) the task succeeds and reports RV(healthy=false).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""
@@ -127,10 +121,8 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess
 

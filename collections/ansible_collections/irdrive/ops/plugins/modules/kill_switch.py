@@ -145,11 +145,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
-from ansible_collections.irdrive.ops.plugins.module_utils.killswitch import (
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.kill_switch import (
     SwitchPlan,
     now_iso,
     plan_change,

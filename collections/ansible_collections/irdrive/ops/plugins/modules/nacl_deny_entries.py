@@ -162,7 +162,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
-from ansible_collections.irdrive.ops.plugins.module_utils.nacl import (
+from ansible_collections.irdrive.ops.plugins.module_utils.nacl_deny_entries import (
     PROTOCOLS,
     EntrySpec,
     NaclClient,

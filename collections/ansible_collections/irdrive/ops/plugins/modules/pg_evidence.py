@@ -112,45 +112,26 @@ window_seconds:
   sample: 86400
 """
 
-import csv
-import io
 import json
-import re
-from datetime import date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
     postgres_argument_spec,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
-    InvalidInputError,
-    IrdriveOpsError,
-    TransientError,
-)
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
+    sync_files,
     window_seconds,
-    write_file,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
+from ansible_collections.irdrive.ops.plugins.module_utils.pg_evidence import run_queries, validate
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
-
-try:
-    import psycopg2
-    import psycopg2.extensions
-except ImportError:  # reported by main() through HAS_PSYCOPG2
-    pass
-
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def argument_spec() -> dict[str, Any]:
@@ -170,94 +151,6 @@ def argument_spec() -> dict[str, Any]:
         max_rows={"type": "int", "default": 100000},
     )
     return spec
-
-
-def plain(value: Any) -> Any:
-    """A value as JSON and CSV can hold it (timestamps ISO 8601, inet and numerics as text)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, dict | list):
-        return value
-    return str(value)
-
-
-def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(
-            [json.dumps(v) if isinstance(v, dict | list) else v for v in map(plain, row)]
-        )
-    return buffer.getvalue().encode("utf-8")
-
-
-def to_json(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
-    records = [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
-    return (json.dumps(records, indent=1, sort_keys=False) + "\n").encode("utf-8")
-
-
-def validate(queries: list[dict[str, str]], max_rows: int) -> None:
-    names = [q["name"] for q in queries]
-    bad = [n for n in names if not _NAME.match(n)]
-    if bad:
-        raise InvalidInputError(f"query name {bad[0]!r} must be letters, digits, '_' or '-'")
-    if len(set(names)) != len(names):
-        raise InvalidInputError("query names must be unique")
-    if max_rows < 1:
-        raise InvalidInputError("max_rows must be at least 1")
-
-
-def run_queries(
-    session: PgSession, queries: list[dict[str, str]], seconds: int, max_rows: int
-) -> tuple[dict[str, bytes], dict[str, Any], str]:
-    """Run every query in one read-only snapshot; return files, results and the server clock."""
-    conn = session.connection
-    conn.set_session(isolation_level="REPEATABLE READ", readonly=True, autocommit=False)
-    files: dict[str, bytes] = {}
-    results: dict[str, Any] = {}
-    params = {"window_seconds": seconds}
-    try:
-        with conn.cursor() as cursor:
-            try:
-                cursor.execute("SELECT now()")
-                session.queries.append(cursor.query.decode())
-                db_now = plain(cursor.fetchone()[0])
-                for query in queries:
-                    cursor.execute(query["sql"], params)
-                    session.queries.append(cursor.query.decode("utf-8", errors="replace"))
-                    if cursor.description is None:
-                        raise InvalidInputError(f"query {query['name']} returns no rows")
-                    columns = [c.name for c in cursor.description]
-                    rows = cursor.fetchmany(max_rows + 1)
-                    truncated = len(rows) > max_rows
-                    rows = rows[:max_rows]
-                    files[f"db/{query['name']}.csv"] = to_csv(columns, rows)
-                    files[f"db/{query['name']}.json"] = to_json(columns, rows)
-                    results[query["name"]] = {
-                        "rows": len(rows),
-                        "truncated": truncated,
-                        "columns": columns,
-                        "sql": query["sql"],
-                    }
-            except psycopg2.extensions.QueryCanceledError as error:
-                raise TransientError(
-                    f"query cancelled on {session.params.target} (statement_timeout "
-                    f"{session.params.statement_timeout} ms): {str(error).strip()}"
-                ) from error
-            except psycopg2.Error as error:
-                raise IrdriveOpsError(
-                    f"query failed on {session.params.target}: {str(error).strip()}"
-                ) from error
-    finally:
-        conn.rollback()
-    return files, results, str(db_now)
 
 
 def run_module(module: AnsibleModule) -> dict[str, Any]:
@@ -285,20 +178,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + "\n"
     ).encode("utf-8")
     dest = Path(p["dest"])
-    present = sorted(rel for rel in files if (dest / rel).is_file())
-    changed = False
-    for rel, data in sorted(files.items()):
-        target = dest / rel
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        changed = True
-        if not module.check_mode:
-            write_file(target, data)
+    written = sync_files(dest, files, module.check_mode)
     return {
-        "changed": changed,
-        "before": {"files": present},
+        **written,
         "results": results,
-        "files": [{"path": rel, "bytes": len(data)} for rel, data in sorted(files.items())],
         "queries": statements,
         "db_now": db_now,
         "window_seconds": seconds,
@@ -308,8 +191,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)

@@ -20,6 +20,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.postgres
 options:
   top_queries:
@@ -48,13 +49,6 @@ options:
         succeeds and reports RV(healthy=false). Refused credentials always fail.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""
@@ -156,7 +150,7 @@ queries:
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
@@ -167,8 +161,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
@@ -280,8 +272,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)

@@ -159,11 +159,10 @@ queries:
   sample: ["ANALYZE \"public\".\"payments\""]
 """
 
-import time
 from datetime import datetime
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
@@ -175,11 +174,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.waiter import poll_until
 
 IDLE_STATES = ("idle in transaction", "idle in transaction (aborted)")
 # The filter, written once: used to select and again in the statement that terminates.
@@ -271,18 +269,20 @@ def session_args(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_gone(session: PgSession, pids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = [row["pid"] for row in session.query(GONE_SQL, {"pids": pids})]
-        if not left:
-            return
-        if time.monotonic() >= deadline:
-            raise DeadlineExceeded(
-                f"sessions {', '.join(map(str, left))} are still there {timeout:g}s after "
-                "pg_terminate_backend",
-                pids=left,
-            )
-        time.sleep(0.1)
+    left: list[int] = list(pids)
+
+    def gone() -> bool | None:
+        left[:] = [row["pid"] for row in session.query(GONE_SQL, {"pids": pids})]
+        return None if left else True
+
+    def still_there() -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"sessions {', '.join(map(str, left))} are still there {timeout:g}s after "
+            "pg_terminate_backend",
+            pids=left,
+        )
+
+    poll_until(gone, timeout, 0.1, on_timeout=still_there)
 
 
 def terminate(session: PgSession, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -387,8 +387,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)

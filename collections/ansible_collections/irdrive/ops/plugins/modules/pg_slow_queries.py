@@ -23,6 +23,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.postgres
 options:
   limit:
@@ -50,13 +51,6 @@ options:
     description: Fail when C(pg_stat_statements) is not installed in the database.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 """
 
 EXAMPLES = r"""
@@ -113,7 +107,7 @@ queries:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
@@ -124,8 +118,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
@@ -223,8 +215,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)

@@ -122,31 +122,20 @@ after:
   sample: {"keys": 500, "hits": 100, "misses": 20, "last_cleared_at": "2026-11-27T03:12:09Z"}
 """
 
-import json
 from typing import Any
-from urllib.parse import urlencode
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
-    AuthError,
     InvalidInputError,
-    IrdriveOpsError,
-    TransientError,
     UnhealthyError,
-    UnreachableError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.http import request
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
-from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
-
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+from ansible_collections.irdrive.ops.plugins.module_utils.platform_cache import CacheAdmin
 
 
 def argument_spec() -> dict[str, Any]:
@@ -167,56 +156,6 @@ def argument_spec() -> dict[str, Any]:
         }
     )
     return spec
-
-
-class CacheAdmin:
-    """The three calls of the admin endpoint, retried on transient failures only."""
-
-    def __init__(self, url: str, token: str, timeout: float, validate_certs: bool) -> None:
-        self.url = url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        self.timeout = timeout
-        self.validate_certs = validate_certs
-
-    def call(self, method: str, action: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = f"{self.url}/{action}" + (f"?{urlencode(query)}" if query else "")
-
-        def once() -> dict[str, Any]:
-            response = request(
-                url,
-                method=method,
-                headers=self.headers,
-                timeout=self.timeout,
-                validate_certs=self.validate_certs,
-            )
-            if response.status in (401, 403):
-                raise AuthError(
-                    f"{method} {url}: HTTP {response.status}: the admin token was refused"
-                )
-            if response.status in TRANSIENT_STATUSES:
-                raise TransientError(f"{method} {url}: HTTP {response.status}")
-            if response.status != 200:
-                raise IrdriveOpsError(
-                    f"{method} {url}: HTTP {response.status}: {response.text(300)}"
-                )
-            try:
-                body = json.loads(response.text())
-            except ValueError as error:
-                raise IrdriveOpsError(f"{method} {url}: the answer is not JSON") from error
-            if not isinstance(body, dict):
-                raise IrdriveOpsError(f"{method} {url}: the answer is not a JSON object")
-            return body
-
-        return retry(once, transient=(TransientError, UnreachableError), attempts=4, deadline=30.0)
-
-    def stats(self) -> dict[str, Any]:
-        return self.call("GET", "stats")
-
-    def clear(self) -> dict[str, Any]:
-        return self.call("POST", "clear")
-
-    def warm(self, keys: int) -> dict[str, Any]:
-        return self.call("POST", "warm", {"keys": keys})
 
 
 STATS_KEYS = ("keys", "hits", "misses", "last_cleared_at", "last_warmed_at")

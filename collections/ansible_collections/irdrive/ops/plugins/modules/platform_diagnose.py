@@ -25,6 +25,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
+  - irdrive.ops.read_only
   - irdrive.ops.k8s_auth
 options:
   namespace:
@@ -110,13 +111,6 @@ options:
     description: How many requests run at the same time.
     type: int
     default: 8
-attributes:
-  check_mode:
-    description: Can run in check mode and return the same result as a normal run.
-    support: full
-  diff_mode:
-    description: Reads only, so there is never a diff.
-    support: N/A
 notes:
   - A production cluster may refuse the log and metrics reads to a narrow role; each such
     refusal is reported in RV(notes) and the rest of the diagnosis still runs.
@@ -220,17 +214,12 @@ from ansible_collections.irdrive.ops.plugins.module_utils import diagnose
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.diagnose import DiagnoseClient
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
 from ansible_collections.irdrive.ops.plugins.module_utils.http import request
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-    ns_path,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.workload import assess, pod_problem
-
-METRICS = "/apis/metrics.k8s.io/v1beta1"
 
 
 def argument_spec() -> dict[str, Any]:
@@ -270,22 +259,6 @@ def argument_spec() -> dict[str, Any]:
         workers={"type": "int", "default": 8},
     )
     return spec
-
-
-class DiagnoseClient(K8sClient):
-    """The extra reads a diagnosis needs (metrics, log text), through the same retried calls."""
-
-    def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:
-        return self._items(
-            f"read metrics.k8s.io pods in {namespace}", ns_path(METRICS, namespace, "pods")
-        )
-
-    def node_metrics(self) -> list[dict[str, Any]]:
-        return self._items("read metrics.k8s.io nodes", f"{METRICS}/nodes")
-
-    def pod_log(self, namespace: str, pod: str, container: str, since: int, tail: int) -> str:
-        data = self.read_pod_log(namespace, pod, container, since_seconds=since, tail_lines=tail)
-        return data.decode("utf-8", errors="replace")
 
 
 def probe(check: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -29,6 +29,7 @@ author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
   - irdrive.ops.k8s_auth
+  - irdrive.ops.k8s_wait
 options:
   namespace:
     description: Namespace of the Deployments.
@@ -51,18 +52,6 @@ options:
       - A named revision needs exactly one Deployment.
     type: int
     default: 0
-  wait:
-    description: Wait for the rollouts to complete and verify them.
-    type: bool
-    default: true
-  wait_timeout:
-    description: Seconds to wait for all rollouts together.
-    type: int
-    default: 180
-  wait_sleep:
-    description: Seconds between two reads of the rollout status.
-    type: float
-    default: 0.25
 attributes:
   check_mode:
     description: Plans and reports the current and target revision and images; writes nothing.
@@ -139,14 +128,16 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
+    check_wait,
     k8s_auth_argument_spec,
+    wait_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.retry import retry
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
@@ -167,10 +158,8 @@ def argument_spec() -> dict[str, Any]:
         names={"type": "list", "elements": "str"},
         all={"type": "bool", "default": False},
         revision={"type": "int", "default": 0},
-        wait={"type": "bool", "default": True},
-        wait_timeout={"type": "int", "default": 180},
-        wait_sleep={"type": "float", "default": 0.25},
     )
+    spec.update(wait_argument_spec(180))
     return spec
 
 
@@ -303,10 +292,9 @@ def run_module(module: AnsibleModule, client: RolloutClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if module.params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds")
 
     def work() -> dict[str, Any]:
+        check_wait(module.params)
         client = RolloutClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 

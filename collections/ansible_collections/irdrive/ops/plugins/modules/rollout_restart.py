@@ -24,6 +24,7 @@ author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
   - irdrive.ops.k8s_auth
+  - irdrive.ops.k8s_wait
 options:
   namespace:
     description: Namespace of the Deployment.
@@ -39,18 +40,10 @@ options:
         id. The restart happens once per key.
       - Without a key every run restarts, like C(kubectl rollout restart).
     type: str
-  wait:
-    description: Wait for the rollout to complete and verify it.
-    type: bool
-    default: true
   wait_timeout:
-    description: Seconds to wait for the rollout.
+    description: Seconds to wait for the rollout; must be positive.
     type: int
     default: 120
-  wait_sleep:
-    description: Seconds between two reads of the rollout status.
-    type: float
-    default: 0.25
 attributes:
   check_mode:
     description: Reads the Deployment and reports whether it would restart; writes nothing.
@@ -105,15 +98,15 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
+    check_wait,
     k8s_auth_argument_spec,
+    wait_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     IrdriveOpsError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import (
-    K8sAuth,
-    K8sClient,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
     RESTART_KEY,
@@ -129,10 +122,8 @@ def argument_spec() -> dict[str, Any]:
         namespace={"type": "str", "required": True},
         name={"type": "str", "required": True},
         idempotency_key={"type": "str", "no_log": False},
-        wait={"type": "bool", "default": True},
-        wait_timeout={"type": "int", "default": 120},
-        wait_sleep={"type": "float", "default": 0.25},
     )
+    spec.update(wait_argument_spec(120))
     return spec
 
 
@@ -207,10 +198,9 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if module.params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds")
 
     def work() -> dict[str, Any]:
+        check_wait(module.params)
         client = K8sClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 

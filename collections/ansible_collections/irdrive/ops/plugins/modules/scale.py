@@ -28,6 +28,7 @@ author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
   - irdrive.ops.k8s_auth
+  - irdrive.ops.k8s_wait
 options:
   namespace:
     description: Namespace of the Deployments.
@@ -62,18 +63,6 @@ options:
     description: Set replicas even on a Deployment an HPA controls.
     type: bool
     default: false
-  wait:
-    description: Wait until the new pods are ready and verify.
-    type: bool
-    default: true
-  wait_timeout:
-    description: Seconds to wait for all Deployments together.
-    type: int
-    default: 180
-  wait_sleep:
-    description: Seconds between two reads of the rollout status.
-    type: float
-    default: 0.25
 attributes:
   check_mode:
     description: Plans and reports the replicas and HPA it would set; writes nothing.
@@ -138,30 +127,28 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
+    check_wait,
     k8s_auth_argument_spec,
+    wait_argument_spec,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
-    IrdriveOpsError,
     NotFoundError,
+    RefusedError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.k8s import K8sAuth
+from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.rollout import (
     RolloutClient,
+    wait_for_rollouts,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.scale import (
     hpa_spec,
     hpa_summary,
     hpas_by_deployment,
     parse_replicas,
     spec_differs,
-    wait_for_rollouts,
 )
-
-
-class RefusedError(IrdriveOpsError):
-    """The request would fight an autoscaler; nothing was changed."""
-
-    kind = "refused"
 
 
 def argument_spec() -> dict[str, Any]:
@@ -179,10 +166,8 @@ def argument_spec() -> dict[str, Any]:
             },
         },
         force={"type": "bool", "default": False},
-        wait={"type": "bool", "default": True},
-        wait_timeout={"type": "int", "default": 180},
-        wait_sleep={"type": "float", "default": 0.25},
     )
+    spec.update(wait_argument_spec(180))
     return spec
 
 
@@ -382,10 +367,9 @@ def wait_and_verify(
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if module.params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds")
 
     def work() -> dict[str, Any]:
+        check_wait(module.params)
         client = RolloutClient.from_auth(K8sAuth.from_params(module.params))
         return run_module(module, client)
 

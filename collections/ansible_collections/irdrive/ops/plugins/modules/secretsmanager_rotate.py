@@ -251,15 +251,13 @@ database:
 from dataclasses import replace
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.irdrive.ops.plugins.module_utils.args_common import pick
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AwsConn,
     aws_argument_spec,
+    pick,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidInputError,
     IrdriveOpsError,
@@ -270,8 +268,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.pg_password import (
     PostgresPasswordBackend,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import (
@@ -379,10 +375,6 @@ def run_module(module: AnsibleModule, client: Any) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    if module.params["postgres"] and not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     if not module.params["rotation_id"].strip():
         module.fail_json(msg="rotation_id must not be empty")
     if module.params["value"] is None and module.params["length"] < 16:

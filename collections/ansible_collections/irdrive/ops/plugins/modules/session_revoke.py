@@ -135,7 +135,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     POSTGRES_KEYS,
     pick,
@@ -146,8 +146,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
     PgConnParams,
     PgSession,
 )
@@ -284,8 +282,6 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
 
     def work() -> dict[str, Any]:
         return run_module(module)

@@ -8,7 +8,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.killswitch import (
+from ansible_collections.irdrive.ops.plugins.module_utils.kill_switch import (
     HISTORY_LIMIT,
     plan_change,
     read_history,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     InvalidStateError,
     IrdriveOpsError,
 )
+from ansible_collections.irdrive.ops.plugins.module_utils.files import write_atomic
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import (
     Network,
     as_network,
@@ -178,23 +178,6 @@ def read_deny_file(path: str) -> tuple[str | None, list[str]]:
 def render_deny_file(networks: list[str]) -> str:
     ordered = sorted_strings(as_network(n) for n in networks)
     return DENY_HEADER + "".join(f"deny {n};\n" for n in ordered)
-
-
-def write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(path) or "."
-    mode = 0o644
-    if os.path.exists(path):
-        mode = os.stat(path).st_mode & 0o7777
-    handle, tmp = tempfile.mkstemp(prefix=".irdrive-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def nginx_running(conf_path: str) -> bool:

@@ -10,12 +10,12 @@ from typing import Any
 import psycopg2
 import pytest
 from ansible_collections.irdrive.ops.plugins.modules import pg_maintenance, pg_slow_queries
-from test_collection_postgres import PASSWORD, login, pg  # noqa: F401 - the fixture
+from pg_server import PASSWORD, login
 
 pytestmark = pytest.mark.usefixtures("pg")
 
 
-def admin(pg: dict[str, Any], dbname: str = "postgres") -> Any:  # noqa: F811
+def admin(pg: dict[str, Any], dbname: str = "postgres") -> Any:
     conn = psycopg2.connect(
         host=pg["socket"], port=pg["login_port"], user="postgres", dbname=dbname
     )
@@ -24,7 +24,7 @@ def admin(pg: dict[str, Any], dbname: str = "postgres") -> Any:  # noqa: F811
 
 
 @pytest.fixture
-def sessions(pg: dict[str, Any]) -> Any:  # noqa: F811
+def sessions(pg: dict[str, Any]) -> Any:
     """Two app sessions idle in a transaction, one active, and one of a superuser idle in one."""
     setup = admin(pg)
     with setup.cursor() as cur:
@@ -80,7 +80,7 @@ def _sleep(conn: Any) -> None:
         conn.cursor().execute("SELECT pg_sleep(30)")
 
 
-def states(pg: dict[str, Any]) -> dict[int, str]:  # noqa: F811
+def states(pg: dict[str, Any]) -> dict[int, str]:
     conn = admin(pg)
     with conn.cursor() as cur:
         cur.execute("SELECT pid, state FROM pg_stat_activity WHERE backend_type = 'client backend'")
@@ -89,7 +89,7 @@ def states(pg: dict[str, Any]) -> dict[int, str]:  # noqa: F811
     return rows
 
 
-def test_terminates_only_matching_idle_in_transaction(run_module, pg, sessions) -> None:  # noqa: F811
+def test_terminates_only_matching_idle_in_transaction(run_module, pg, sessions) -> None:
     held, busy = sessions
     args = {
         **login(pg),
@@ -127,7 +127,7 @@ def test_negative_threshold_is_refused_before_connecting(run_module) -> None:
     assert "idle_min_seconds must not be negative" in result["msg"]
 
 
-def test_analyze_refuses_tables_it_does_not_own_then_runs_as_owner(run_module, pg) -> None:  # noqa: F811
+def test_analyze_refuses_tables_it_does_not_own_then_runs_as_owner(run_module, pg) -> None:
     conn = admin(pg)
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS public.t_stats")
@@ -169,7 +169,7 @@ def test_timing_columns_follow_the_extension_version(names: set[str], expected: 
     assert (columns or {}).get("mean") == expected
 
 
-def test_slow_queries_without_the_extension(run_module, pg) -> None:  # noqa: F811
+def test_slow_queries_without_the_extension(run_module, pg) -> None:
     result, failed = run_module(pg_slow_queries, login(pg))
     assert not failed and not result["available"] and "not installed" in result["reason"]
     result, failed = run_module(pg_slow_queries, {**login(pg), "fail_if_unavailable": True})

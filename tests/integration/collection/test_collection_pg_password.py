@@ -15,7 +15,6 @@ import psycopg2
 import pytest
 from ansible_collections.irdrive.ops.plugins.modules import secretsmanager_rotate
 from moto import mock_aws
-from test_collection_postgres import pg  # noqa: F401 - the module-scoped server fixture
 
 AWS = {"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
 SECRET = "platform/db-password"
@@ -31,7 +30,7 @@ def admin(server: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def roles(pg: dict[str, Any]) -> Iterator[dict[str, Any]]:  # noqa: F811
+def roles(pg: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The group, the two alternating logins (a live), and the CREATEROLE rotator."""
     conn = admin(pg)
     with conn.cursor() as cur:

@@ -1,0 +1,64 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The one wait loop of irdrive.ops: poll a condition until it holds or a deadline passes.
+
+``poll_until(probe, timeout, interval)`` calls ``probe()`` until it returns something other
+than None, sleeping ``interval`` seconds between calls, on a monotonic clock.  The last call
+happens at the deadline at the latest (the final sleep is shortened), and when the condition
+still does not hold the wait raises what ``on_timeout()`` returns (``DeadlineExceeded`` by
+default).  The clock and the sleep are parameters, so tests run on a fake clock.
+
+A wait is not a retry: ``retry.retry`` repeats a call that failed with a transient error; a
+wait repeats a read that succeeded until the state it reads is the state wanted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import DeadlineExceeded
+
+
+@dataclass(frozen=True)
+class Waited[T]:
+    """What a wait ended with: the probe's answer, the seconds it took, how many probes ran."""
+
+    value: T
+    elapsed: float
+    probes: int
+
+
+def poll_until[T](
+    probe: Callable[[], T | None],
+    timeout: float,
+    interval: float,
+    on_timeout: Callable[[], BaseException] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Waited[T]:
+    """Call ``probe()`` until it returns a value (not None); raise ``on_timeout()`` at the deadline.
+
+    ``probe`` may keep what it saw in its closure for ``on_timeout`` to describe.  Exceptions
+    from ``probe`` propagate at once; a probe that wants to ride out an error catches it and
+    returns None.
+    """
+    if timeout < 0:
+        raise ValueError("timeout must not be negative")
+    if interval <= 0:
+        raise ValueError("interval must be positive")
+    started = clock()
+    deadline = started + timeout
+    probes = 0
+    while True:
+        probes += 1
+        value = probe()
+        now = clock()
+        if value is not None:
+            return Waited(value, round(now - started, 2), probes)
+        if now >= deadline:
+            if on_timeout is not None:
+                raise on_timeout()
+            raise DeadlineExceeded(f"not done after {timeout:g}s ({probes} checks)")
+        sleep(min(interval, deadline - now))
