@@ -14,5 +14,5 @@ for path in (REPO / "collections", REPO / "tests" / "unit" / "collection"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from module_harness import run_module  # noqa: E402,F401 - the fixture
+from module_harness import kube, run_module  # noqa: E402,F401 - the fixtures
 from pg_server import pg  # noqa: E402,F401 - the module-scoped PostgreSQL fixture

@@ -7,25 +7,18 @@ Puts ``collections/`` on sys.path so ``ansible_collections.irdrive.ops`` imports
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from collection_fakes import COLLECTIONS, TOKEN, FakeKubeApi, FakeKubeServer
+from collection_fakes import COLLECTIONS, TOKEN, FakeKubeApi
 
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
-from module_harness import run_module  # noqa: E402,F401 - the fixture
+from module_harness import kube, run_module  # noqa: E402,F401 - the fixtures
 
 
 @pytest.fixture
-def kube() -> Iterator[FakeKubeApi]:
-    with FakeKubeServer(FakeKubeApi()) as api:
-        yield api
-
-
-@pytest.fixture
-def kube_args(kube: FakeKubeApi) -> dict[str, Any]:
+def kube_args(kube: FakeKubeApi) -> dict[str, Any]:  # noqa: F811 - the fixture, by name
     """Module options pointing at the fake API with the right token."""
     return {"host": kube.url, "api_key": TOKEN, "request_timeout": 5.0}

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from collection_fakes import FakeKubeApi, FakeKubeServer
 
 
 class ModuleExit(Exception):
@@ -42,3 +44,10 @@ def run_module(monkeypatch: pytest.MonkeyPatch):
         return caught.value.result, caught.value.failed
 
     return run
+
+
+@pytest.fixture
+def kube() -> Iterator[FakeKubeApi]:
+    """A fake Kubernetes API server in a thread, for the module under test."""
+    with FakeKubeServer(FakeKubeApi()) as api:
+        yield api
