@@ -1,7 +1,7 @@
 """module_utils.postgres and irdrive.ops.pg_health against a real, throw-away PostgreSQL.
 
 The server (Debian's PostgreSQL 15, run as the postgres user) listens on 127.0.0.1 at a free
-port; the tests skip when the binaries or the postgres user are missing.
+port; without the binaries, root or the postgres user the tests skip (and fail under CI).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import PgConnParams, PgSession
 from ansible_collections.irdrive.ops.plugins.modules import pg_health
+from helpers import has_user, require, wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "canary-pg-5b1e"
@@ -50,8 +50,10 @@ def as_postgres(*argv: str) -> None:
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[dict[str, Any]]:
-    if not (PG_BIN / "initdb").exists() or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs PostgreSQL 15 binaries and root (to run them as postgres)")
+    require(os.geteuid() == 0, "root (PostgreSQL runs as the postgres user)")
+    require((PG_BIN / "initdb").exists(), f"PostgreSQL 15 in {PG_BIN}")
+    require(shutil.which("runuser"), "runuser is not on PATH")
+    require(has_user("postgres"), "the postgres user")
     root = Path(tempfile.mkdtemp(prefix="irdrive-ops-unit-pg-"))
     shutil.chown(root, "postgres")
     data, sock = root / "data", root / "run"
@@ -156,7 +158,11 @@ def test_idle_in_transaction_and_long_queries_are_found(run_module, pg) -> None:
     try:
         idle.cursor().execute("SELECT 1")  # opens a transaction and leaves it idle
         sleeper.start()
-        time.sleep(1.0)
+        wait_until(
+            lambda: _running_longer_than(pg, "SELECT pg_sleep(3)", 0.5),
+            timeout=10,
+            what="pg_sleep(3) running for over 0.5 s",
+        )
         args = {
             **login(pg),
             "max_idle_in_transaction": 0,
@@ -174,6 +180,20 @@ def test_idle_in_transaction_and_long_queries_are_found(run_module, pg) -> None:
     assert sleeping and sleeping[0]["state"] == "active" and sleeping[0]["duration_s"] >= 0.5
     assert any("idle in transaction" in p for p in result["problems"])
     assert any("running for" in p for p in result["problems"])
+
+
+def _running_longer_than(pg: dict[str, Any], query: str, seconds: float) -> bool:
+    conn = psycopg2.connect(host=pg["socket"], port=pg["login_port"], user="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = %s "
+                "AND query_start < clock_timestamp() - make_interval(secs => %s)",
+                (query, seconds),
+            )
+            return bool(cur.fetchone()[0])
+    finally:
+        conn.close()
 
 
 def test_statement_timeout_cancels_and_is_transient(pg) -> None:
