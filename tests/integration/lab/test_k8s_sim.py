@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from helpers import requires
 
 from irdrive.lab.config import LabConfig
 from irdrive.lab.journal import Journal
 from irdrive.lab.proc import port_in_use
 from irdrive.lab.state import LabState
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+pytestmark = requires(shutil.which("kubectl"), "kubectl is not on PATH")
 
 NS = "platform"
 PORT_BASES = range(18700, 18800, 10)
@@ -50,7 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
     base = next((b for b in PORT_BASES if not port_in_use(b)), None)
     if base is None:
-        pytest.skip("no free port in 18700..18799")
+        pytest.fail("no free port in 18700..18799 for the cluster", pytrace=False)
     cfg = LabConfig(dir=tmp_path_factory.mktemp("k8s-sim"), port_base=base, pod_ready_delay=0.3)
     cfg.ensure_dirs()
     store, state, journal = Store(), LabState(), Journal(cfg.journal_file)
