@@ -11,8 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import require
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "prerequisite(condition, missing): helpers.requires, checked at setup"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("prerequisite"):
+        require(*mark.args)
 
 
 @pytest.fixture(scope="session")

@@ -76,3 +76,17 @@ def failures(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for t in report.get("tasks", [])
         if t["status"] in ("failed", "unreachable")
     ] + [("errors", "", "", e) for e in report.get("errors", [])]
+
+
+def crashlooping_pods(lab: dict[str, Any], app: str) -> list[str]:
+    """The app's pods whose container waits in CrashLoopBackOff, as the lab's API shows them."""
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    pods = core.list_namespaced_pod("platform", label_selector=f"app={app}").items
+    return [
+        p.metadata.name
+        for p in pods
+        for cs in (p.status.container_statuses or [])
+        if cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
+    ]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import aws_client, changed_tasks, failures, irdrive, run_json, writes_since
+from _runbook import (
+    aws_client,
+    changed_tasks,
+    crashlooping_pods,
+    failures,
+    irdrive,
+    run_json,
+    writes_since,
+)
+from helpers import wait_until
 from kubernetes import client, config
 
 from irdrive_lab.control.journal import Journal
@@ -28,9 +36,22 @@ def backend_image(lab: dict[str, Any]) -> str:
 
 
 def wait_rollout_started(lab: dict[str, Any], image_suffix: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not backend_image(lab).endswith(image_suffix) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(
+        lambda: backend_image(lab).endswith(image_suffix),
+        timeout=timeout,
+        interval=0.2,
+        what=f"backend's image to end in {image_suffix}",
+    )
+
+
+def wait_crashloop(lab: dict[str, Any], timeout: float = 20) -> None:
+    """Until the bad image's pods crash, so the diagnosis sees CrashLoopBackOff."""
+    wait_until(
+        lambda: crashlooping_pods(lab, "backend"),
+        timeout=timeout,
+        interval=0.2,
+        what="a backend pod in CrashLoopBackOff",
+    )
 
 
 def test_platform_outage_rolls_back_a_bad_deploy(
@@ -39,7 +60,7 @@ def test_platform_outage_rolls_back_a_bad_deploy(
     good = backend_image(clean_lab)
     faults.inject(lab_cfg, clean_lab, "bad-deploy", {})
     wait_rollout_started(clean_lab, "-bad")
-    time.sleep(2)  # let the new pods crash, so the diagnosis sees CrashLoopBackOff
+    wait_crashloop(clean_lab)
 
     mark = Journal(Path(clean_lab["journal"])).mark()
     rc, checked = run_json(lab_env, "platform-outage", "--check")
@@ -82,7 +103,7 @@ def test_platform_outage_stops_at_a_failed_database_restart_then_resumes(
     good = backend_image(lab)
     faults.inject(lab_cfg, lab, "bad-deploy", {})
     wait_rollout_started(lab, "-bad")
-    time.sleep(2)
+    wait_crashloop(lab)
     faults.inject(lab_cfg, lab, "db-down", {})
     script = Path(lab["postgres"]["service_script"])
     mode = script.stat().st_mode

@@ -9,7 +9,8 @@ from typing import Any
 
 import psycopg2
 import pytest
-from _runbook import changed_tasks, http_json, irdrive, run_json, writes_since
+from _runbook import changed_tasks, crashlooping_pods, http_json, irdrive, run_json, writes_since
+from helpers import wait_until
 
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.faults import faults
@@ -32,6 +33,22 @@ def _vars(tmp_path: Path, **values: Any) -> str:
     path = tmp_path / "vars.json"
     path.write_text(json.dumps(values))
     return f"@{path}"
+
+
+def _idle_in_transaction_for(lab: dict[str, Any], seconds: float) -> int:
+    """How many of the db-slow fault's sessions have been idle in a transaction that long."""
+    conn = _admin(lab)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                "AND state = 'idle in transaction' "
+                "AND state_change < clock_timestamp() - make_interval(secs => %s)",
+                (postgres.SLOW_APPNAME, seconds),
+            )
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _admin(lab: dict[str, Any]) -> Any:
@@ -83,7 +100,11 @@ def test_diagnose_finds_each_fault_and_suggests_its_runbook(
 ) -> None:
     for name in ("bad-deploy", "processor-down", "db-slow", "disk-full"):
         faults.inject(lab_cfg, clean_lab, name, {})
-    time.sleep(1.5)  # the bad image's pods reach CrashLoopBackOff
+    wait_until(
+        lambda: crashlooping_pods(clean_lab, "backend"),
+        timeout=20,
+        what="the bad image's pods in CrashLoopBackOff",
+    )
     mark = _mark(clean_lab)
     rc, report = run_json(lab_env, "diagnose")
     assert rc == 0, report
@@ -117,7 +138,11 @@ def test_db_slow_terminates_idle_in_transaction_only(
         db_maintenance_login_password=pg["app_password"],
     )
     args = ("-e", "idle_min_seconds=1", "-e", "analyze=true", "-e", extra)
-    time.sleep(1.1)
+    wait_until(
+        lambda: _idle_in_transaction_for(clean_lab, 1) == 2,
+        timeout=10,
+        what="the fault's two sessions idle in a transaction for over 1 s",
+    )
 
     mark, pg_before = _mark(clean_lab), _pg_writes(lab_cfg, clean_lab)
     rc, check = run_json(lab_env, "db", "--check", *args)

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 from _runbook import http_json, irdrive
+from helpers import wait_until
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -21,15 +22,6 @@ pytestmark = pytest.mark.lab
 def fault(env: dict[str, str], name: str, *args: str) -> None:
     res = irdrive(env, "lab", "fault", name, *args)
     assert res.returncode == 0, res.stdout + res.stderr
-
-
-def until(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def pg_connect(lab: dict[str, Any]) -> Any:
@@ -71,7 +63,9 @@ def test_bad_deploy(clean_lab: dict[str, Any], lab_env: dict[str, str], k8s: Any
         dep = apps.read_namespaced_deployment("backend", "platform")
         return int(dep.metadata.annotations["deployment.kubernetes.io/revision"])
 
-    assert until(lambda: revision() == rev + 1)
+    wait_until(
+        lambda: revision() == rev + 1, timeout=20, interval=0.2, what="backend's next revision"
+    )
 
     def crashing() -> list[str]:
         pods = core.list_namespaced_pod("platform", label_selector="app=backend").items
@@ -82,7 +76,7 @@ def test_bad_deploy(clean_lab: dict[str, Any], lab_env: dict[str, str], k8s: Any
             if cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
         ]
 
-    assert until(crashing)
+    wait_until(crashing, timeout=20, interval=0.2, what="a backend pod in CrashLoopBackOff")
     dep = apps.read_namespaced_deployment("backend", "platform")
     assert (dep.status.updated_replicas or 0) > 0
     assert (dep.status.ready_replicas or 0) < dep.spec.replicas + (dep.status.updated_replicas or 0)
@@ -95,7 +89,7 @@ def test_bad_deploy(clean_lab: dict[str, Any], lab_env: dict[str, str], k8s: Any
     )
     assert res.returncode != 0
     fault(lab_env, "bad-deploy", "--clear")
-    assert until(lambda: not crashing())
+    wait_until(lambda: not crashing(), timeout=20, interval=0.2, what="no backend pod crashing")
 
 
 def test_cdn_down(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
@@ -135,7 +129,12 @@ def test_db_down(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
     fault(lab_env, "db-down")
     with pytest.raises(psycopg2.OperationalError):
         pg_connect(clean_lab)
-    code, body = until(lambda: (r := http_json(f"{url}/health"))[0] == 503 and r, 5)
+    code, body = wait_until(
+        lambda: (r := http_json(f"{url}/health"))[0] == 503 and r,
+        timeout=5,
+        interval=0.2,
+        what="/health to answer 503",
+    )
     assert code == 503 and body["checks"]["database"]["ok"] is False
     res = irdrive(lab_env, "lab", "status")
     assert "postgres" in res.stdout
@@ -178,10 +177,17 @@ def test_db_slow(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:
             cur.execute(query)
             return dict(cur.fetchall())
 
-    seen = until(lambda: (s := states()).get("idle in transaction") and s.get("active") and s)
+    seen = wait_until(
+        lambda: (s := states()).get("idle in transaction") and s.get("active") and s,
+        timeout=20,
+        interval=0.2,
+        what="the fault's sessions, idle in a transaction and active",
+    )
     assert seen["idle in transaction"] >= 1 and seen["active"] >= 1
     fault(lab_env, "db-slow", "--clear")
-    assert until(lambda: states() == {}, 10) is True or states() == {}
+    wait_until(
+        lambda: states() == {}, timeout=10, interval=0.2, what="no session of the fault left"
+    )
 
 
 def test_intrusion(clean_lab: dict[str, Any], lab_env: dict[str, str]) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _runbook import changed_tasks, run_json, writes_since
+from helpers import wait_until
 from kubernetes import client, config
 
 from irdrive_lab.control.journal import Journal
@@ -180,16 +180,17 @@ def test_hpa_created_idempotent_and_not_fought(
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", "platform")
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (3, 10)
     assert hpa.spec.metrics[0].resource.target.average_utilization == 70
+
     # Under pressure the new autoscaler may keep adding pods after the run verified its own
     # scaling: the deployment settles within the HPA's range.
-    deadline = time.monotonic() + 90
-    while True:
+    def settled() -> Any:
         dep = apps.read_namespaced_deployment("backend", "platform")
-        settled = dep.status.available_replicas == dep.spec.replicas
-        if settled or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert 3 <= dep.spec.replicas <= 10 and settled
+        return dep if dep.status.available_replicas == dep.spec.replicas else None
+
+    dep = wait_until(
+        settled, timeout=90, interval=0.5, what="backend settled (available == desired)"
+    )
+    assert 3 <= dep.spec.replicas <= 10
 
     mark = _mark(pressure)
     rc, again = run_json(lab_env, "scale", "-e", "deployments=backend=5", "-e", hpa_arg)

@@ -1,7 +1,7 @@
 """A throw-away PostgreSQL for the collection's integration tests (fixture ``pg``).
 
 The server (Debian's PostgreSQL 15, run as the postgres user) listens on 127.0.0.1 at a free
-port; the tests skip when the binaries or the postgres user are missing.
+port; without the binaries, root or the postgres user the tests skip (and fail under CI).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+from helpers import has_user, require
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "canary-pg-5b1e"
@@ -41,8 +42,10 @@ def as_postgres(*argv: str) -> None:
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[dict[str, Any]]:
-    if not (PG_BIN / "initdb").exists() or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs PostgreSQL 15 binaries and root (to run them as postgres)")
+    require(os.geteuid() == 0, "root (PostgreSQL runs as the postgres user)")
+    require((PG_BIN / "initdb").exists(), f"PostgreSQL 15 in {PG_BIN}")
+    require(shutil.which("runuser"), "runuser is not on PATH")
+    require(has_user("postgres"), "the postgres user")
     root = Path(tempfile.mkdtemp(prefix="irdrive-ops-unit-pg-"))
     shutil.chown(root, "postgres")
     data, sock = root / "data", root / "run"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from typing import Any
 
 import psycopg2
 import pytest
 from ansible_collections.irdrive.ops.plugins.modules import pg_maintenance, pg_slow_queries
+from helpers import wait_until
 from pg_server import PASSWORD, login
 
 pytestmark = pytest.mark.usefixtures("pg")
@@ -65,7 +65,12 @@ def sessions(pg: dict[str, Any]) -> Any:
     busy.autocommit = True
     thread = threading.Thread(target=lambda: _sleep(busy), daemon=True)
     thread.start()
-    time.sleep(1.2)
+    idle = [c.get_backend_pid() for c in held]
+    wait_until(
+        lambda: _settled(pg, idle, busy.get_backend_pid()),
+        timeout=10,
+        what="three sessions idle in a transaction for over 1 s, one running pg_sleep",
+    )
     yield {c.get_backend_pid(): c for c in held}, busy.get_backend_pid()
     for conn in held:
         conn.close()
@@ -73,6 +78,23 @@ def sessions(pg: dict[str, Any]) -> Any:
     with cancel.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
     cancel.close()
+
+
+def _settled(pg: dict[str, Any], idle: list[int], busy: int) -> bool:  # noqa: F811
+    """The ``idle`` sessions idle in a transaction for over a second, ``busy`` running."""
+    conn = admin(pg)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FILTER (WHERE pid = ANY(%s) AND state = 'idle in transaction' "
+                "AND state_change < clock_timestamp() - interval '1 second'), "
+                "count(*) FILTER (WHERE pid = %s AND state = 'active') FROM pg_stat_activity",
+                (idle, busy),
+            )
+            long_idle, running = cur.fetchone()
+    finally:
+        conn.close()
+    return long_idle == len(idle) and running == 1
 
 
 def _sleep(conn: Any) -> None:

@@ -1,6 +1,6 @@
 """Alternating-users rotation of a database login: moto for Secrets Manager, a real PostgreSQL.
 
-The server is the throw-away one of test_collection_postgres (skipped without the binaries).
+The server is the throw-away one of test_collection_postgres (its prerequisites apply).
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
+from typing import Any
 
 import psycopg2
 import pytest
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import AuthError, TransientError
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import PgConnParams, PgSession
 from ansible_collections.irdrive.ops.plugins.modules import pg_health
+from helpers import wait_until
 from pg_server import login
 
 
@@ -38,7 +39,11 @@ def test_idle_in_transaction_and_long_queries_are_found(run_module, pg) -> None:
     try:
         idle.cursor().execute("SELECT 1")  # opens a transaction and leaves it idle
         sleeper.start()
-        time.sleep(1.0)
+        wait_until(
+            lambda: _running_longer_than(pg, "SELECT pg_sleep(3)", 0.5),
+            timeout=10,
+            what="pg_sleep(3) running for over 0.5 s",
+        )
         args = {
             **login(pg),
             "max_idle_in_transaction": 0,
@@ -69,3 +74,17 @@ def test_health_session_is_read_only(pg) -> None:
     session = PgSession(PgConnParams(**login(pg)), readonly=True)
     with session, pytest.raises(Exception, match="read-only"):
         session.query("CREATE TABLE t (x int)")
+
+
+def _running_longer_than(pg: dict[str, Any], query: str, seconds: float) -> bool:
+    conn = psycopg2.connect(host=pg["socket"], port=pg["login_port"], user="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = %s "
+                "AND query_start < clock_timestamp() - make_interval(secs => %s)",
+                (query, seconds),
+            )
+            return bool(cur.fetchone()[0])
+    finally:
+        conn.close()

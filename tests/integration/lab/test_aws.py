@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from _ports import port_base
+from helpers import wait_until
 
 from irdrive_lab.aws import aws
 from irdrive_lab.control import proc
@@ -141,12 +142,12 @@ def test_route53_change_reaches_insync(lab: tuple[LabConfig, dict[str, Any]]) ->
         },
     )["ChangeInfo"]
     assert change["Status"] in ("PENDING", "INSYNC")
-    deadline = time.monotonic() + 10
-    status = change["Status"]
-    while status != "INSYNC" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        status = route53.get_change(Id=change["Id"])["ChangeInfo"]["Status"]
-    assert status == "INSYNC"
+    wait_until(
+        lambda: route53.get_change(Id=change["Id"])["ChangeInfo"]["Status"] == "INSYNC",
+        timeout=10,
+        interval=0.2,
+        what="GetChange to say INSYNC",
+    )
 
 
 def test_waf_stale_lock_token_is_rejected(lab: tuple[LabConfig, dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from _ports import port_base
+from helpers import require, requires, wait_until
 
 from irdrive_lab.control.config import HOST_NAMES, LabConfig
 from irdrive_lab.control.errors import LabError
@@ -30,7 +31,7 @@ LOG_RE = re.compile(
 can_netns = (
     os.geteuid() == 0 and shutil.which("ip") is not None and shutil.which("sshd") is not None
 )
-needs_netns = pytest.mark.skipif(not can_netns, reason="needs root, iproute2 and openssh-server")
+needs_netns = requires(can_netns, "root, iproute2 (ip) and openssh-server (sshd)")
 
 Lab = tuple[LabConfig, dict[str, Any]]
 
@@ -92,8 +93,7 @@ def leftovers(cfg: LabConfig) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if not can_netns:
-        pytest.skip("needs root, iproute2 and openssh-server")
+    require(can_netns, "root, iproute2 (ip) and openssh-server (sshd)")
     cfg = LabConfig(dir=Path(tmp_path_factory.mktemp("hosts-lab")), port_base=port_base(1))
     started = time.monotonic()
     info = hosts.start(cfg, {"hosts_mode": "netns"})
@@ -279,8 +279,7 @@ def test_reseed_restores_logs_storage_and_removes_deny_includes(lab: Lab) -> Non
 @needs_netns
 def test_deny_include_is_valid_nginx(lab: Lab) -> None:
     cfg, info = lab
-    if not shutil.which("nginx"):
-        pytest.skip("nginx is not installed")
+    require(shutil.which("nginx"), "nginx is not on PATH")
     paths = info["web"]["paths"]
     Path(paths["nginx_deny_include"]).write_text("deny 203.0.113.7;\n")
     try:
@@ -307,9 +306,14 @@ def test_second_lab_runs_beside_the_first_and_stops_clean(lab: Lab, tmp_path: Pa
         )
         assert f"inet {info['db']['address']}/30" in ssh(cfg, "db", "ip -4 -o addr")
         os.kill(info["web"]["procs"][0]["pid"], 9)
-        time.sleep(0.2)
-        ok, detail = hosts.health(cfg, info)
-        assert not ok and detail.startswith("web: sshd is not running")
+        wait_until(
+            lambda: (
+                not (h := hosts.health(cfg, info))[0]
+                and h[1].startswith("web: sshd is not running")
+            ),
+            timeout=5,
+            what="the health check to see web's sshd not running",
+        )
     finally:
         t1 = time.monotonic()
         hosts.stop(cfg, info)
@@ -333,10 +337,12 @@ def test_stop_ends_logged_in_sessions_too(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "sleep" not in _netns_commands(info["web"]["netns"]):
-            time.sleep(0.05)
-        assert "sleep" in _netns_commands(info["web"]["netns"])
+        wait_until(
+            lambda: "sleep" in _netns_commands(info["web"]["netns"]),
+            timeout=5,
+            interval=0.05,
+            what="the ssh session's sleep in web's namespace",
+        )
     finally:
         hosts.stop(cfg, info)
     session.wait(timeout=10)

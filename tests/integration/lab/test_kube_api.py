@@ -16,11 +16,12 @@ import urllib.request
 from typing import Any
 
 import pytest
+from helpers import requires, wait_until
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+pytestmark = requires(shutil.which("kubectl"), "kubectl is not on PATH")
 
 NS = "conformance"
 
@@ -392,12 +393,14 @@ def test_watch_streams_a_change(api: Any, api_client: client.ApiClient) -> None:
         )
         for event in stream:
             seen.append((event["type"], event["object"].spec.replicas))
-            if event["type"] == "MODIFIED":
+            if event["type"] == "MODIFIED" and event["object"].spec.replicas == 3:
                 break
 
     thread = threading.Thread(target=consume)
     thread.start()
-    time.sleep(0.3)
+    # A first change tells when the watch is connected: the second one then arrives live.
+    apps.patch_namespaced_deployment("watched", NS, {"metadata": {"labels": {"step": "one"}}})
+    wait_until(lambda: seen, timeout=10, what="the watch to stream its first change")
     apps.patch_namespaced_deployment("watched", NS, {"spec": {"replicas": 3}})
     thread.join(timeout=10)
     assert ("MODIFIED", 3) in seen

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from _ports import port_base
+from helpers import requires
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+pytestmark = requires(shutil.which("kubectl"), "kubectl is not on PATH")
 
 NS = "platform"
 

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 from _ports import port_base
+from helpers import has_user, requires, wait_until
 
 from irdrive_lab.control import proc
 from irdrive_lab.control.config import DEFAULT_PG_BINDIR, ENV_PG_BINDIR, LabConfig
@@ -21,10 +22,11 @@ from irdrive_lab.pg import faults as pg_faults
 from irdrive_lab.pg import journal as pg_journal
 from irdrive_lab.pg import postgres as pg
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not (Path(DEFAULT_PG_BINDIR) / "postgres").exists(),
-    reason="needs root and Debian's PostgreSQL 15",
-)
+pytestmark = [
+    requires(os.geteuid() == 0, "root (the lab runs PostgreSQL as the postgres user)"),
+    requires((Path(DEFAULT_PG_BINDIR) / "postgres").exists(), f"PostgreSQL in {DEFAULT_PG_BINDIR}"),
+    requires(has_user("postgres"), "the postgres user"),
+]
 
 Lab = tuple[LabConfig, dict[str, Any]]
 
@@ -155,11 +157,11 @@ def test_journal_entries_hold_mutating_statements_only(lab: Lab) -> None:
             cur.execute("UPDATE users SET status = 'locked' WHERE id = %s", (7,))
     finally:
         conn.close()
-    deadline = time.monotonic() + 5
-    new: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not new:
-        new = pg_journal.journal_entries(cfg, info)[len(before) :]
-        time.sleep(0.1)
+    new = wait_until(
+        lambda: pg_journal.journal_entries(cfg, info)[len(before) :],
+        timeout=5,
+        what="the UPDATE in the lab's journal",
+    )
     assert [(e["source"], e["method"], e["path"], e["user"]) for e in new] == [
         ("postgres", "SQL", "UPDATE", "platform_app_a")
     ]
@@ -184,16 +186,16 @@ def test_db_slow_holds_long_and_idle_in_transaction_sessions(lab: Lab) -> None:
             assert len(idle_tx) == 2
             assert len(long_running) == 2
             # Slow report queries show in pg_stat_statements.
-            deadline = time.monotonic() + 15
-            slow = 0
-            while time.monotonic() < deadline and slow == 0:
-                slow = scalar(
+            wait_until(
+                lambda: scalar(
                     conn,
                     "SELECT count(*) FROM pg_stat_statements WHERE max_exec_time > 300 "
                     "AND query NOT LIKE '%%pg_sleep(3600)%%'",
-                )
-                time.sleep(0.2)
-            assert slow >= 1
+                ),
+                timeout=15,
+                interval=0.2,
+                what="a slow report query in pg_stat_statements",
+            )
             # The responder role may end them (pg_signal_backend).
             assert scalar(conn, "SELECT pg_terminate_backend(%s)", (idle_tx[0][0],)) is True
         finally:

@@ -12,12 +12,13 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _ports import port_base
+from helpers import has_user, require, wait_until
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
@@ -53,17 +54,12 @@ def aws_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def pg_info(cfg: LabConfig) -> Iterator[dict[str, Any]]:
-    from irdrive_lab.control.errors import LabError
     from irdrive_lab.pg import postgres
 
-    if os.geteuid() != 0:
-        pytest.skip("the lab's PostgreSQL runs as the postgres user: needs root")
-    try:
-        info = postgres.start(cfg, {})
-    except LabError as exc:
-        if "binaries" in str(exc).lower() or "missing" in str(exc).lower():
-            pytest.skip(f"no PostgreSQL here: {exc}")
-        raise
+    require(os.geteuid() == 0, "root (the lab runs PostgreSQL as the postgres user)")
+    require((cfg.pg_bindir / "postgres").exists(), f"PostgreSQL in {cfg.pg_bindir}")
+    require(has_user("postgres"), "the postgres user")
+    info = postgres.start(cfg, {})
     try:
         postgres.wait_ready(cfg, info, timeout=60)
         yield info
@@ -93,7 +89,9 @@ class Cluster:
             self.sim.start()
         else:
             _seed_by_hand(self.store)
-        wait_for(lambda: all(self.ready(app) for app in APPS), 20, "seeded pods Ready")
+        wait_until(
+            lambda: all(self.ready(app) for app in APPS), timeout=20, what="seeded pods Ready"
+        )
 
     def ready(self, app: str) -> int:
         return sum(1 for p in deployment_pods(self.store, app) or [] if pod_is_ready(p))
@@ -195,16 +193,6 @@ def call(
     return status, parsed, hdrs
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def set_cdn_record(aws_info: dict[str, Any], target: str) -> None:
     from irdrive_lab.aws import aws
 
@@ -294,7 +282,7 @@ def test_payments_follow_the_pods_through_a_failover(
         status, body, _ = call(server, "GET", "/payments/health")
         return body if status == 200 and body["processor"] == "segpay" else None
 
-    body = wait_for(green, 30, "payments healthy on segpay")
+    body = wait_until(green, timeout=30, what="payments healthy on segpay")
     assert body["pods_ready"] >= 1
 
 
@@ -315,10 +303,10 @@ def test_cdn_follows_route53_and_fails_over(
 
     set_cdn_record(aws_info, aws_info["resources"]["backup_cdn_hostname"])
     try:
-        wait_for(
+        wait_until(
             lambda: call(server, "GET", "/cdn/test.mp4")[2]["X-Lab-Edge"] == "backup",
-            5,
-            "the CDN to follow the record to the backup",
+            timeout=5,
+            what="the CDN to follow the record to the backup",
         )
         status, body, headers = call(server, "HEAD", "/cdn/test.mp4")
         assert status == 200 and headers["Content-Length"] == str(len(TEST_VIDEO))
@@ -347,7 +335,7 @@ def test_bad_deploy_rolls_out_a_revision_that_crashes(
             bad_pods = [p for p in pods if p["spec"]["containers"][0]["image"] == bad]
             return bool(bad_pods) and not any(pod_is_ready(p) for p in bad_pods)
 
-        wait_for(new_pods_not_ready, 10, "pods of the bad revision, not Ready")
+        wait_until(new_pods_not_ready, timeout=10, what="pods of the bad revision, not Ready")
         assert cluster.ready("backend") >= 1  # the rolling update keeps the old ones
 
     status, body, _ = call(server, "DELETE", "/_lab/faults/bad-deploy")

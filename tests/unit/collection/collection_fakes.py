@@ -56,6 +56,7 @@ class FakeKubeApi:
     delay: float = 0.0
     drop_next: int = 0
     connections: int = 0
+    closed: int = 0  # connections the server has ended (shut down and closed)
     rv: int = 100
     url: str = ""
 
@@ -189,7 +190,7 @@ def make_handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return None
             if api.delay:
-                time.sleep(api.delay)
+                time.sleep(api.delay)  # the fake server's injected delay
             if not self._authorized():
                 return self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             if api.fail_next:
@@ -262,6 +263,12 @@ def make_handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    api: FakeKubeApi | None = None
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        if self.api is not None:
+            self.api.closed += 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that rejects our certificate, or hangs up: the tests look at the client
@@ -274,6 +281,7 @@ class FakeKubeServer:
     def __init__(self, api: FakeKubeApi, pki: FakePki | None = None, client_ca: bool = False):
         self.api = api
         self.httpd = _Server(("127.0.0.1", 0), make_handler(api))
+        self.httpd.api = api
         scheme = "http"
         if pki is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

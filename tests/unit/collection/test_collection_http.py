@@ -46,7 +46,7 @@ def server() -> Iterator[tuple[str, Script]]:
         def do_GET(self) -> None:
             script.seen.append({"path": self.path, "headers": dict(self.headers)})
             status, body, delay = script.next()
-            time.sleep(delay)
+            time.sleep(delay)  # the fake server's injected delay
             data = json.dumps(body).encode() if not isinstance(body, str) else body.encode()
             kind = "application/json" if not isinstance(body, str) else "text/plain"
             self.send_response(status)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from collection_fakes import (
     make_pki,
     pod,
 )
+from helpers import wait_until
 
 NO_SLEEP = RetryPolicy(attempts=3, deadline=10.0, sleep=lambda s: None)
 
@@ -345,7 +345,7 @@ def test_a_connection_the_server_closed_is_replaced(kube: FakeKubeApi) -> None:
     kube.add("configmaps", kill_switch_configmap())
     client = K8sClient.from_auth(K8sAuth(host=kube.url, api_key=TOKEN), retry_policy=NO_SLEEP)
     client.get_configmap("platform", "kill-switches")
-    time.sleep(0.4)  # the server drops the idle connection
+    wait_until(lambda: kube.closed == 1, timeout=5, what="the server to drop the idle connection")
     client.get_configmap("platform", "kill-switches")
     assert kube.connections == 2
     assert len(kube.requests) == 2  # no failed attempt, no retry

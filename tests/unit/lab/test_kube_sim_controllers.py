@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.state import LabState
@@ -59,13 +59,13 @@ def set_image(sim: Simulation, name: str, image: str, cause: str | None = None) 
 
 def run_until(sim: Simulation, predicate: Any, timeout: float = 10.0) -> None:
     """Tick in real time (pods take pod_ready_delay to become ready) until predicate holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ticked() -> Any:
         sim.tick()
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+        return predicate()
+
+    name = getattr(predicate, "__name__", "the condition")
+    wait_until(ticked, timeout=timeout, interval=0.05, what=f"{name} after simulation ticks")
 
 
 def test_seed_is_converged_fast_with_two_revisions(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.state import LabState
@@ -189,6 +189,10 @@ def test_hpa_scales_up_under_pressure(sim: Simulation) -> None:
     assert sim.store.get("deployments.apps", NS, "frontend")["status"]["availableReplicas"] == 6
 
 
+def revision(dep: dict[str, Any]) -> str | None:
+    return dep["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision")
+
+
 def test_background_thread_converges_a_restart(sim: Simulation) -> None:
     dep = sim.store.get("deployments.apps", NS, "backend")
     dep["spec"]["template"]["metadata"]["annotations"] = {
@@ -197,7 +201,12 @@ def test_background_thread_converges_a_restart(sim: Simulation) -> None:
     sim.store.update("deployments.apps", dep)
     sim.start()
     try:
-        time.sleep(0.3)
+        # The controller has seen the restart (a new revision) before idle can mean rolled out.
+        wait_until(
+            lambda: revision(sim.store.get("deployments.apps", NS, "backend")) == "3",
+            timeout=15,
+            what="the background thread to start revision 3",
+        )
         assert sim.wait_idle(timeout=15)
     finally:
         sim.stop()
