@@ -38,7 +38,6 @@ class RunRequest:
     project: Project
     inventories: list[Path]
     extravars: dict[str, Any] = field(default_factory=dict)
-    secrets: set[str] = field(default_factory=set)  # names of no_log parameters
     check: bool = False
     diff: bool = False
     verbosity: int = 0

@@ -80,7 +80,6 @@ class Session:
             project=self.project,
             inventories=list(target.inventories),
             extravars=self.values,
-            secrets=secret_names,
             check=self.check,
             diff=self.diff,
             verbosity=self.verbosity,

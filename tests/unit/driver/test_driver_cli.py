@@ -45,6 +45,7 @@ def test_show_describes_parameters_secrets_and_changes(project_dir: Path) -> Non
     result = invoke("show", "demo-failover")
     assert result.exit_code == 0, result.output
     out = result.output
+    assert "  procedure: P1 Demo Failure (P1)\n" in out
     assert "reason (str; required)" in out
     assert "service (str; default payments; one of payments, streaming)" in out
     assert "api_token (str; default -; secret: never printed or logged)" in out
