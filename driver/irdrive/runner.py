@@ -41,8 +41,7 @@ class RunRequest:
     check: bool = False
     diff: bool = False
     verbosity: int = 0
-    target: str = ""
-    lab_dir: Path | None = None
+    lab_dir: Path | None = None  # the lab's folder, for the lab inventory (IRDRIVE_LAB_DIR)
     env: dict[str, str] = field(default_factory=dict)
 
 

@@ -83,7 +83,6 @@ class Session:
             check=self.check,
             diff=self.diff,
             verbosity=self.verbosity,
-            target=target.kind,
             lab_dir=target.lab_dir,
         )
         run_dir = run_dir or runner.make_run_dir(self.runbook.name)

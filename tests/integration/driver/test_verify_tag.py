@@ -35,11 +35,21 @@ def copy_project(repo: Path, dest: Path) -> Path:
     return dest
 
 
+def walk(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every task, blocks' tasks included."""
+    found = []
+    for task in tasks:
+        found.append(task)
+        for key in ("block", "rescue", "always"):
+            found.extend(walk(task.get(key) or []))
+    return found
+
+
 def edit_verification(project: Path, edit: Callable[[dict[str, Any]], None]) -> str:
     """Apply ``edit`` to the one task of the role tagged verify; return its original name."""
     path = project / ROLE_TASKS
     tasks = yaml.safe_load(path.read_text())
-    tagged = [t for t in tasks if "verify" in (t.get("tags") or [])]
+    tagged = [t for t in walk(tasks) if "verify" in (t.get("tags") or [])]
     assert len(tagged) == 1, f"{ROLE_TASKS} should have one task tagged verify: {tagged}"
     name = str(tagged[0]["name"])
     edit(tagged[0])
