@@ -8,27 +8,30 @@ What it is for and what it changes come from the play's ``vars: irdrive_runbook:
       hosts: localhost
       vars:
         irdrive_runbook:
+          severity: P1
+          procedure: P1 Payment System Failure
+          summary: Fail payments over to the backup processor, verified.
           description: Fail payments over to the backup processor.
           changes: [kill switch "payments", configmap payment-config, payment-service rollout]
       roles:
         - processor_failover
 
-Values given with ``-e key=value`` are checked and converted here, before anything runs, the
-way Ansible's argument spec validation converts them for the declared type.
+Where it sits in the incident playbook (``severity``, ``procedure``, a one-line ``summary``)
+comes from the same mapping and makes ``irdrive list`` a catalog a responder can scan. Values
+given for the parameters are checked by ``irdrive.params``.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from irdrive.errors import ParameterError, UnknownRunbookError, UsageError
+from irdrive.errors import UnknownRunbookError, UsageError
 from irdrive.paths import Project
 
 META_KEY = "irdrive_runbook"
@@ -42,9 +45,6 @@ ROLE_TASK_ACTIONS = {
 }
 # Keys of a ``roles:`` entry that are keywords, not role variables.
 ROLE_ENTRY_KEYWORDS = {"role", "name", "tags", "when", "vars", "become", "delegate_to", "apply"}
-SUPPORTED_TYPES = {"str", "int", "float", "bool", "list", "dict", "path", "raw", "json", "jsonarg"}
-BOOLEANS_TRUE = {"y", "yes", "on", "1", "true", "t"}
-BOOLEANS_FALSE = {"n", "no", "off", "0", "false", "f"}
 SECRET_MASK = "********"
 
 
@@ -81,6 +81,8 @@ class Parameter:
     no_log: bool = False
     elements: str | None = None
     role: str = ""
+    # The option as the role declares it: what irdrive.params hands to ArgumentSpecValidator.
+    spec: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any], role: str) -> Parameter:
@@ -97,6 +99,7 @@ class Parameter:
             no_log=bool(spec.get("no_log", False)),
             elements=spec.get("elements"),
             role=role,
+            spec=dict(spec),
         )
 
     @property
@@ -128,6 +131,9 @@ class Runbook:
     name: str
     path: Path
     description: str = ""
+    severity: str = ""  # P0..P3 of the incident playbook; "" for a building block
+    procedure: str = ""  # the playbook procedure, section or script it implements
+    summary: str = ""  # one short sentence for `irdrive list`
     roles: list[str] = field(default_factory=list)
     parameters: dict[str, Parameter] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
@@ -148,6 +154,9 @@ class Runbook:
             "name": self.name,
             "path": str(self.path),
             "description": self.description,
+            "severity": self.severity,
+            "procedure": self.procedure,
+            "summary": self.summary,
             "roles": self.roles,
             "parameters": [p.to_dict() for p in self.parameters.values()],
             "changes": self.changes,
@@ -228,12 +237,14 @@ class Catalog:
             for opt_name, opt in (spec.get("options") or {}).items():
                 if opt_name in bound or opt_name in runbook.parameters:
                     continue
-                param = Parameter.from_spec(opt_name, opt or {}, role)
-                if param.type not in SUPPORTED_TYPES:
-                    raise ValueError(f"role {role}: option {opt_name} has type {param.type!r}")
-                runbook.parameters[opt_name] = param
+                if not isinstance(opt, dict):
+                    raise ValueError(f"role {role}: option {opt_name} must be a mapping")
+                runbook.parameters[opt_name] = Parameter.from_spec(opt_name, opt, role)
         runbook.description = str(meta.get("description") or short or play.get("name") or "")
         runbook.description = runbook.description.strip()
+        runbook.severity = str(meta.get("severity") or "").strip()
+        runbook.procedure = str(meta.get("procedure") or "").strip()
+        runbook.summary = " ".join(str(meta.get("summary") or "").split())
         changes = meta.get("changes") or []
         runbook.changes = [str(c) for c in changes] if isinstance(changes, list) else [str(changes)]
         runbook.read_only = bool(meta.get("read_only", False))
@@ -297,170 +308,3 @@ def _task_roles(tasks: list[Any], roles: list[str], bound: set[str]) -> None:
             if name:
                 roles.append(str(name))
                 bound.update((task.get("vars") or {}).keys())
-
-
-# ---- extra vars -------------------------------------------------------------------------
-def parse_extra_vars(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` strings (values stay strings) and ``@file`` (a YAML/JSON mapping)."""
-    values: dict[str, Any] = {}
-    for item in items:
-        if item.startswith("@"):
-            path = Path(item[1:]).expanduser()
-            try:
-                data = load_yaml(path)
-            except (OSError, yaml.YAMLError) as exc:
-                raise ParameterError(f"cannot read extra vars file {path}: {exc}") from exc
-            if not isinstance(data, dict):
-                raise ParameterError(f"extra vars file {path} must hold a mapping")
-            values.update({str(k): v for k, v in data.items()})
-            continue
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ParameterError(f"-e expects key=value or @file, got {item.split('=')[0]!r}")
-        values[key] = value
-    return values
-
-
-def resolve_aliases(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:
-    """``given`` with short names (role prefix left out) replaced by the parameter names."""
-    aliases = {p.alias: p.name for p in runbook.parameters.values() if p.alias}
-    resolved: dict[str, Any] = {}
-    for key, value in given.items():
-        name = key if key in runbook.parameters else aliases.get(key, key)
-        if name in resolved:
-            raise ParameterError(f"parameter {name} is given twice (as {key} and by full name)")
-        resolved[name] = value
-    return resolved
-
-
-def validate(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:
-    """Check ``given`` against the runbook's parameters; return the values converted to type.
-
-    A parameter may be named in full or without its role prefix.
-    """
-    given = resolve_aliases(runbook, given)
-    unknown = sorted(set(given) - set(runbook.parameters))
-    if unknown:
-        name = unknown[0]
-        names = [p.alias or p.name for p in runbook.parameters.values()]
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        known = ", ".join(names) or "none"
-        raise ParameterError(
-            f"unknown parameter {name!r} for runbook {runbook.name}{hint} (parameters: {known})"
-        )
-    missing = [p.name for p in runbook.parameters.values() if p.required and p.name not in given]
-    if missing:
-        raise ParameterError(
-            f"runbook {runbook.name} needs parameter {missing[0]} (-e {_short_name(runbook, missing[0])}=...)"
-        )
-    return {name: coerce(runbook.parameters[name], value) for name, value in given.items()}
-
-
-def _short_name(runbook: Runbook, name: str) -> str:
-    return runbook.parameters[name].alias or name
-
-
-def coerce(param: Parameter, value: Any) -> Any:
-    """``value`` converted to ``param``'s type, or ParameterError naming the parameter."""
-    shown = SECRET_MASK if param.no_log else repr(value)
-    try:
-        result = _convert(param.type, value, param.elements)
-    except (TypeError, ValueError) as exc:
-        why = "" if param.no_log else f": {exc}"
-        raise ParameterError(
-            f"parameter {param.name} must be of type {param.type}, got {shown}{why}"
-        ) from None
-    if param.choices:
-        allowed = result if param.type == "list" else [result]
-        bad = [v for v in allowed if v not in param.choices]
-        if bad:
-            options = ", ".join(str(c) for c in param.choices)
-            bad_shown = SECRET_MASK if param.no_log else repr(bad[0])
-            raise ParameterError(
-                f"parameter {param.name} must be one of {options}, got {bad_shown}"
-            )
-    return result
-
-
-def _convert(type_name: str, value: Any, elements: str | None = None) -> Any:
-    if type_name in ("raw",):
-        return value
-    if type_name in ("str", "json", "jsonarg"):
-        if isinstance(value, dict | list) and type_name != "str":
-            return json.dumps(value)
-        if isinstance(value, dict | list):
-            raise TypeError("a mapping or list is not a string")
-        return value if isinstance(value, str) else str(value)
-    if type_name == "path":
-        if not isinstance(value, str):
-            raise TypeError("not a path")
-        return os.path.expandvars(os.path.expanduser(value))
-    if type_name == "bool":
-        return _to_bool(value)
-    if type_name == "int":
-        if isinstance(value, bool):
-            raise TypeError("a boolean is not an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            return int(value.strip())
-        raise TypeError("not an integer")
-    if type_name == "float":
-        if isinstance(value, bool):
-            raise TypeError("a boolean is not a number")
-        if isinstance(value, int | float | str):
-            return float(value)
-        raise TypeError("not a number")
-    if type_name == "list":
-        items = _to_list(value)
-        return [_convert(elements, v) for v in items] if elements else items
-    if type_name == "dict":
-        return _to_dict(value)
-    raise ValueError(f"unsupported type {type_name}")
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    key = str(value).strip().lower() if isinstance(value, str | int | float) else None
-    if key in BOOLEANS_TRUE or value in (1, 1.0):
-        return True
-    if key in BOOLEANS_FALSE or value in (0, 0.0):
-        return False
-    raise ValueError("expected true/false, yes/no, on/off or 1/0")
-
-
-def _to_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            parsed = json.loads(text)
-            if not isinstance(parsed, list):
-                raise ValueError("not a list")
-            return parsed
-        return [v.strip() for v in text.split(",")] if text else []
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return [str(value)]
-    raise TypeError("not a list")
-
-
-def _to_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{"):
-            parsed = json.loads(text)
-            if not isinstance(parsed, dict):
-                raise ValueError("not a mapping")
-            return parsed
-        pairs = [p for p in text.split(",") if p.strip()]
-        if all("=" in p for p in pairs):
-            return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
-    raise TypeError("expected a JSON object or k1=v1,k2=v2")

@@ -1,183 +1,125 @@
-"""Rich rendering of a run: a live line per task as events arrive, then the summary.
+"""The report of a run: what each task did, what changed, what was verified, and the exit code.
 
-Everything shown here comes from ``irdrive.runner.TaskResult``/``RunReport``, which are built
-from ansible-runner's events; nothing is read from ansible's stdout.
+Built by ``irdrive.events`` from ansible-runner's events and final status; rendered by
+``irdrive.render``; written to ``<run dir>/report.json``. Every field holds a structured fact
+(an event's status, its result keys, its task's tags, the play stats), never text read from
+task names or ansible's output.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
-from rich.table import Table
+from irdrive.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
-from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE
-from irdrive.runner import RunReport, TaskResult
-
-STATUS_STYLE = {
-    "ok": "green",
-    "changed": "yellow",
-    "failed": "bold red",
-    "skipped": "cyan",
-    "unreachable": "bold magenta",
-    "running": "dim",
-}
-STATUS_MARK = {
-    "ok": "✓",
-    "changed": "~",
-    "failed": "✗",
-    "skipped": "-",
-    "unreachable": "!",
-}
+# What our modules report as ``error_kind`` when the input itself was wrong.
+BAD_INPUT_KINDS = frozenset({"invalid_input"})
+UNREACHABLE_KIND = "unreachable"
+# The role's own argument spec check: a failure there is bad input, found before any change.
+VALIDATE_ACTIONS = frozenset({"ansible.builtin.validate_argument_spec", "validate_argument_spec"})
 
 
-def _status_text(result: TaskResult) -> str:
-    label = result.status
-    if result.ignored:
-        label = "failed (ignored)"
-    style = STATUS_STYLE.get(result.status, "")
-    return f"[{style}]{escape(label)}[/]" if style else escape(label)
+@dataclass
+class TaskResult:
+    """One task on one host."""
+
+    task: str
+    host: str
+    status: str = "running"  # running, ok, changed, failed, skipped, unreachable
+    duration: float | None = None
+    changed: bool = False
+    msg: str | None = None
+    error_kind: str | None = None  # from the result: unreachable, invalid_input, auth, ...
+    role: str | None = None
+    action: str | None = None
+    ignored: bool = False
+    started: str | None = None
+    ended: str | None = None
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:.2f}s"
-    minutes, seconds = divmod(value, 60)
-    return f"{int(minutes)}m{seconds:04.1f}s"
+@dataclass
+class RunReport:
+    """What a run did, built from ansible-runner's events and final status."""
+
+    runbook: str
+    status: str = "unstarted"  # ansible-runner's: successful, failed, timeout, canceled, ...
+    rc: int | None = None
+    check: bool = False
+    diff: bool = False
+    target: str = ""
+    inventory: list[str] = field(default_factory=list)
+    run_dir: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    started: str | None = None
+    ended: str | None = None
+    duration: float | None = None
+    tasks: list[TaskResult] = field(default_factory=list)
+    hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    verified: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # What the roles recorded with set_stats: irdrive_changes = [{target, before, after}], the
+    # prior state each change replaced (the record an undo is built from).
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unreachable(self) -> list[str]:
+        """Hosts Ansible could not reach (play stats ``dark``, ``runner_on_unreachable``)."""
+        dark = {h for h, s in self.hosts.items() if s.get("dark")}
+        dark |= {t.host for t in self.tasks if t.status == "unreachable"}
+        return sorted(dark)
+
+    @property
+    def failed(self) -> list[TaskResult]:
+        return [t for t in self.tasks if t.status == "failed" and not t.ignored]
+
+    @property
+    def target_unreachable(self) -> bool:
+        """The first real failure was a target (API, database, endpoint) that did not answer."""
+        first = next(iter(self.failed), None)
+        return first is not None and first.error_kind == UNREACHABLE_KIND
+
+    @property
+    def bad_input(self) -> bool:
+        """The first real failure was the input itself (a module's invalid_input, or the role's
+        argument spec), before anything changed."""
+        first = next(iter(self.failed), None)
+        if first is None or any(t.changed for t in self.tasks):
+            return False
+        return first.error_kind in BAD_INPUT_KINDS or (first.action or "") in VALIDATE_ACTIONS
+
+    @property
+    def exit_code(self) -> int:
+        """3 a target did not answer, 2 bad input before any change, 0 success, else 1."""
+        if self.unreachable or self.target_unreachable:
+            return EXIT_UNREACHABLE
+        if self.bad_input:
+            return EXIT_USAGE
+        if self.status == "successful" and self.rc == 0:
+            return EXIT_OK
+        return EXIT_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["exit_code"] = self.exit_code
+        data["unreachable"] = self.unreachable
+        return data
 
 
-class LiveProgress:
-    """Prints one line per finished task and keeps a spinner on the running one."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._status: Status | None = None
-        self._running: dict[tuple[str, str], str] = {}
-
-    def __enter__(self) -> LiveProgress:
-        if self.console.is_terminal:
-            self._status = self.console.status("starting ansible-playbook…")
-            self._status.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-    def update(self, result: TaskResult) -> None:
-        key = (result.task, result.host)
-        if result.status == "running":
-            self._running[key] = f"{result.task} [{result.host}]"
-        else:
-            self._running.pop(key, None)
-            mark = STATUS_MARK.get(result.status, "?")
-            style = STATUS_STYLE.get(result.status, "")
-            line = (
-                f"[{style}]{mark} {result.status:<11}[/] {escape(result.task)} "
-                f"[dim]{escape(result.host)} {_seconds(result.duration)}[/]"
-            )
-            if result.ignored:
-                line += " [dim](ignored)[/]"
-            self.console.print(line, highlight=False, soft_wrap=True)
-            if result.msg and result.status in ("failed", "unreachable"):
-                self.console.print(
-                    f"    [red]{escape(result.msg)}[/]", highlight=False, soft_wrap=True
-                )
-        if self._status is not None:
-            running = ", ".join(self._running.values())
-            self._status.update(f"running: {escape(running)}" if running else "…")
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (in a 0700 folder)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
-def banner(console: Console, target: str, detail: str, check: bool) -> None:
-    console.print(
-        f"[bold]Target:[/] {escape(target)} ({escape(detail)})", highlight=False, soft_wrap=True
-    )
-    if check:
-        console.print("[bold cyan]Check mode:[/] nothing will be changed.", highlight=False)
-
-
-def render_summary(console: Console, report: RunReport) -> None:
-    """The table of tasks, the total time, what changed, what was verified, the outcome."""
-    table = Table(title=f"Runbook {report.runbook}", title_justify="left", show_lines=False)
-    table.add_column("Task")
-    table.add_column("Host")
-    table.add_column("Status")
-    table.add_column("Duration", justify="right")
-    for task in report.tasks:
-        table.add_row(
-            escape(task.task), escape(task.host), _status_text(task), _seconds(task.duration)
-        )
-    if report.tasks:
-        console.print(table)
-    changed_word = "Would change" if report.check else "Changed"
-    if report.changes:
-        console.print(f"[bold]{changed_word}:[/]")
-        for change in report.changes:
-            console.print(f"  ~ {escape(_describe_change(change))}", highlight=False)
-    else:
-        console.print(f"[bold]{changed_word}:[/] nothing")
-    recorded = report.recorded.get("irdrive_changes") or []
-    if recorded:
-        console.print("[bold]Prior state recorded (for undo):[/]")
-        for item in recorded:
-            if isinstance(item, dict):
-                console.print(
-                    f"  {escape(str(item.get('target')))}: {escape(_brief(item.get('before')))}"
-                    f" -> {escape(_brief(item.get('after')))}",
-                    highlight=False,
-                )
-    if report.verified:
-        console.print("[bold]Verified:[/]")
-        for item in report.verified:
-            extra = f": {item['msg']}" if item.get("msg") else ""
-            console.print(
-                f"  ✓ {escape(item['task'])} \\[{escape(item['host'])}]{escape(extra)}",
-                highlight=False,
-            )
-    for error in report.errors:
-        console.print(f"[red]{escape(error)}[/]", highlight=False, soft_wrap=True)
-    for task in report.failed:
-        console.print(
-            f"[bold red]Failed:[/] {escape(task.task)} \\[{escape(task.host)}]: "
-            f"{escape(task.msg or 'failed')}",
-            highlight=False,
-        )
-    console.print(f"[bold]Total time:[/] {_seconds(report.duration)}")
-    if report.run_dir:
-        console.print(f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False)
-    code = report.exit_code
-    if code == EXIT_OK:
-        word = "CHECKED" if report.check else "SUCCESS"
-        console.print(f"[bold green]{word}[/] ({report.status}, exit {code})")
-    elif code == EXIT_UNREACHABLE:
-        hosts = ", ".join(report.unreachable)
-        console.print(f"[bold magenta]UNREACHABLE[/] {escape(hosts)} (exit {code})")
-    else:
-        console.print(f"[bold red]FAILED[/] ({report.status}, rc {report.rc}, exit {code})")
-
-
-def _describe_change(change: dict[str, Any]) -> str:
-    text = f"{change['task']} [{change['host']}]"
-    if change.get("censored"):
-        return text + " (details hidden: no_log)"
-    before = change.get("before")
-    diff = change.get("diff")
-    if isinstance(diff, dict) and ("before" in diff or "after" in diff):
-        return text + f": {_brief(diff.get('before'))} -> {_brief(diff.get('after'))}"
-    if before is not None:
-        return text + f" (before: {_brief(before)})"
-    if change.get("msg"):
-        return text + f": {_brief(change['msg'])}"
-    return text
-
-
-def _brief(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def write_report(report: RunReport, run_dir: Path) -> Path:
+    path = run_dir / "report.json"
+    write_private(path, json.dumps(report.to_dict(), indent=2, default=str))
+    return path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from irdrive.commands.run import execute
+from irdrive.commands.run import execute, name_list
 from irdrive.errors import UsageError, handle_errors
 
 
@@ -40,12 +42,17 @@ def kill_switch(
     """
     if action == "disable" and not (reason or "").strip():
         raise UsageError("disabling a kill switch needs a reason: -r REASON")
-    extra = [f"kill_switch_names={','.join(names)}"]
-    if action == "status":
-        extra.append("kill_switch_state=query")
-        check = True
-    else:
-        extra.append(f"kill_switch_state={action}d")
+    given: dict[str, Any] = {
+        "kill_switch_names": name_list(names),
+        "kill_switch_state": "query" if action == "status" else f"{action}d",
+    }
     if reason:
-        extra.append(f"kill_switch_reason={reason}")
-    execute("kill-switch", tuple(extra), check=check, inventory=inventory, as_json=as_json, yes=yes)
+        given["kill_switch_reason"] = reason
+    execute(
+        "kill-switch",
+        given,
+        check=check or action == "status",
+        inventory=inventory,
+        as_json=as_json,
+        yes=yes,
+    )

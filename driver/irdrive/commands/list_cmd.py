@@ -1,4 +1,4 @@
-"""``irdrive list``: the runbooks in the catalog."""
+"""``irdrive list``: the runbooks, as a catalog a responder can scan."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from irdrive.errors import handle_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
 @handle_errors
 def list_cmd(as_json: bool) -> None:
-    """List the runbooks: one per playbook in playbooks/, with its parameters.
+    """List the runbooks: one row each with its severity, the incident playbook procedure it
+    implements and what it does. `irdrive show NAME` gives the details and parameters.
 
     \b
     Examples:
@@ -30,15 +31,8 @@ def list_cmd(as_json: bool) -> None:
     if not runbooks:
         click.echo("No runbooks found in playbooks/.")
         return
-    width = max(len(rb.name) for rb in runbooks)
-    for rb in runbooks:
-        if rb.error:
-            click.echo(f"{rb.name:<{width}}  (cannot be read: {rb.error})")
-            continue
-        params = ", ".join(
-            f"{p.alias or p.name}{'' if p.required else '?'}" for p in rb.parameters.values()
-        )
-        click.echo(f"{rb.name:<{width}}  {rb.description}")
-        if params:
-            click.echo(f"{'':<{width}}  parameters: {params}")
-    click.echo("\nirdrive show NAME for details; ? marks an optional parameter.")
+    from rich.console import Console
+
+    from irdrive.render import render_catalog
+
+    render_catalog(Console(highlight=False), runbooks)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from irdrive.commands.run import execute
+from irdrive.commands.run import execute, name_list
 from irdrive.errors import handle_errors
 
 
@@ -42,12 +44,12 @@ def rollback(
       irdrive rollback backend
       irdrive rollback backend --to-revision 3
     """
-    extra = [f"rollback_deployments={','.join(deployments)}"]
+    given: dict[str, Any] = {"rollback_deployments": name_list(deployments)}
     if to_revision:
-        extra.append(f"rollback_to_revision={to_revision}")
+        given["rollback_to_revision"] = to_revision
     execute(
         "rollback",
-        tuple(extra),
+        given,
         check=dry_run,
         diff=dry_run,
         inventory=inventory,

@@ -3,52 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
-from irdrive.errors import NotConfirmed, ParameterError, handle_errors
-
-if TYPE_CHECKING:
-    from irdrive.catalog import Runbook
-    from irdrive.paths import Project
-
-
-def resolve_inventories(project: Project, given: tuple[str, ...]) -> list[Path]:
-    """Each ``-i`` as a path; a bare name also matches ``inventories/<name>``."""
-    paths: list[Path] = []
-    for item in given:
-        path = Path(item).expanduser()
-        if not path.exists() and "/" not in item:
-            path = project.inventories_dir / item
-        if not path.exists():
-            raise ParameterError(f"inventory {item!r} not found")
-        paths.append(path.resolve())
-    return paths
-
-
-def should_confirm(runbook: Runbook, check: bool, yes: bool, interactive: bool) -> bool:
-    """Ask only a person at a terminal, only for a real run of a runbook that changes things."""
-    return runbook.mutating and not check and not yes and interactive
-
-
-def stdin_is_interactive() -> bool:
-    return sys.stdin.isatty()
-
-
-def ensure_lab() -> tuple[Path, dict[str, Any]]:
-    """Start the lab if it is not up; return its folder and its state."""
-    from irdrive import labsite
-
-    return labsite.ensure_up()
-
-
-def lab_dir() -> Path:
-    from irdrive import labsite
-
-    return labsite.default_lab_dir()
+from irdrive.errors import handle_errors
 
 
 @click.command()
@@ -105,12 +65,14 @@ def run(
       irdrive run payments-failover -e @secrets.yml --yes --json
       irdrive run payments-failover -i inventories/prod -e reason="INC-123"
     """
-    execute(name, extra, check, diff, inventory, as_json, yes, verbose)
+    from irdrive.params import parse_extra_vars
+
+    execute(name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose)
 
 
 def execute(
     name: str,
-    extra: tuple[str, ...],
+    given: Mapping[str, Any],
     check: bool = False,
     diff: bool = False,
     inventory: tuple[str, ...] = (),
@@ -118,59 +80,27 @@ def execute(
     yes: bool = False,
     verbose: int = 0,
 ) -> None:
-    """Validate, confirm, run and report runbook ``name``: shared by `run` and its short forms."""
-    from irdrive.catalog import Catalog, parse_extra_vars, validate
-    from irdrive.paths import find_project
-
-    project = find_project()
-    runbook = Catalog(project).get(name)
-    values = validate(runbook, parse_extra_vars(extra))
-    inventories = resolve_inventories(project, inventory)
-
+    """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
+    (typed values, or strings as from ``-e``): shared by `run` and its short forms."""
     from rich.console import Console
 
-    from irdrive import report as render
-    from irdrive import runner
+    from irdrive import render
+    from irdrive.session import open_session
 
+    session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
-    use_lab = not inventories
-    if use_lab:
-        if not project.lab_inventory.exists():
-            raise ParameterError(f"no lab inventory at {project.lab_inventory}; pass -i")
-        target_dir: Path | None = lab_dir()
-        render.banner(console, "lab", str(target_dir), check)
-    else:
-        target_dir = None
-        render.banner(console, "inventory", ", ".join(map(str, inventories)), check)
-
-    interactive = stdin_is_interactive()
-    if should_confirm(runbook, check, yes, interactive):
-        what = "; ".join(runbook.changes) or "the target"
-        if not click.confirm(f"Run {runbook.name}? It changes {what}", err=True):
-            raise NotConfirmed("not confirmed: nothing was run")
-
-    if use_lab:
-        target_dir, _info = ensure_lab()
-        inventories = [project.lab_inventory.resolve()]
-
-    request = runner.RunRequest(
-        runbook=runbook.name,
-        playbook=runbook.path.resolve(),
-        project=project,
-        inventories=inventories,
-        extravars=values,
-        secrets=runbook.secrets,
-        check=check,
-        diff=diff,
-        verbosity=verbose,
-        target="lab" if use_lab else "inventory",
-        lab_dir=target_dir if use_lab else None,
-    )
+    render.banner(console, session.target.kind, session.target.detail, check)
+    session.confirm(yes)
     with render.LiveProgress(console) as progress:
-        result = runner.run(request, on_update=progress.update)
+        report = session.run(on_update=progress.update)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
-        render.render_summary(console, result)
-    if result.exit_code:
-        raise SystemExit(result.exit_code)
+        render.render_summary(console, report)
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
+
+
+def name_list(args: tuple[str, ...]) -> list[str]:
+    """Names given as arguments, each possibly ``a,b``: ``("a,b", "c")`` -> ``[a, b, c]``."""
+    return [name.strip() for arg in args for name in arg.split(",") if name.strip()]

@@ -38,6 +38,9 @@ def show(name: str, as_json: bool) -> None:
         click.echo(json.dumps(runbook.to_dict(), indent=2, default=str))
         return
     click.echo(f"{runbook.name}: {runbook.description or '(no description)'}")
+    if runbook.procedure or runbook.severity:
+        severity = f" ({runbook.severity})" if runbook.severity else ""
+        click.echo(f"  procedure: {runbook.procedure or '-'}{severity}")
     click.echo(f"  playbook: {runbook.path}")
     if runbook.roles:
         click.echo(f"  roles:    {', '.join(runbook.roles)}")

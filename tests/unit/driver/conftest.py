@@ -1,4 +1,5 @@
-"""Fixtures for the driver's unit tests: a tiny fake project with two runbooks."""
+"""Fixtures for the driver's unit tests: a tiny fake project with two runbooks (the
+integration tests in tests/integration/driver run the same project)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The runbook catalog: discovery, parameter specs and validation of -e values."""
+"""The runbook catalog: discovery, what each runbook is for, and its parameters' specs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from irdrive.catalog import Catalog, coerce, parse_extra_vars, validate
-from irdrive.errors import EXIT_USAGE, ParameterError, UnknownRunbookError, UsageError
+from irdrive.catalog import Catalog
+from irdrive.errors import EXIT_USAGE, UnknownRunbookError, UsageError
 from irdrive.paths import Project, ProjectNotFound, find_project
 
 
@@ -37,6 +37,8 @@ def test_parameters_come_from_the_role_argument_spec(catalog: Catalog) -> None:
     rb = catalog.get("demo-failover")
     assert rb.roles == ["demo_failover"]
     assert rb.description == "Fail the demo service over to its backup."
+    assert (rb.severity, rb.procedure) == ("P1", "P1 Demo Failure")
+    assert rb.summary == "Fail the demo service over to its backup, verified."
     assert rb.changes == ["demo switch", "demo config"]
     assert rb.mutating
     assert list(rb.parameters) == [
@@ -54,6 +56,13 @@ def test_parameters_come_from_the_role_argument_spec(catalog: Catalog) -> None:
     assert rb.parameters["service"].choices == ("payments", "streaming")
     assert rb.parameters["replicas"].default == 2
     assert rb.secrets == {"api_token"}
+    # The option exactly as the role declares it: what the validator is given.
+    assert rb.parameters["regions"].spec == {
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "description": "Regions to touch.",
+    }
 
 
 def test_import_role_in_tasks_and_read_only(catalog: Catalog) -> None:
@@ -62,6 +71,7 @@ def test_import_role_in_tasks_and_read_only(catalog: Catalog) -> None:
     assert rb.parameters == {}
     assert rb.read_only and not rb.mutating
     assert rb.description == "Health check"  # falls back to the play name
+    assert (rb.severity, rb.procedure, rb.summary) == ("", "", "")  # declared by none
 
 
 def test_role_vars_bound_by_the_playbook_are_not_parameters(project_dir: Path) -> None:
@@ -89,105 +99,3 @@ def test_unreadable_runbook_is_listed_with_its_error(project_dir: Path) -> None:
     assert "no_such_role" in (listed["broken"].error or "")
     with pytest.raises(UsageError, match="cannot be read"):
         catalog.get("broken")
-
-
-def test_validate_converts_strings_to_declared_types(catalog: Catalog) -> None:
-    rb = catalog.get("demo-failover")
-    values = validate(
-        rb,
-        parse_extra_vars(
-            ["reason=INC-7", "replicas=3", "force=yes", "regions=eu-west-1, us-east-1"]
-        ),
-    )
-    assert values == {
-        "reason": "INC-7",
-        "replicas": 3,
-        "force": True,
-        "regions": ["eu-west-1", "us-east-1"],
-    }
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["reason=x", "replica=3"], "unknown parameter 'replica'.*did you mean replicas"),
-        (["service=payments"], "needs parameter reason"),
-        (["reason=x", "replicas=two"], "replicas must be of type int, got 'two'"),
-        (["reason=x", "force=maybe"], "force must be of type bool"),
-        (["reason=x", "service=video"], "service must be one of payments, streaming"),
-        (["reason=x", "regions=[1"], "regions must be of type list"),
-    ],
-)
-def test_bad_values_are_usage_errors(catalog: Catalog, args: list[str], message: str) -> None:
-    with pytest.raises(ParameterError, match=message) as err:
-        validate(catalog.get("demo-failover"), parse_extra_vars(args))
-    assert err.value.exit_code == EXIT_USAGE
-    assert "\n" not in str(err.value)
-
-
-def test_an_ill_typed_secret_is_never_echoed(catalog: Catalog) -> None:
-    rb = catalog.get("demo-failover")
-    with pytest.raises(ParameterError) as err:
-        coerce(rb.parameters["api_token"], {"nested": "CANARY-S3CRET"})
-    assert "CANARY-S3CRET" not in str(err.value)
-    assert "********" in str(err.value)
-
-
-def test_extra_vars_from_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "vars.yml"
-    path.write_text("api_token: t0k\nreplicas: 4\n")
-    assert parse_extra_vars([f"@{path}", "reason=x"]) == {
-        "api_token": "t0k",
-        "replicas": 4,
-        "reason": "x",
-    }
-    with pytest.raises(ParameterError, match="cannot read"):
-        parse_extra_vars([f"@{tmp_path / 'missing.yml'}"])
-
-
-def test_extra_var_without_equals_is_rejected() -> None:
-    with pytest.raises(ParameterError, match="key=value"):
-        parse_extra_vars(["reason"])
-
-
-@pytest.mark.parametrize(
-    ("type_name", "raw", "expected"),
-    [
-        ("int", "42", 42),
-        ("int", 7.0, 7),
-        ("float", "1.5", 1.5),
-        ("bool", "off", False),
-        ("bool", "1", True),
-        ("list", '["a", "b"]', ["a", "b"]),
-        ("list", "", []),
-        ("dict", '{"a": 1}', {"a": 1}),
-        ("dict", "a=1,b=2", {"a": "1", "b": "2"}),
-        ("str", 5, "5"),
-        ("raw", "x", "x"),
-    ],
-)
-def test_coerce_like_ansible(type_name: str, raw: object, expected: object) -> None:
-    from irdrive.catalog import Parameter
-
-    assert coerce(Parameter(name="p", type=type_name), raw) == expected
-
-
-def test_int_rejects_booleans() -> None:
-    from irdrive.catalog import Parameter
-
-    with pytest.raises(ParameterError):
-        coerce(Parameter(name="p", type="int"), True)
-
-
-def test_parameters_may_be_named_without_their_role_prefix(catalog: Catalog) -> None:
-    rb = catalog.get("demo-failover")
-    assert rb.parameters["demo_failover_window"].alias == "window"
-    assert rb.parameters["reason"].alias is None
-    assert validate(rb, {"reason": "x", "window": "7"}) == {
-        "reason": "x",
-        "demo_failover_window": 7,
-    }
-    with pytest.raises(ParameterError, match="given twice"):
-        validate(rb, {"reason": "x", "window": "7", "demo_failover_window": "8"})
-    with pytest.raises(ParameterError, match="did you mean window"):
-        validate(rb, {"reason": "x", "windw": "7"})

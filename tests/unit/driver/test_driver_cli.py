@@ -1,4 +1,5 @@
-"""CLI tests: list, show, run's validation and confirmation, help and start-up imports."""
+"""CLI tests: list, show, run's validation and confirmation, the short forms, help and start-up
+imports. None of them starts ansible-runner or the lab (see tests/integration/driver)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from irdrive import labsite, session
 from irdrive.cli import cli
-from irdrive.commands import run as run_cmd
+from irdrive.errors import TargetUnreachable
 
 HEAVY = ("ansible", "ansible_runner", "kubernetes", "boto3", "rich")
 
@@ -20,12 +22,14 @@ def invoke(*args: str, input: str | None = None):  # noqa: A002 - click's name
     return CliRunner().invoke(cli, list(args), input=input)
 
 
-def test_list_shows_runbooks_and_parameters(project_dir: Path) -> None:
+def test_list_is_a_table_of_runbooks(project_dir: Path) -> None:
     result = invoke("list")
     assert result.exit_code == 0, result.output
-    assert "demo-failover  Fail the demo service over to its backup." in result.output
-    assert "reason, service?, replicas?" in result.output
+    [demo] = [line for line in result.output.splitlines() if "demo-failover" in line]
+    assert "P1" in demo and "P1 Demo Failure" in demo and "Fail the demo service" in demo
     assert "health-check" in result.output
+    assert "reason" not in result.output  # parameters are `irdrive show`'s
+    assert "irdrive show NAME" in result.output
 
 
 def test_list_json(project_dir: Path) -> None:
@@ -34,12 +38,14 @@ def test_list_json(project_dir: Path) -> None:
     assert [rb["name"] for rb in data] == ["demo-failover", "health-check"]
     token = next(p for p in data[0]["parameters"] if p["name"] == "api_token")
     assert token["secret"] is True
+    assert (data[0]["severity"], data[0]["procedure"]) == ("P1", "P1 Demo Failure")
 
 
 def test_show_describes_parameters_secrets_and_changes(project_dir: Path) -> None:
     result = invoke("show", "demo-failover")
     assert result.exit_code == 0, result.output
     out = result.output
+    assert "  procedure: P1 Demo Failure (P1)\n" in out
     assert "reason (str; required)" in out
     assert "service (str; default payments; one of payments, streaming)" in out
     assert "api_token (str; default -; secret: never printed or logged)" in out
@@ -82,7 +88,7 @@ def test_bad_input_is_exit_2_and_runs_nothing(
 def test_declining_the_prompt_runs_nothing(
     project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_cmd, "stdin_is_interactive", lambda: True)
+    monkeypatch.setattr(session, "stdin_is_interactive", lambda: True)
     result = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
     assert "Run demo-failover? It changes demo switch; demo config" in result.output
     assert result.exit_code == 2
@@ -96,11 +102,11 @@ def test_should_confirm_only_for_a_person_and_a_real_change(project_dir: Path) -
 
     catalog = Catalog(find_project())
     mutating, read_only = catalog.get("demo-failover"), catalog.get("health-check")
-    assert run_cmd.should_confirm(mutating, check=False, yes=False, interactive=True)
-    assert not run_cmd.should_confirm(mutating, check=True, yes=False, interactive=True)
-    assert not run_cmd.should_confirm(mutating, check=False, yes=True, interactive=True)
-    assert not run_cmd.should_confirm(mutating, check=False, yes=False, interactive=False)
-    assert not run_cmd.should_confirm(read_only, check=False, yes=False, interactive=True)
+    assert session.should_confirm(mutating, check=False, yes=False, interactive=True)
+    assert not session.should_confirm(mutating, check=True, yes=False, interactive=True)
+    assert not session.should_confirm(mutating, check=False, yes=True, interactive=True)
+    assert not session.should_confirm(mutating, check=False, yes=False, interactive=False)
+    assert not session.should_confirm(read_only, check=False, yes=False, interactive=True)
 
 
 @pytest.mark.parametrize("command", [[], ["list"], ["show"], ["run"]])
@@ -130,14 +136,72 @@ def test_help_imports_no_heavy_module(command: list[str]) -> None:
 def test_a_lab_that_cannot_start_is_exit_3(
     project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from irdrive_lab.control import manager
-    from irdrive_lab.control.errors import LabError
+    def broken() -> tuple[Path, dict[str, object]]:
+        raise TargetUnreachable("the lab could not be started: labd did not become ready in 30s")
 
-    def broken(cfg: object) -> dict[str, object]:
-        raise LabError("labd did not become ready in 30s")
-
-    monkeypatch.setattr(manager, "ensure_up", broken, raising=False)
+    monkeypatch.setattr(labsite, "ensure_up", broken)
     result = invoke("run", "demo-failover", "-e", "reason=x", "--yes")
     assert result.exit_code == 3
+    assert result.output.startswith(f"Target: lab ({project_dir.parent / 'lab'})")
     assert "Error: the lab could not be started: labd did not become ready in 30s" in result.output
     assert not state_dir.exists()
+
+
+def test_the_target_is_named_before_anything_runs(project_dir: Path) -> None:
+    from irdrive.paths import find_project
+
+    project = find_project()
+    lab = session.choose_target(project, ())
+    assert (lab.kind, lab.lab_dir) == ("lab", project_dir.parent / "lab")
+    assert lab.inventories == ((project_dir / "inventories" / "lab").resolve(),)
+    given = session.choose_target(project, ("local", str(project_dir / "inventories" / "lab")))
+    assert given.kind == "inventory" and given.lab_dir is None
+    assert [p.name for p in given.inventories] == ["local", "lab"]
+    assert given.detail == ", ".join(str(p) for p in given.inventories)
+
+
+@pytest.mark.parametrize(
+    ("args", "runbook", "given", "check"),
+    [
+        (
+            ["kill-switch", "disable", "payments,search", "video", "-r", "INC-9"],
+            "kill-switch",
+            {
+                "kill_switch_names": ["payments", "search", "video"],
+                "kill_switch_state": "disabled",
+                "kill_switch_reason": "INC-9",
+            },
+            False,
+        ),
+        (
+            ["kill-switch", "status", "all"],
+            "kill-switch",
+            {"kill_switch_names": ["all"], "kill_switch_state": "query"},
+            True,
+        ),
+        (
+            ["rollback", "backend", "--to-revision", "3", "--dry-run"],
+            "rollback",
+            {"rollback_deployments": ["backend"], "rollback_to_revision": 3},
+            True,
+        ),
+        (["rollback", "full"], "rollback", {"rollback_deployments": ["full"]}, False),
+    ],
+)
+def test_short_forms_pass_typed_values(
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    runbook: str,
+    given: dict[str, object],
+    check: bool,
+) -> None:
+    calls: list[tuple[str, object, bool]] = []
+
+    def fake_execute(name: str, values: object, check: bool = False, **_: object) -> None:
+        calls.append((name, values, check))
+
+    module = "kill_switch" if args[0] == "kill-switch" else "rollback"
+    monkeypatch.setattr(f"irdrive.commands.{module}.execute", fake_execute)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert calls == [(runbook, given, check)]

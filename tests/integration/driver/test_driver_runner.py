@@ -1,4 +1,8 @@
-"""Real ansible-runner runs of the fixture runbook: the report comes from the event stream."""
+"""Real ansible-runner runs of the fixture runbook: the report comes from the event stream.
+
+No lab: the fixture project runs against localhost (``-i local``), and the default lab target
+is stood in for by a fake ``irdrive.labsite.ensure_up``.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +52,8 @@ def test_successful_run_reports_statuses_changes_and_verification(
         "Fail on request": "skipped",
         "Skipped step": "skipped",
         "Verify the switch": "ok",
+        "Read the switch back": "ok",
+        "Verify-looking step without the tag": "ok",
     }
     assert all(t["duration"] is not None and t["duration"] >= 0 for t in report["tasks"])
     assert [c["task"] for c in report["changes"]] == [
@@ -59,8 +65,10 @@ def test_successful_run_reports_statuses_changes_and_verification(
         "host": "localhost",
         "censored": True,
     }
+    # The tasks tagged verify (one by itself, one by its block), not the one named "Verify".
     assert report["verified"] == [
-        {"task": "Verify the switch", "host": "localhost", "msg": "switch verified"}
+        {"task": "Verify the switch", "host": "localhost", "msg": "switch verified"},
+        {"task": "Read the switch back", "host": "localhost", "msg": "switch read back"},
     ]
     assert report["hosts"]["localhost"]["changed"] == 2
     assert report["parameters"] == {"reason": "INC-1", "api_token": "********"}
@@ -99,18 +107,18 @@ def test_unreachable_host_is_exit_3(project_dir: Path) -> None:
 def test_default_target_is_the_lab(
     project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from irdrive_lab.control import manager
+    from irdrive import labsite
 
+    lab_dir = tmp_path / "lab"
     started: list[Path] = []
 
-    def fake_ensure_up(cfg: Any) -> dict[str, Any]:
-        started.append(cfg.dir)
-        return {"dir": str(cfg.dir)}
+    def fake_ensure_up() -> tuple[Path, dict[str, Any]]:
+        started.append(labsite.default_lab_dir())
+        return lab_dir, {"dir": str(lab_dir)}
 
-    monkeypatch.setattr(manager, "ensure_up", fake_ensure_up, raising=False)
+    monkeypatch.setattr(labsite, "ensure_up", fake_ensure_up)
     result = CliRunner().invoke(cli, ["run", "demo-failover", "-e", "reason=lab", "--diff"])
     assert result.exit_code == 0, result.output
-    lab_dir = tmp_path / "lab"
     assert result.output.startswith(f"Target: lab ({lab_dir})")
     assert started == [lab_dir]
     assert "Switch the processor" in result.output and "SUCCESS" in result.output

@@ -1,0 +1,66 @@
+"""Secret values out of everything a run keeps or prints.
+
+The values of a runbook's no_log parameters are replaced by ``********`` in every event
+before ansible-runner writes it to ``job_events``, in the report, and in parameter errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "********"
+
+
+class Redactor:
+    """Replaces every occurrence of the given secret values in nested data."""
+
+    def __init__(self, secrets: Iterable[Any]) -> None:
+        values = {secret_text(s) for s in secrets}
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted((v for v in values if v), key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+
+    def scrub(self, data: Any) -> Any:
+        """``data`` with secrets replaced; dicts and lists are changed in place."""
+        if not self.secrets:
+            return data
+        if isinstance(data, str):
+            return self.text(data)
+        if isinstance(data, dict):
+            for key in list(data):
+                data[key] = self.scrub(data[key])
+        elif isinstance(data, list):
+            for i, item in enumerate(data):
+                data[i] = self.scrub(item)
+        return data
+
+
+def secret_text(value: Any) -> str:
+    """The text a secret value shows as: itself, its JSON, or ``str()``; "" for booleans."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return ""  # too short and common to redact meaningfully
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def secret_values(value: Any) -> list[Any]:
+    """``value`` and, for a mapping or list, every scalar inside it (each is secret too)."""
+    found: list[Any] = [value]
+    if isinstance(value, dict):
+        for item in value.values():
+            found.extend(secret_values(item))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found.extend(secret_values(item))
+    return found

@@ -1,0 +1,194 @@
+"""One run, from a runbook's name to its report: the steps in order.
+
+1. ``open_session``: the project, the runbook (``irdrive.catalog``), its parameters checked
+   (``irdrive.params``) and the target, named before anything runs: the inventories given
+   with ``-i``, else the local lab (its folder from ``irdrive.labsite``).
+2. ``Session.confirm``: a person at a terminal says yes before a real run that changes things.
+3. ``Session.run``: reach the target (start the lab if it is the target and not up), run the
+   playbook (``irdrive.runner``), scrub every event of the secrets (``irdrive.redact``) and
+   fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
+
+Rendering (``irdrive.render``) and the exit code are the command's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from irdrive.catalog import Runbook
+from irdrive.errors import NotConfirmed, ParameterError
+from irdrive.paths import Project
+from irdrive.report import RunReport, TaskResult
+
+LAB = "lab"
+INVENTORY = "inventory"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a run acts on: the lab, or the inventories given."""
+
+    kind: str  # LAB or INVENTORY
+    detail: str  # what the banner names: the lab folder, or the inventory paths
+    inventories: tuple[Path, ...] = ()
+    lab_dir: Path | None = None
+
+
+@dataclass
+class Session:
+    """A validated run, ready to confirm and start."""
+
+    project: Project
+    runbook: Runbook
+    values: dict[str, Any]
+    target: Target
+    check: bool = False
+    diff: bool = False
+    verbosity: int = 0
+    secrets: list[Any] = field(default_factory=list)  # the values to scrub everywhere
+
+    def confirm(self, yes: bool, interactive: bool | None = None) -> None:
+        """Ask, when a person should be asked; NotConfirmed (exit 2) if they decline."""
+        import click
+
+        if interactive is None:
+            interactive = stdin_is_interactive()
+        if not should_confirm(self.runbook, self.check, yes, interactive):
+            return
+        what = "; ".join(self.runbook.changes) or "the target"
+        if not click.confirm(f"Run {self.runbook.name}? It changes {what}", err=True):
+            raise NotConfirmed("not confirmed: nothing was run")
+
+    def run(
+        self, on_update: Callable[[TaskResult], None] | None = None, run_dir: Path | None = None
+    ) -> RunReport:
+        """Reach the target, run the playbook, and return its report (also in report.json)."""
+        from irdrive import runner
+        from irdrive.events import EventCollector
+        from irdrive.redact import REDACTED, Redactor
+        from irdrive.report import write_report
+
+        target = reach(self.target, self.project)
+        secret_names = self.runbook.secrets
+        request = runner.RunRequest(
+            runbook=self.runbook.name,
+            playbook=self.runbook.path.resolve(),
+            project=self.project,
+            inventories=list(target.inventories),
+            extravars=self.values,
+            check=self.check,
+            diff=self.diff,
+            verbosity=self.verbosity,
+            lab_dir=target.lab_dir,
+        )
+        run_dir = run_dir or runner.make_run_dir(self.runbook.name)
+        redactor = Redactor(self.secrets)
+        report = RunReport(
+            runbook=self.runbook.name,
+            check=self.check,
+            diff=self.diff,
+            target=target.kind,
+            inventory=[str(p) for p in target.inventories],
+            run_dir=str(run_dir),
+            parameters={k: (REDACTED if k in secret_names else v) for k, v in self.values.items()},
+        )
+        collector = EventCollector(report, on_update)
+
+        def on_event(event: dict[str, Any]) -> None:
+            redactor.scrub(event)  # in place: ansible-runner writes the scrubbed event
+            collector.handle(event)
+
+        outcome = runner.run(request, run_dir, on_event)
+        report.status, report.rc = outcome.status, outcome.rc
+        report.started, report.ended, report.duration = (
+            outcome.started,
+            outcome.ended,
+            outcome.duration,
+        )
+        collector.finish()
+        for part in (report.changes, report.recorded, report.errors, report.verified):
+            redactor.scrub(part)
+        for task in report.tasks:
+            task.msg = redactor.text(task.msg) if task.msg else task.msg
+        write_report(report, run_dir)
+        return report
+
+
+def open_session(
+    name: str,
+    given: Mapping[str, Any],
+    inventory: tuple[str, ...] = (),
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+) -> Session:
+    """Find the runbook, check ``given`` against its parameters and name the target.
+
+    Nothing is started: bad input raises a UsageError (exit 2) before any run folder exists.
+    """
+    from irdrive import params
+    from irdrive.catalog import Catalog
+    from irdrive.paths import find_project
+
+    project = find_project()
+    runbook = Catalog(project).get(name)
+    values = params.validate(runbook, given)
+    return Session(
+        project=project,
+        runbook=runbook,
+        values=values,
+        target=choose_target(project, inventory),
+        check=check,
+        diff=diff,
+        verbosity=verbosity,
+        secrets=params.secrets(runbook, values),
+    )
+
+
+def resolve_inventories(project: Project, given: tuple[str, ...]) -> list[Path]:
+    """Each ``-i`` as a path; a bare name also matches ``inventories/<name>``."""
+    paths: list[Path] = []
+    for item in given:
+        path = Path(item).expanduser()
+        if not path.exists() and "/" not in item:
+            path = project.inventories_dir / item
+        if not path.exists():
+            raise ParameterError(f"inventory {item!r} not found")
+        paths.append(path.resolve())
+    return paths
+
+
+def choose_target(project: Project, inventory: tuple[str, ...]) -> Target:
+    """The inventories given, else the lab (its inventory in the project, its default folder)."""
+    inventories = resolve_inventories(project, inventory)
+    if inventories:
+        return Target(INVENTORY, ", ".join(map(str, inventories)), tuple(inventories))
+    if not project.lab_inventory.exists():
+        raise ParameterError(f"no lab inventory at {project.lab_inventory}; pass -i")
+    from irdrive import labsite
+
+    lab_dir = labsite.default_lab_dir()
+    return Target(LAB, str(lab_dir), (project.lab_inventory.resolve(),), lab_dir)
+
+
+def reach(target: Target, project: Project) -> Target:
+    """The target ready to run against: the lab is started if it is not up."""
+    if target.kind != LAB:
+        return target
+    from irdrive import labsite
+
+    lab_dir, _state = labsite.ensure_up()
+    return replace(target, lab_dir=lab_dir, inventories=(project.lab_inventory.resolve(),))
+
+
+def should_confirm(runbook: Runbook, check: bool, yes: bool, interactive: bool) -> bool:
+    """Ask only a person at a terminal, only for a real run of a runbook that changes things."""
+    return runbook.mutating and not check and not yes and interactive
+
+
+def stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
