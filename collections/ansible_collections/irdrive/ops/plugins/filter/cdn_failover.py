@@ -125,7 +125,9 @@ def _decide(
     missing = [name for name in replicas if name not in known]
     rec, primary, backup, current = cfg["record"], p["primary"], p["backup"], p["record"]
     if not p["record_found"]:
-        return _refuse(f"no CNAME record {rec} in hosted zone {cfg['zone_id']}; nothing was changed")
+        return _refuse(
+            f"no CNAME record {rec} in hosted zone {cfg['zone_id']}; nothing was changed"
+        )
     if failover and not backup:
         return _refuse(
             f"no backup CDN target: record {cfg['backup_record']} is missing and "
