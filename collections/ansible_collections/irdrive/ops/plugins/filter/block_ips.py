@@ -1,0 +1,166 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Decisions of the block_ips role (P0 Security Breach, step 3).
+
+``block_ips_plan`` validates the addresses and decides which targets get which of them, listing
+every problem that must stop the run before its first write. ``block_ips_verify`` and
+``block_ips_host_verify`` compare what the modules read back after their writes with what was
+wanted, and name every target that does not hold the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.irdrive.ops.plugins.filter.ip_networks import ip_networks
+
+
+def _waf_set(ip_set: Mapping[str, Any], addresses: list[str]) -> dict[str, Any]:
+    return {
+        "name": ip_set["name"],
+        "id": ip_set.get("id", ""),
+        "scope": ip_set.get("scope", "REGIONAL"),
+        "addresses": addresses,
+    }
+
+
+def block_ips_plan(
+    addresses: Any,
+    *,
+    state: str = "present",
+    targets: Iterable[str] = ("waf", "nacl", "hosts"),
+    waf_ip_set: Mapping[str, Any] | None = None,
+    waf_ip_set_v6: Mapping[str, Any] | None = None,
+    nacl_id: str = "",
+    hosts: Iterable[str] = (),
+    hosts_group: str = "",
+) -> dict[str, Any]:
+    """What to block where, and every problem that must refuse the run before it writes."""
+    parsed = ip_networks(addresses)
+    wanted = list(dict.fromkeys(targets))
+    waf_v4, waf_v6 = waf_ip_set or {}, waf_ip_set_v6 or {}
+    host_list = list(hosts)
+    problems: list[str] = []
+    notes: list[str] = []
+    waf: dict[str, dict[str, Any]] = {"v4": {}, "v6": {}}
+    if parsed["invalid"]:
+        problems.append(parsed["message"])
+    elif not parsed["networks"]:
+        problems.append(
+            "no addresses to block: set block_ips_addresses"
+            " (e.g. -e addresses=203.0.113.45,198.51.100.0/24)"
+        )
+    if "waf" in wanted and parsed["v4"]:
+        if waf_v4.get("name"):
+            waf["v4"] = _waf_set(waf_v4, parsed["v4"])
+        else:
+            problems.append(
+                "no WAF IP set for IPv4: set block_ips_waf_ip_set or the inventory variable"
+                " irdrive_waf_ip_set ({name, id, scope})"
+            )
+    if "waf" in wanted and parsed["v6"]:
+        v6 = ", ".join(parsed["v6"])
+        if waf_v6.get("name"):
+            waf["v6"] = _waf_set(waf_v6, parsed["v6"])
+        elif state == "present":
+            problems.append(
+                f"IPv6 addresses {v6} need an IPv6 WAF IP set: set block_ips_waf_ip_set_v6,"
+                " or leave waf out of block_ips_targets"
+            )
+        else:
+            notes.append(f"no IPv6 WAF IP set configured: {v6} cannot be in WAF")
+    if "nacl" in wanted and not nacl_id:
+        problems.append(
+            "no network ACL: set block_ips_nacl_id or the inventory variable irdrive_nacl_id"
+        )
+    if "hosts" in wanted and not host_list:
+        problems.append(
+            f"no hosts in group {hosts_group}: set block_ips_hosts_group,"
+            " or leave hosts out of block_ips_targets"
+        )
+    return {
+        "networks": parsed["networks"],
+        "v4": parsed["v4"],
+        "v6": parsed["v6"],
+        "targets": wanted,
+        "waf_v4": waf["v4"],
+        "waf_v6": waf["v6"],
+        "nacl_id": nacl_id,
+        "hosts": host_list if "hosts" in wanted else [],
+        "problems": problems,
+        "notes": notes,
+    }
+
+
+def _summary(plan: Mapping[str, Any], present: bool, where: str) -> str:
+    blocked = " blocked by " if present else " not blocked by "
+    return ", ".join(plan["networks"]) + blocked + where
+
+
+def block_ips_verify(
+    plan: Mapping[str, Any],
+    *,
+    state: str = "present",
+    waf: Iterable[Mapping[str, Any]] = (),
+    nacl: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The WAF IP sets' and the network ACL's read-back against the block that was wanted."""
+    present = state == "present"
+    problems: list[str] = []
+    seen: list[str] = []
+    for result in waf:
+        if "mismatch" not in result:
+            continue
+        name = result["ip_set"]["name"]
+        if result["mismatch"]:
+            verb = " lacks " if present else " still holds "
+            problems.append(f"WAF IP set {name}{verb}{', '.join(result['mismatch'])}")
+        seen.append(f"WAF IP set {name} ({len(result['addresses'])} addresses)")
+    nacl = nacl or {}
+    if "mismatch" in nacl:
+        acl = f"network ACL {plan['nacl_id']}"
+        if nacl["mismatch"]:
+            verb = " has no deny entry for " if present else " still denies "
+            problems.append(f"{acl}{verb}{', '.join(nacl['mismatch'])}")
+        rules = ", ".join(str(entry["rule_number"]) for entry in nacl["entries"]) or "none"
+        seen.append(f"{acl} (deny entries {rules})")
+    return {"problems": problems, "summary": _summary(plan, present, ", ".join(seen))}
+
+
+_HOST_PARTS = (("nft", "nftables sets"), ("nginx", "nginx deny include"))
+
+
+def block_ips_host_verify(
+    result: Mapping[str, Any], *, plan: Mapping[str, Any], host: str, state: str = "present"
+) -> dict[str, Any]:
+    """One host's nftables sets and nginx deny include, read back, against the wanted block."""
+    present = state == "present"
+    mismatch = result.get("mismatch") or {}
+    problems: list[str] = []
+    seen: list[str] = []
+    for part, what in _HOST_PARTS:
+        if part not in mismatch:
+            continue
+        if mismatch[part]:
+            verb = " lack " if present else " still block "
+            problems.append(f"{host} {what}{verb}{', '.join(mismatch[part])}")
+        seen.append(what)
+    if not seen:
+        problems.append(
+            f"{host}: neither nftables (nft_available is false) nor an nginx deny include"
+            " (nginx_deny_include_path) is configured"
+        )
+    return {
+        "problems": problems,
+        "summary": _summary(plan, present, f"{host} {' and '.join(seen)}"),
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "block_ips_plan": block_ips_plan,
+            "block_ips_verify": block_ips_verify,
+            "block_ips_host_verify": block_ips_host_verify,
+        }
