@@ -44,7 +44,7 @@ def _idle_in_transaction_for(lab: dict[str, Any], seconds: float) -> int:
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
                 "AND state = 'idle in transaction' "
                 "AND state_change < clock_timestamp() - make_interval(secs => %s)",
-                (postgres.SLOW_APPNAME, seconds),
+                (pg_faults.SLOW_APPNAME, seconds),
             )
             return int(cur.fetchone()[0])
     finally:
