@@ -1,27 +1,5 @@
-"""Fixtures for the driver's real ansible-runner runs: the unit tests' fixture project."""
+"""Fixtures for the driver's real ansible-runner runs: the fixture project the unit tests read."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-# One fixture project for the unit tests (which read it) and these (which run it).
-FIXTURE_PROJECT = Path(__file__).parents[2] / "unit" / "driver" / "fixtures" / "project"
-
-
-@pytest.fixture
-def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the fixture project; IRDRIVE_HOME and IRDRIVE_STATE_DIR point into tmp_path."""
-    root = tmp_path / "project"
-    shutil.copytree(FIXTURE_PROJECT, root)
-    monkeypatch.setenv("IRDRIVE_HOME", str(root))
-    monkeypatch.setenv("IRDRIVE_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path / "lab"))
-    return root
-
-
-@pytest.fixture
-def state_dir(project_dir: Path) -> Path:
-    return project_dir.parent / "state"
+from driver_project import project_dir, state_dir  # noqa: F401 - the fixtures

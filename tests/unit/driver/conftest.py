@@ -1,27 +1,5 @@
-"""Fixtures for the driver's unit tests: a tiny fake project with two runbooks (the
-integration tests in tests/integration/driver run the same project)."""
+"""Fixtures for the driver's unit tests: the fixture project (tests/driver_project.py)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-FIXTURE_PROJECT = Path(__file__).parent / "fixtures" / "project"
-
-
-@pytest.fixture
-def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the fixture project; IRDRIVE_HOME and IRDRIVE_STATE_DIR point into tmp_path."""
-    root = tmp_path / "project"
-    shutil.copytree(FIXTURE_PROJECT, root)
-    monkeypatch.setenv("IRDRIVE_HOME", str(root))
-    monkeypatch.setenv("IRDRIVE_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path / "lab"))
-    return root
-
-
-@pytest.fixture
-def state_dir(project_dir: Path) -> Path:
-    return project_dir.parent / "state"
+from driver_project import project_dir, state_dir  # noqa: F401 - the fixtures
