@@ -405,7 +405,7 @@ def test_interrupted_rotation_keeps_a_working_credential_and_converges(
     ("args", "message", "code"),
     [
         ([], "needs parameter rotate_secrets_rotation_id", 2),
-        (["-e", "rotation_id=X", "-e", 'targets=["vault"]'], "must be one of", 2),
+        (["-e", "rotation_id=X", "-e", 'targets=["vault"]'], "must be one or more of", 2),
         (["-e", "rotation_id=X", "-e", "secret_length=short"], "secret_length", 2),
     ],
 )

@@ -8,6 +8,7 @@ already prefers it, and its text fallback can go.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,11 @@ def run_playbook(tmp_path: Path) -> list[dict[str, Any]]:
         private_data_dir=str(tmp_path / "run"),
         playbook=str(playbook),
         inventory=f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}",
-        envvars={"ANSIBLE_NOCOLOR": "1"},
+        # ansible-playbook beside this interpreter (make test does not activate the venv).
+        envvars={
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        },
         quiet=True,
     )
     assert result.status == "successful", result.stdout.read()
