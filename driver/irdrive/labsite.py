@@ -36,6 +36,16 @@ def _config(lab_dir: Path | None) -> LabConfig:
         raise UsageError(str(exc)) from exc
 
 
+def check_config(lab_dir: Path | None = None) -> None:
+    """UsageError (exit 2, one line) if the lab's settings are bad (IRDRIVE_LAB_PORT_BASE)."""
+    _config(lab_dir)
+
+
+def kubeconfig(lab_dir: Path | None = None) -> Path:
+    """The kubeconfig the lab writes for its Kubernetes API, in ``lab_dir``."""
+    return _config(lab_dir).kubeconfig
+
+
 def is_up(lab_dir: Path | None = None) -> bool:
     """Whether every part of the lab in ``lab_dir`` (default: the default lab) is running."""
     from irdrive_lab.control import manager

@@ -81,6 +81,9 @@ def ansible_env(request: RunRequest) -> dict[str, str]:
         "ANSIBLE_GATHERING": "explicit",
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_NOCOLOR": "1",
+        # An inventory source no plugin can parse fails the run, never an implicit localhost
+        # (whose Kubernetes tasks would fall back to ~/.kube/config: someone else's cluster).
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
         "PATH": bin_dir if not path else f"{bin_dir}{os.pathsep}{path}",
         "PYTHONUNBUFFERED": "1",
     }

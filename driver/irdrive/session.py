@@ -1,11 +1,13 @@
 """One run, from a runbook's name to its report: the steps in order.
 
 1. ``open_session``: the project, the runbook (``irdrive.catalog``), its parameters checked
-   (``irdrive.params``) and the target, named before anything runs: the inventories given
-   with ``-i``, else the local lab (its folder from ``irdrive.labsite``).
+   (``irdrive.params``) and the target, checked and named before anything runs: the
+   inventories given with ``-i``, each loaded first (``irdrive.targets``: one that does not
+   load, or has no hosts, is exit 2), else the local lab, which must be up (exit 3 if not;
+   its folder and state from ``irdrive.labsite``). The name includes the Kubernetes API
+   server the run will act on, when a kubeconfig says.
 2. ``Session.confirm``: a person at a terminal says yes before a real run that changes things.
-3. ``Session.run``: reach the target (start the lab if it is the target and not up), run the
-   playbook (``irdrive.runner``), scrub every event of the secrets (``irdrive.redact``) and
+3. ``Session.run``: run the playbook (``irdrive.runner``), scrub every event of the secrets (``irdrive.redact``) and
    fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
 
 Rendering (``irdrive.render``) and the exit code are the command's.
@@ -15,12 +17,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from irdrive.catalog import Runbook
-from irdrive.errors import NotConfirmed, ParameterError
+from irdrive.errors import NotConfirmed, ParameterError, TargetUnreachable
 from irdrive.paths import Project
 from irdrive.report import RunReport, TaskResult
 
@@ -66,13 +68,13 @@ class Session:
     def run(
         self, on_update: Callable[[TaskResult], None] | None = None, run_dir: Path | None = None
     ) -> RunReport:
-        """Reach the target, run the playbook, and return its report (also in report.json)."""
+        """Run the playbook against the target, and return its report (also in report.json)."""
         from irdrive import runner
         from irdrive.events import EventCollector
         from irdrive.redact import REDACTED, Redactor
         from irdrive.report import write_report
 
-        target = reach(self.target, self.project)
+        target = self.target
         secret_names = self.runbook.secrets
         request = runner.RunRequest(
             runbook=self.runbook.name,
@@ -128,7 +130,8 @@ def open_session(
 ) -> Session:
     """Find the runbook, check ``given`` against its parameters and name the target.
 
-    Nothing is started: bad input raises a UsageError (exit 2) before any run folder exists.
+    Nothing is started: bad input, or an inventory that does not load, raises a UsageError
+    (exit 2), and a lab that is not up TargetUnreachable (exit 3), before any run folder exists.
     """
     from irdrive import params
     from irdrive.catalog import Catalog
@@ -141,7 +144,7 @@ def open_session(
         project=project,
         runbook=runbook,
         values=values,
-        target=choose_target(project, inventory),
+        target=reach(choose_target(project, inventory)),
         check=check,
         diff=diff,
         verbosity=verbosity,
@@ -163,26 +166,37 @@ def resolve_inventories(project: Project, given: tuple[str, ...]) -> list[Path]:
 
 
 def choose_target(project: Project, inventory: tuple[str, ...]) -> Target:
-    """The inventories given, else the lab (its inventory in the project, its default folder)."""
+    """The inventories given, each loaded first, else the lab (its inventory in the project,
+    its default folder); named with the Kubernetes API server a kubeconfig points at."""
+    from irdrive import targets
+
     inventories = resolve_inventories(project, inventory)
     if inventories:
-        return Target(INVENTORY, ", ".join(map(str, inventories)), tuple(inventories))
+        facts = [targets.check_inventory(path) for path in inventories]
+        return Target(INVENTORY, targets.describe_inventories(facts), tuple(inventories))
     if not project.lab_inventory.exists():
         raise ParameterError(f"no lab inventory at {project.lab_inventory}; pass -i")
     from irdrive import labsite
 
     lab_dir = labsite.default_lab_dir()
-    return Target(LAB, str(lab_dir), (project.lab_inventory.resolve(),), lab_dir)
+    labsite.check_config(lab_dir)  # a bad IRDRIVE_LAB_PORT_BASE is exit 2, before the banner
+    kube = targets.kube_target(str(labsite.kubeconfig(lab_dir)))
+    detail = f"{lab_dir}; Kubernetes API {kube.server}" if kube.server else str(lab_dir)
+    return Target(LAB, detail, (project.lab_inventory.resolve(),), lab_dir)
 
 
-def reach(target: Target, project: Project) -> Target:
-    """The target ready to run against: the lab is started if it is not up."""
-    if target.kind != LAB:
+def reach(target: Target) -> Target:
+    """The target, checked to be there: a lab that is not up is refused, never started here
+    (a fresh lab would report green on state nobody saw fail)."""
+    if target.kind != LAB or target.lab_dir is None:
         return target
     from irdrive import labsite
 
-    lab_dir, _state = labsite.ensure_up()
-    return replace(target, lab_dir=lab_dir, inventories=(project.lab_inventory.resolve(),))
+    if not labsite.is_up(target.lab_dir):
+        raise TargetUnreachable(
+            f"the lab at {target.lab_dir} is not up: start it with `irdrive lab up`"
+        )
+    return target
 
 
 def should_confirm(runbook: Runbook, check: bool, yes: bool, interactive: bool) -> bool:

@@ -37,8 +37,8 @@ def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
             dir=Path(lab_dir).expanduser().resolve() if lab_dir else default_lab_dir(),
             port_base=port_base if port_base is not None else default_port_base(),
         )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    except ValueError as exc:  # a bad --port-base or IRDRIVE_LAB_PORT_BASE: one line, exit 2
+        raise UsageError(str(exc)) from exc
 
 
 @click.group()
@@ -50,11 +50,12 @@ def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
 )
 @click.option(
     "--port-base",
-    envvar="IRDRIVE_LAB_PORT_BASE",
     type=int,
-    help="First of the lab's ports (default 17600); two labs need different bases.",
+    help="First of the lab's ports (default: $IRDRIVE_LAB_PORT_BASE, else 17600); two labs"
+    " need different bases.",
 )
 @click.pass_context
+@handle_errors
 def lab(ctx: click.Context, lab_dir: str | None, port_base: int | None) -> None:
     """The local simulated platform: Kubernetes API, AWS (moto), PostgreSQL and hosts.
 
