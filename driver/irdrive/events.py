@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from irdrive.report import UNREACHABLE_KIND, RunReport, TaskResult
+from irdrive.report import UNREACHABLE_KIND, RunReport, TaskResult, task_error
 from irdrive.tasktags import TagReader
 
 MSG_LIMIT = 500
@@ -59,6 +59,8 @@ class EventCollector:
         self._starts: dict[tuple[str, str], float] = {}
         # Loops of a no_log task with an item that changed (see censored_changed).
         self._items_changed: set[tuple[str, str]] = set()
+        # Each failed or unreachable task's whole message, for the report's errors.
+        self._failures: list[tuple[TaskResult, str]] = []
 
     def handle(self, event: Mapping[str, Any]) -> None:
         name = str(event.get("event", ""))
@@ -83,11 +85,17 @@ class EventCollector:
                 self.report.errors.append(_short(error))
 
     def finish(self) -> None:
-        """After the run: a task still "running" never finished (cancel, crash)."""
+        """After the run: a task still "running" never finished (cancel, crash); each task
+        that failed (not ignored) or found its host unreachable adds its whole message to the
+        report's errors, after the playbook's own (the live line and task.msg are shortened)."""
         for task in self.report.tasks:
             if task.status == "running":
                 task.status = "failed"
                 task.msg = task.msg or f"did not finish (run {self.report.status})"
+                self._failures.append((task, task.msg))
+        for task, msg in self._failures:
+            if not task.ignored:
+                self.report.errors.append(task_error(task, msg))
 
     def _key(self, data: Mapping[str, Any]) -> tuple[str, str]:
         return (str(data.get("task_uuid") or data.get("task")), str(data.get("host") or ""))
@@ -130,8 +138,10 @@ class EventCollector:
         result.ended = str(data.get("end") or created) or None
         result.duration = self._duration(key, data, created)
         if status in ("failed", "unreachable"):
-            result.msg = _failure_msg(res) or status
+            full = _failure_msg(res) or status
+            result.msg = _short(full)
             result.error_kind = _error_kind(res)
+            self._failures.append((result, full))
         if changed:
             self.report.changes.append(_change(result, res))
         if status in ("ok", "changed") and self.tags.is_verification(data.get("task_path")):
@@ -252,7 +262,7 @@ def _failure_msg(res: Mapping[str, Any]) -> str | None:
     for key in ("msg", "stderr", "reason", "exception"):
         value = res.get(key)
         if value:
-            return _short(str(value))
+            return " ".join(str(value).split())
     return None
 
 

@@ -16,7 +16,7 @@ from rich.status import Status
 from rich.table import Table
 
 from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE
-from irdrive.report import RunReport, TaskResult
+from irdrive.report import RunReport, TaskResult, task_error
 
 if TYPE_CHECKING:
     from irdrive.catalog import Runbook
@@ -146,14 +146,16 @@ def render_summary(console: Console, report: RunReport) -> None:
                 f"  ✓ {escape(item['task'])} \\[{escape(item['host'])}]{escape(extra)}",
                 highlight=False,
             )
+    # Each message once and whole: a failed task's is its entry in errors (report.task_error);
+    # a report without that entry (not built by the collector) still names its failed tasks.
+    prefixes = {task_error(task, ""): task for task in report.failed}
     for error in report.errors:
-        console.print(f"[red]{escape(error)}[/]", highlight=False, soft_wrap=True)
-    for task in report.failed:
-        console.print(
-            f"[bold red]Failed:[/] {escape(task.task)} \\[{escape(task.host)}]: "
-            f"{escape(task.msg or 'failed')}",
-            highlight=False,
-        )
+        label = "[bold red]Failed:[/] " if error.startswith(tuple(prefixes)) else ""
+        console.print(f"{label}[red]{escape(error)}[/]", highlight=False, soft_wrap=True)
+    for prefix, task in prefixes.items():
+        if not any(error.startswith(prefix) for error in report.errors):
+            line = escape(prefix + (task.msg or "failed"))
+            console.print(f"[bold red]Failed:[/] {line}", highlight=False, soft_wrap=True)
     console.print(f"[bold]Total time:[/] {_seconds(report.duration)}")
     if report.run_dir:
         console.print(f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False)

@@ -62,6 +62,8 @@ class RunReport:
     changes: list[dict[str, Any]] = field(default_factory=list)
     verified: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    # Why the run failed, each in full: the playbook's own errors (one that does not load),
+    # then one entry per failed or unreachable task (``task_error``).
     errors: list[str] = field(default_factory=list)
     # What the roles recorded with set_stats: irdrive_changes = [{target, before, after}], the
     # prior state each change replaced (the record an undo is built from).
@@ -109,6 +111,11 @@ class RunReport:
         data["exit_code"] = self.exit_code
         data["unreachable"] = self.unreachable
         return data
+
+
+def task_error(task: TaskResult, msg: str) -> str:
+    """A failed task's entry in ``RunReport.errors``: the task, its host and its whole message."""
+    return f"{task.task} [{task.host}]: {msg}"
 
 
 def write_private(path: Path, text: str) -> None:
