@@ -1,7 +1,7 @@
 """Real ansible-runner runs of the fixture runbook: the report comes from the event stream.
 
 No lab: the fixture project runs against localhost (``-i local``), and the default lab target
-is stood in for by a fake ``irdrive.labsite.ensure_up``.
+is stood in for by a fake ``irdrive.labsite.is_up`` (a lab that is up).
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def test_check_mode_changes_nothing_and_failure_is_exit_1(project_dir: Path) -> 
     assert statuses(report)["Fail on request"] == "failed"
     failed = [t for t in report["tasks"] if t["status"] == "failed"]
     assert failed[0]["msg"] == "requested failure"
+    assert report["errors"] == ["Fail on request [localhost]: requested failure"]
     assert report["changes"] == []
 
 
@@ -102,6 +103,34 @@ def test_unreachable_host_is_exit_3(project_dir: Path) -> None:
     assert code == 3
     assert report["unreachable"] == ["ghost"]
     assert report["hosts"]["ghost"]["dark"] == 1
+    dark = next(t for t in report["tasks"] if t["status"] == "unreachable")
+    assert report["errors"] == [f"{dark['task']} [ghost]: {dark['msg']}"]
+    assert "Connection refused" in report["errors"][0]
+
+
+def test_ansible_playbook_fails_on_an_inventory_it_cannot_parse(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    """Past the driver's own check (as under AWX or plain ansible-playbook), ansible itself
+    refuses a source it cannot parse instead of running on an implicit localhost."""
+    from irdrive import runner
+    from irdrive.paths import find_project
+
+    project = find_project()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.md").write_text("not an inventory\n")
+    request = runner.RunRequest(
+        runbook="demo-failover",
+        playbook=project.playbooks_dir / "demo-failover.yml",
+        project=project,
+        inventories=[notes],
+        extravars={"reason": "x"},
+    )
+    events: list[dict[str, Any]] = []
+    outcome = runner.run(request, runner.make_run_dir("demo-failover"), events.append)
+    assert outcome.status == "failed" and outcome.rc != 0
+    assert not [e for e in events if e.get("event") == "runner_on_start"]  # no task ran
 
 
 def test_default_target_is_the_lab(
@@ -110,17 +139,17 @@ def test_default_target_is_the_lab(
     from irdrive import labsite
 
     lab_dir = tmp_path / "lab"
-    started: list[Path] = []
+    asked: list[Path | None] = []
 
-    def fake_ensure_up() -> tuple[Path, dict[str, Any]]:
-        started.append(labsite.default_lab_dir())
-        return lab_dir, {"dir": str(lab_dir)}
+    def fake_is_up(folder: Path | None = None) -> bool:
+        asked.append(folder)
+        return True
 
-    monkeypatch.setattr(labsite, "ensure_up", fake_ensure_up)
+    monkeypatch.setattr(labsite, "is_up", fake_is_up)
     result = CliRunner().invoke(cli, ["run", "demo-failover", "-e", "reason=lab", "--diff"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Target: lab ({lab_dir})")
-    assert started == [lab_dir]
+    assert asked == [lab_dir]
     assert "Switch the processor" in result.output and "SUCCESS" in result.output
     assert "Verified:\n  ✓ Verify the switch [localhost]: switch verified" in result.output
     run_dir = next((tmp_path / "state" / "runs").iterdir())
