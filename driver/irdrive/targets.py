@@ -89,7 +89,9 @@ def check_inventory(path: Path) -> InventoryFacts:
                 inventory.reconcile_inventory()
             hosts = inventory.list_hosts("all") if parsed else []
         except AnsibleError as exc:
-            raise UsageError(f"inventory {path} could not be loaded: {_one_line(str(exc))}") from exc
+            raise UsageError(
+                f"inventory {path} could not be loaded: {_one_line(str(exc))}"
+            ) from exc
     if not parsed:
         reasons = [s for s in said if s.startswith("Failed to parse")]
         why = _one_line(reasons[0]) if reasons else "no inventory plugin could parse it"

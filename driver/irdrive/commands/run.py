@@ -46,8 +46,9 @@ def run(
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
-    Parameters are checked before anything runs. With no -i the target is the local lab,
-    started if it is not up. A runbook that changes things asks for confirmation when stdin
+    Parameters and the target are checked before anything runs. With no -i the target is the
+    local lab, which must be up (`irdrive lab up`; exit 3 if not); each -i inventory must load
+    and have hosts (exit 2 if not). The first line names the target. A runbook that changes things asks for confirmation when stdin
     is a terminal; with --yes, --check, or stdin not a terminal (scripts, CI, pagers at
     3 a.m.) it proceeds without asking.
 
@@ -89,7 +90,9 @@ def execute(
 
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
-    render.banner(console, session.target.kind, session.target.detail, check)
+    # The target is named first, always: with --json on stderr, so stdout stays the report.
+    named = Console(stderr=True, highlight=False) if as_json else console
+    render.banner(named, session.target.kind, session.target.detail, check)
     session.confirm(yes)
     with render.LiveProgress(console) as progress:
         report = session.run(on_update=progress.update)

@@ -72,7 +72,9 @@ def test_playbook_errors_come_first_then_one_entry_per_failed_task() -> None:
 
 
 def test_a_task_cut_off_by_the_end_of_the_run_is_an_error() -> None:
-    events = [{"event": "runner_on_start", "created": T0, "event_data": {"task": "Swap", "host": "h"}}]
+    events = [
+        {"event": "runner_on_start", "created": T0, "event_data": {"task": "Swap", "host": "h"}}
+    ]
     report = run(events)
     assert report.errors == ["Swap [h]: did not finish (run failed)"]
 

@@ -181,7 +181,10 @@ def test_the_context_env_overrides_the_current_context(tmp_path: Path) -> None:
 def test_a_missing_kubeconfig_is_named_as_such(tmp_path: Path) -> None:
     facts = [targets.InventoryFacts(tmp_path, 1, str(tmp_path / "nope"))]
     detail = targets.describe_inventories(facts, {})
-    assert detail == f"{tmp_path}; kubeconfig {tmp_path / 'nope'}: cannot be read (No such file or directory)"
+    assert (
+        detail
+        == f"{tmp_path}; kubeconfig {tmp_path / 'nope'}: cannot be read (No such file or directory)"
+    )
 
 
 def test_the_lab_is_named_by_folder_and_api_server(
@@ -202,9 +205,7 @@ def test_the_lab_is_named_by_folder_and_api_server(
 
 
 # ---- a lab that is not up, a bad lab setting -------------------------------------------
-def test_a_lab_that_is_not_up_is_refused_not_started(
-    project_dir: Path, state_dir: Path
-) -> None:
+def test_a_lab_that_is_not_up_is_refused_not_started(project_dir: Path, state_dir: Path) -> None:
     line = one_line_refusal((), state_dir, 3)
     lab_dir = project_dir.parent / "lab"
     assert line == f"Error: the lab at {lab_dir} is not up: start it with `irdrive lab up`"
