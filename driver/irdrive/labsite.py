@@ -8,9 +8,9 @@ here is called, so ``irdrive --help`` and runs against a real inventory never lo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from irdrive.errors import TargetUnreachable, UsageError
+from irdrive.errors import UsageError
 
 if TYPE_CHECKING:
     from irdrive_lab.control.config import LabConfig
@@ -51,22 +51,3 @@ def is_up(lab_dir: Path | None = None) -> bool:
     from irdrive_lab.control import manager
 
     return manager.is_up(_config(lab_dir))
-
-
-def ensure_up() -> tuple[Path, dict[str, Any]]:
-    """Start the default lab if it is not up; return its folder and its state (``lab.json``).
-
-    A lab error the user can fix (a port in use, no root, missing binaries) is a UsageError
-    (exit 2); any other means the target could not be reached (exit 3).
-    """
-    from irdrive_lab.control import manager
-    from irdrive_lab.control.errors import LabError
-
-    cfg = _config(None)
-    try:
-        info = manager.ensure_up(cfg)
-    except LabError as exc:
-        if exc.usage:
-            raise UsageError(str(exc)) from exc
-        raise TargetUnreachable(f"the lab could not be started: {exc}") from exc
-    return cfg.dir, info

@@ -238,8 +238,3 @@ def require_up(cfg: LabConfig) -> dict[str, Any]:
     if not state or state.get("partial") or not is_up(cfg):
         raise LabUsageError(f"the lab in {cfg.dir} is not up; run `irdrive lab up` first")
     return state
-
-
-def ensure_up(cfg: LabConfig) -> dict[str, Any]:
-    """Used by `irdrive run` with no inventory: start the lab if it is not up."""
-    return up(cfg)

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from irdrive import labsite
 from irdrive.cli import cli
-from irdrive.errors import TargetUnreachable, UsageError
+from irdrive.errors import UsageError
 from irdrive_lab.control import manager
-from irdrive_lab.control.errors import LabError, LabUsageError
+from irdrive_lab.control.errors import LabError
 
 
 @pytest.fixture(autouse=True)
@@ -39,49 +39,10 @@ def test_is_up_is_false_for_a_folder_without_a_lab(tmp_path: Path) -> None:
     assert labsite.is_up(tmp_path) is False
 
 
-def test_ensure_up_starts_the_default_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path / "lab"))
-    monkeypatch.setenv("IRDRIVE_LAB_PORT_BASE", "18000")
-    asked: list[Any] = []
-
-    def fake_ensure_up(cfg: Any) -> dict[str, Any]:
-        asked.append(cfg)
-        return {"dir": str(cfg.dir)}
-
-    monkeypatch.setattr(manager, "ensure_up", fake_ensure_up)
-    assert labsite.ensure_up() == (tmp_path / "lab", {"dir": str(tmp_path / "lab")})
-    assert [(cfg.dir, cfg.port_base) for cfg in asked] == [(tmp_path / "lab", 18000)]
-
-
-@pytest.mark.parametrize(
-    ("raised", "expected", "message"),
-    [
-        (LabUsageError("port 17600 (kubernetes) is already in use"), UsageError, "^port 17600"),
-        (LabError("labd did not become ready in 30s"), TargetUnreachable, "^the lab could not"),
-    ],
-)
-def test_ensure_up_turns_lab_errors_into_the_drivers(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    raised: LabError,
-    expected: type[Exception],
-    message: str,
-) -> None:
-    monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path))
-
-    def broken(cfg: Any) -> dict[str, Any]:
-        raise raised
-
-    monkeypatch.setattr(manager, "ensure_up", broken)
-    with pytest.raises(expected, match=message) as err:
-        labsite.ensure_up()
-    assert str(raised) in str(err.value)
-
-
 def test_a_bad_port_base_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IRDRIVE_LAB_PORT_BASE", "notaport")
     with pytest.raises(UsageError, match="IRDRIVE_LAB_PORT_BASE must be a port number"):
-        labsite.ensure_up()
+        labsite.check_config()
 
 
 def _lab(tmp_path: Path, *args: str) -> Any:
