@@ -57,6 +57,15 @@ def parse_extra_vars(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
+def inline_secrets(runbook: Runbook, items: list[str] | tuple[str, ...]) -> list[str]:
+    """The secret parameters given as ``-e key=value``: their values sit in the shell's history
+    and in ``/proc/<pid>/cmdline`` for the whole run, so the responder is told to use @FILE."""
+    aliases = {p.alias: p.name for p in runbook.parameters.values() if p.alias}
+    named = {item.partition("=")[0].strip() for item in items if not item.startswith("@")}
+    full = {name if name in runbook.parameters else aliases.get(name, name) for name in named}
+    return sorted(full & runbook.secrets)
+
+
 def resolve_aliases(runbook: Runbook, given: Mapping[str, Any]) -> dict[str, Any]:
     """``given`` with short names (role prefix left out) replaced by the parameter names."""
     aliases = {p.alias: p.name for p in runbook.parameters.values() if p.alias}

@@ -68,7 +68,7 @@ def run(
     """
     from irdrive.params import parse_extra_vars
 
-    execute(name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose)
+    execute(name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose, extra)
 
 
 def execute(
@@ -80,12 +80,15 @@ def execute(
     as_json: bool = False,
     yes: bool = False,
     verbose: int = 0,
+    extra: tuple[str, ...] = (),
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
-    (typed values, or strings as from ``-e``): shared by `run` and its short forms."""
+    (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
+    is the raw ``-e`` items, to warn about a secret typed on the command line."""
     from rich.console import Console
 
     from irdrive import render
+    from irdrive.params import inline_secrets
     from irdrive.session import open_session
 
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
@@ -93,6 +96,12 @@ def execute(
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console
     render.banner(named, session.target.kind, session.target.detail, check)
+    for secret in inline_secrets(session.runbook, extra):
+        click.echo(
+            f"Warning: secret parameter {secret} was given on the command line, where shell "
+            "history and /proc/<pid>/cmdline keep it; pass secrets with -e @FILE",
+            err=True,
+        )
     session.confirm(yes)
     with render.LiveProgress(console) as progress:
         report = session.run(on_update=progress.update)

@@ -10,7 +10,7 @@ import pytest
 
 from irdrive.catalog import Catalog, Parameter, Runbook
 from irdrive.errors import EXIT_USAGE, ParameterError
-from irdrive.params import parse_extra_vars, secrets, validate
+from irdrive.params import inline_secrets, parse_extra_vars, secrets, validate
 from irdrive.paths import find_project
 
 CANARY = "CANARY-S3CRET-91f2"
@@ -185,3 +185,10 @@ def test_extra_vars_from_a_file(tmp_path: Path) -> None:
 def test_extra_var_without_equals_is_rejected() -> None:
     with pytest.raises(ParameterError, match="key=value"):
         parse_extra_vars(["reason"])
+
+
+def test_secrets_given_on_the_command_line_are_named(demo: Runbook) -> None:
+    items = ["reason=x", f"api_token={CANARY}", "window=3"]
+    assert inline_secrets(demo, items) == ["api_token"]
+    assert inline_secrets(demo, ["reason=x", "@secrets.yml"]) == []
+    assert inline_secrets(demo, []) == []
