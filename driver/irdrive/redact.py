@@ -2,15 +2,31 @@
 
 The values of a runbook's no_log parameters are replaced by ``********`` in every event
 before ansible-runner writes it to ``job_events``, in the report, and in parameter errors.
+So are the values of secret environment variables (``is_secret_env``: a named list and a
+pattern on the name), which ansible-playbook inherits and ansible-runner writes into its
+``env`` and ``command`` artifacts: ``scrub_env`` keeps their names and hides their values.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "********"
+
+# Environment variables that hold a secret: by name (the credentials the README tells
+# production users to export), or by how the name ends. Paths to secrets are not secrets.
+SECRET_ENV_NAMES = frozenset(
+    {
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "PGPASSWORD",
+        "K8S_AUTH_API_KEY",
+        "K8S_AUTH_PASSWORD",
+    }
+)
+SECRET_ENV_SUFFIXES = ("_PASSWORD", "_SECRET", "_TOKEN", "_API_KEY", "_SECRET_ACCESS_KEY")
 
 
 class Redactor:
@@ -64,3 +80,21 @@ def secret_values(value: Any) -> list[Any]:
         for item in value:
             found.extend(secret_values(item))
     return found
+
+
+def is_secret_env(name: str) -> bool:
+    """Whether the environment variable ``name`` holds a secret (any case)."""
+    upper = name.upper()
+    return upper in SECRET_ENV_NAMES or upper.endswith(SECRET_ENV_SUFFIXES)
+
+
+def env_secrets(env: Mapping[str, Any]) -> list[str]:
+    """The values of ``env``'s secret variables (empty ones left out)."""
+    return [str(value) for name, value in env.items() if is_secret_env(name) and value]
+
+
+def scrub_env(env: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``env`` with every secret variable's value replaced by the marker."""
+    return {
+        name: (REDACTED if is_secret_env(name) and value else value) for name, value in env.items()
+    }
