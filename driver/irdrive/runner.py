@@ -4,7 +4,13 @@ Secrets: extra vars reach ansible-playbook as ``-e @<run>/env/extravars`` (mode 
 0700 folder); the file is overwritten and removed as soon as the playbook has started
 (Ansible has read it by then) and again, at the latest, when the run ends. The event handler
 sees each event before ansible-runner writes it to ``job_events``, so it can scrub it there;
-ansible's stdout file is not written. The environment and command line carry no secret.
+ansible's stdout file is not written. The command line carries no secret.
+
+The environment does: ansible-playbook inherits the driver's (AWS_SECRET_ACCESS_KEY,
+PGPASSWORD, K8S_AUTH_API_KEY...), and ansible-runner writes all of it into
+``artifacts/<ident>/command`` (and our own variables into ``env/envvars``). Those files are
+rewritten with the secret values replaced (``irdrive.redact.scrub_env``) once the playbook has
+started, at its first event, and again when the run ends, however it ends.
 
 Ctrl-C cancels the run through ansible-runner's ``cancel_callback``, which stops the
 playbook's whole process group.
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from irdrive.paths import Project, runs_dir
+from irdrive.redact import Redactor, env_secrets, scrub_env
 from irdrive.report import write_private
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -93,6 +100,34 @@ def ansible_env(request: RunRequest) -> dict[str, str]:
     return env
 
 
+def environment_secrets(request: RunRequest) -> list[str]:
+    """The secret values ansible-playbook's environment holds: the driver's, and ours."""
+    return env_secrets({**os.environ, **ansible_env(request)})
+
+
+def scrub_artifacts(run_dir: Path, ident: str, redactor: Redactor) -> None:
+    """Rewrite the files ansible-runner keeps the environment and command line in, with
+    every secret variable's value (and any other occurrence of a secret) replaced."""
+    for path in (run_dir / "artifacts" / ident / "command", run_dir / "env" / "envvars"):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            write_private(path, redactor.text(text))
+            continue
+        if isinstance(data, dict) and isinstance(data.get("env"), dict):
+            data["env"] = scrub_env(data["env"])  # the command file: command, cwd, env
+        elif isinstance(data, dict) and path.name == "envvars":
+            data = scrub_env(data)
+        write_private(path, json.dumps(redactor.scrub(data), ensure_ascii=False))
+    cmdline = run_dir / "env" / "cmdline"
+    if cmdline.exists():
+        write_private(cmdline, redactor.text(cmdline.read_text(encoding="utf-8")))
+
+
 def remove_extravars(path: Path) -> None:
     """Overwrite the extra vars file with zeros, then unlink it."""
     try:
@@ -116,17 +151,30 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
     )
     lock = threading.Lock()
     status = "unstarted"
+    ident = "ansible"
+    env_redactor = Redactor(environment_secrets(request))
+    scrubbed = threading.Event()
+
+    def scrub_once() -> None:
+        # The command file is written before the process starts: scrub it as soon as it runs.
+        if not scrubbed.is_set():
+            scrubbed.set()
+            scrub_artifacts(run_dir, ident, env_redactor)
 
     def event_handler(event: dict[str, Any]) -> bool:
-        if event.get("event") == "playbook_on_start":
-            remove_extravars(extravars_file)  # ansible-playbook has loaded it by now
         with lock:
+            scrub_once()
+            if event.get("event") == "playbook_on_start":
+                remove_extravars(extravars_file)  # ansible-playbook has loaded it by now
             on_event(event)  # may scrub the event in place: ansible-runner writes it after
         return True
 
     def status_handler(data: dict[str, Any], runner_config: Any = None) -> None:
         nonlocal status
         status = str(data.get("status", status))
+        if status == "running":  # the process has started: the command file is written
+            with lock:
+                scrub_once()
 
     cancelled = threading.Event()
     started = _now()
@@ -140,7 +188,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             inventory=[str(p) for p in request.inventories],
             envvars=ansible_env(request),
             cmdline=cmdline or None,
-            ident="ansible",
+            ident=ident,
             quiet=True,
             suppress_output_file=True,
             verbosity=request.verbosity or None,
@@ -157,6 +205,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
         status, rc = str(runner.status), runner.rc
     finally:
         remove_extravars(extravars_file)
+        scrub_artifacts(run_dir, ident, env_redactor)
     return RunOutcome(
         status=status,
         rc=rc,

@@ -7,8 +7,8 @@
    its folder and state from ``irdrive.labsite``). The name includes the Kubernetes API
    server the run will act on, when a kubeconfig says.
 2. ``Session.confirm``: a person at a terminal says yes before a real run that changes things.
-3. ``Session.run``: run the playbook (``irdrive.runner``), scrub every event of the secrets (``irdrive.redact``) and
-   fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
+3. ``Session.run``: run the playbook (``irdrive.runner``), scrub every event of the secrets
+   (``irdrive.redact``: no_log parameters, secret environment variables) and fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
 
 Rendering (``irdrive.render``) and the exit code are the command's.
 """
@@ -88,7 +88,9 @@ class Session:
             lab_dir=target.lab_dir,
         )
         run_dir = run_dir or runner.make_run_dir(self.runbook.name)
-        redactor = Redactor(self.secrets)
+        # The no_log parameters, and the secret environment variables ansible-playbook inherits
+        # (a module may echo a token in an error): neither reaches job_events or the report.
+        redactor = Redactor([*self.secrets, *runner.environment_secrets(request)])
         report = RunReport(
             runbook=self.runbook.name,
             check=self.check,
