@@ -106,8 +106,8 @@ def environment_secrets(request: RunRequest) -> list[str]:
 
 
 def scrub_artifacts(run_dir: Path, ident: str, redactor: Redactor) -> None:
-    """Rewrite the files ansible-runner keeps the environment and command line in, with
-    every secret variable's value (and any other occurrence of a secret) replaced."""
+    """Rewrite the files ansible-runner keeps the environment, command line and fact cache
+    in, with every secret variable's value (and any other occurrence of a secret) replaced."""
     for path in (run_dir / "artifacts" / ident / "command", run_dir / "env" / "envvars"):
         try:
             text = path.read_text(encoding="utf-8")
@@ -123,9 +123,13 @@ def scrub_artifacts(run_dir: Path, ident: str, redactor: Redactor) -> None:
         elif isinstance(data, dict) and path.name == "envvars":
             data = scrub_env(data)
         write_private(path, json.dumps(redactor.scrub(data), ensure_ascii=False))
-    cmdline = run_dir / "env" / "cmdline"
-    if cmdline.exists():
-        write_private(cmdline, redactor.text(cmdline.read_text(encoding="utf-8")))
+    # The command line, and facts cached as Ansible gathered them (a controller's ansible_env).
+    facts = run_dir / "artifacts" / ident / "fact_cache"
+    for path in [run_dir / "env" / "cmdline", *(facts.iterdir() if facts.is_dir() else ())]:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if redactor.text(text) != text:
+                write_private(path, redactor.text(text))
 
 
 def remove_extravars(path: Path) -> None:

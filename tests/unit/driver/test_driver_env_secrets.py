@@ -82,6 +82,9 @@ def test_scrub_artifacts_rewrites_command_envvars_and_cmdline(tmp_path: Path) ->
     envvars.write_text(json.dumps({"ANSIBLE_CONFIG": "/p/ansible.cfg", "PGPASSWORD": CANARY}))
     cmdline = tmp_path / "env" / "cmdline"
     cmdline.write_text(f"--check --token {CANARY}")
+    facts = tmp_path / "artifacts" / "ansible" / "fact_cache"
+    facts.mkdir()
+    (facts / "localhost").write_text(json.dumps({"ansible_env": {"PGPASSWORD": CANARY}}))
 
     scrub_artifacts(tmp_path, "ansible", Redactor([CANARY]))
 
@@ -93,6 +96,9 @@ def test_scrub_artifacts_rewrites_command_envvars_and_cmdline(tmp_path: Path) ->
         "PGPASSWORD": REDACTED,
     }
     assert cmdline.read_text() == f"--check --token {REDACTED}"
+    assert json.loads((facts / "localhost").read_text()) == {
+        "ansible_env": {"PGPASSWORD": REDACTED}
+    }
 
 
 def test_scrub_artifacts_by_name_alone_and_without_files(tmp_path: Path) -> None:
