@@ -112,3 +112,54 @@ def test_command_file_is_scrubbed_before_the_first_event(
     assert outcome.status == "successful"
     assert seen == [(True, [])]
     assert hits(run_dir) == []
+
+
+def test_driver_killed_mid_run_leaves_no_environment_secret(
+    project_dir: Path, state_dir: Path
+) -> None:
+    """``kill -9`` of the driver once the playbook runs: no finally runs, nothing is on disk."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, **CANARIES)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "irdrive.cli",
+            "run",
+            "demo-failover",
+            "-i",
+            "local",
+            "-e",
+            "reason=x",
+            "--yes",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group, so the test can end the playbook with it
+    )
+    runs = state_dir / "runs"
+    deadline = time.monotonic() + 60
+    try:
+        while not list(runs.glob("*/artifacts/ansible/job_events/*.json")):
+            assert driver.poll() is None and time.monotonic() < deadline, "no event seen"
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    assert driver.returncode == -signal.SIGKILL  # killed mid-run, not finished
+    (run_dir,) = runs.iterdir()
+    # ansible-playbook runs in a session of its own (a pty): end it here, it outlives the kill.
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if str(run_dir).encode() in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+    assert (run_dir / "artifacts" / "ansible" / "command").exists()
+    assert hits(state_dir) == []
