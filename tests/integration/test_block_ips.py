@@ -187,15 +187,15 @@ def test_invalid_address_fails_naming_it_and_writes_nothing(
     lab_cfg: Any, lab: dict[str, Any], lab_env: dict[str, str]
 ) -> None:
     # The driver only knows the parameter is a list of strings, so it cannot catch a bad
-    # address (that would be exit 2): the role's first check refuses it, exit 1, before any
-    # change.
+    # address: the role's first check (irdrive.ops.preflight) refuses it as bad input, exit 2,
+    # before any change.
     lab = lab_cfg.read_state()
     before = snapshot(lab)
     mark = Journal(Path(lab["journal"])).mark()
     rc, report = run_json(
         lab_env, "block-ips", "-e", "addresses=192.0.2.10,203.0.113.300,198.51.100.23/16"
     )
-    assert rc == 1, report
+    assert rc == 2, report
     [failed] = [t for t in report["tasks"] if t["status"] == "failed"]
     assert failed["task"] == "Check the addresses and targets before changing anything"
     assert "'203.0.113.300' is not an IPv4 or IPv6 address" in failed["msg"]
@@ -269,3 +269,41 @@ def test_waf_lock_conflict_is_merged_not_lost(lab_cfg: Any, lab: dict[str, Any])
     assert waf_addresses(lab) == sorted([*start, "192.0.2.98/32", "192.0.2.97/32"])
     updates = [e for e in writes_since(lab, mark) if e.get("action") == "UpdateIPSet"]
     assert len(updates) >= 2
+
+
+def _inventory_host_address(lab: dict[str, Any]) -> str:
+    return next(iter(lab["parts"]["hosts"].values()))["address"]
+
+
+@pytest.mark.parametrize(
+    ("address", "check", "message"),
+    [
+        ("0.0.0.0/0", [], "'0.0.0.0/0'"),
+        ("127.0.0.1", [], "'127.0.0.1'"),
+        ("10.0.0.0/8", [], "10.0.0.0/8 is a private range (10.0.0.0/8): run with --force"),
+        ("10.0.0.0/8", ["--check"], "10.0.0.0/8 is a private range"),
+        ("inventory host", [], "holds the inventory's own address"),
+        ("inventory host", ["--force"], "holds the inventory's own address"),
+    ],
+)
+def test_self_harm_is_refused_exit_2_and_writes_nothing(
+    lab_cfg: Any,
+    lab: dict[str, Any],
+    lab_env: dict[str, str],
+    address: str,
+    check: list[str],
+    message: str,
+) -> None:
+    lab = lab_cfg.read_state()
+    if address == "inventory host":
+        address = _inventory_host_address(lab)
+    before = snapshot(lab)
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(lab_env, "block-ips", *check, "-e", f"addresses={address}")
+    assert rc == 2, report
+    [failed] = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert failed["task"] == "Check the addresses and targets before changing anything"
+    assert message in failed["msg"], failed["msg"]
+    assert changed_tasks(report) == []
+    assert writes_since(lab, mark) == []
+    assert snapshot(lab) == before

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import changed_tasks, run_json, writes_since
+from _runbook import changed_tasks, irdrive, run_json, writes_since
 from helpers import wait_until
 from kubernetes import client, config
 
@@ -225,3 +225,35 @@ def test_scale_bad_input_fails_clearly_and_writes_nothing(
 def test_negative_replicas_exit_2(lab: dict[str, Any], lab_env: dict[str, str]) -> None:
     rc, _ = run_json(lab_env, "scale", "-e", "deployments=backend=-1")
     assert rc == 2
+
+
+# ---- bounded blast radius -------------------------------------------------------------------
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_scale_far_beyond_the_ceilings_is_refused_exit_2_and_writes_nothing(
+    lab: dict[str, Any], lab_env: dict[str, str], check: list[str]
+) -> None:
+    mark = _mark(lab)
+    res = irdrive(lab_env, "run", "scale", "--yes", *check, "-e", "deployments=backend=100000000")
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    # One line says it all: the deployment, the asked and allowed counts, and how to force.
+    line = next(ln for ln in out.splitlines() if "asked 100000000 replicas" in ln)
+    assert "backend: asked 100000000 replicas, allowed at most" in line
+    assert "--force" in line
+    assert writes_since(lab, mark) == []
+
+
+def test_scale_ceiling_from_extra_vars_is_exceeded_only_with_force(
+    clean_lab: dict[str, Any], lab_env: dict[str, str], apps: client.AppsV1Api
+) -> None:
+    have = apps.read_namespaced_deployment("frontend", "platform").spec.replicas
+    args = ["-e", f"deployments=frontend={have + 1}", "-e", f"max_replicas={have}"]
+    mark = _mark(clean_lab)
+    rc, refused = run_json(lab_env, "scale", *args)
+    assert rc == 2, refused
+    assert f"frontend: asked {have + 1} replicas, allowed at most {have}" in _failure(refused)
+    assert changed_tasks(refused) == [] and writes_since(clean_lab, mark) == []
+
+    rc, forced = run_json(lab_env, "scale", "--force", *args)
+    assert rc == 0, forced
+    assert apps.read_namespaced_deployment("frontend", "platform").spec.replicas == have + 1

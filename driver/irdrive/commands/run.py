@@ -30,6 +30,11 @@ from irdrive.errors import handle_errors
     metavar="INVENTORY",
     help="Inventory path or name under inventories/ (repeatable). Default: the lab.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Exceed the runbook's ceilings (replicas, addresses): sets the extra var irdrive_force.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -43,6 +48,7 @@ def run(
     as_json: bool,
     yes: bool,
     verbose: int,
+    force: bool,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -54,6 +60,9 @@ def run(
 
     Secrets (parameters marked secret in `irdrive show`) are never printed, never put on a
     command line and are scrubbed from the run's artifacts; pass them with -e @FILE.
+
+    Ceilings (replicas, addresses to block) are refused as bad input before any write; --force
+    exceeds them (AWX and ansible-playbook users set the extra var irdrive_force=true).
 
     Exit codes: 0 success, 1 remediation failed, 2 bad input (nothing ran), 3 target
     unreachable. Artifacts and report.json go to $XDG_STATE_HOME/irdrive/runs/
@@ -68,7 +77,9 @@ def run(
     """
     from irdrive.params import parse_extra_vars
 
-    execute(name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose, extra)
+    execute(
+        name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose, extra, force
+    )
 
 
 def execute(
@@ -81,10 +92,12 @@ def execute(
     yes: bool = False,
     verbose: int = 0,
     extra: tuple[str, ...] = (),
+    force: bool = False,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
-    is the raw ``-e`` items, to warn about a secret typed on the command line."""
+    is the raw ``-e`` items, to warn about a secret typed on the command line. ``force`` sets the
+    extra var ``irdrive_force``, which the roles read to exceed their ceilings."""
     from rich.console import Console
 
     from irdrive import render
@@ -92,6 +105,8 @@ def execute(
     from irdrive.session import open_session
 
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
+    if force:
+        session.values["irdrive_force"] = True
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ansible_collections.irdrive.ops.plugins.action.preflight import preflight_result
 from ansible_collections.irdrive.ops.plugins.filter.block_ips import (
     FilterModule,
+    blast_refusals,
     block_ips_host_verify,
     block_ips_plan,
     block_ips_verify,
+    controller_addresses,
 )
 
 WAF = {"name": "blocked-ips", "id": "w1"}
@@ -23,6 +26,7 @@ def _plan(addresses: Any, **kwargs: Any) -> dict[str, Any]:
         "nacl_id": "acl-1",
         "hosts": HOSTS,
         "hosts_group": "platform_hosts",
+        "controller": [],
     }
     return block_ips_plan(addresses, **{**args, **kwargs})
 
@@ -180,3 +184,103 @@ def test_the_filters_are_registered() -> None:
         "block_ips_verify": block_ips_verify,
         "block_ips_host_verify": block_ips_host_verify,
     }
+
+
+CONTROLLER = ["192.0.2.2", "127.0.0.1", "fd00::2"]
+INVENTORY = ["web", "db", "198.51.100.7", "2001:db8:1::5"]
+
+
+@pytest.mark.parametrize(
+    ("networks", "force", "refusals"),
+    [
+        (["203.0.113.45/32"], False, []),
+        (["192.0.2.2/32"], False, ["192.0.2.2/32 holds the controller's own address 192.0.2.2"]),
+        (["192.0.2.0/24"], True, ["192.0.2.0/24 holds the controller's own address 192.0.2.2"]),
+        (["fd00::/64"], True, ["fd00::/64 holds the controller's own address fd00::2"]),
+        (
+            ["198.51.100.0/24"],
+            True,
+            ["198.51.100.0/24 holds the inventory's own address 198.51.100.7"],
+        ),
+        (["2001:db8:1::5/128"], True, ["2001:db8:1::5/128 holds the inventory's own address"]),
+        (["10.0.0.0/8"], False, ["10.0.0.0/8 is a private range (10.0.0.0/8): run with --force"]),
+        (["10.1.2.3/32"], False, ["10.1.2.3/32 is a private range (10.0.0.0/8)"]),
+        (["172.20.0.0/16"], False, ["172.20.0.0/16 is a private range (172.16.0.0/12)"]),
+        (["192.168.1.0/24"], False, ["192.168.1.0/24 is a private range (192.168.0.0/16)"]),
+        (["100.64.0.1/32"], False, ["100.64.0.1/32 is a private range (100.64.0.0/10)"]),
+        (["fd12::/16"], False, ["fd12::/16 is a private range (fc00::/7)"]),
+        (["10.0.0.0/8"], True, []),
+        (["11.0.0.0/8"], False, []),
+    ],
+)
+def test_blast_refusals(networks: list[str], force: bool, refusals: list[str]) -> None:
+    got = blast_refusals(networks, controller=CONTROLLER, inventory=INVENTORY, force=force)
+    assert len(got) == len(refusals), got
+    for line, start in zip(got, refusals, strict=True):
+        assert line.startswith(start), got
+
+
+@pytest.mark.parametrize(
+    ("count", "force", "refused"), [(3, False, False), (4, False, True), (4, True, False)]
+)
+def test_at_most_max_addresses_per_run(count: int, force: bool, refused: bool) -> None:
+    networks = [f"203.0.113.{n}/32" for n in range(count)]
+    got = blast_refusals(networks, force=force, max_addresses=3)
+    assert got == (
+        [
+            "4 networks to block, at most 3 per run: raise block_ips_max_addresses or run with --force (extra var irdrive_force=true)"
+        ]
+        if refused
+        else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("addresses", "needle"),
+    [
+        ("0.0.0.0/0", "'0.0.0.0/0'"),
+        ("::/0", "'::/0'"),
+        ("127.0.0.1", "'127.0.0.1'"),
+        ("::1", "'::1'"),
+        ("0.0.0.0", "'0.0.0.0'"),
+        ("10.0.0.0/8", "10.0.0.0/8 is a private range"),
+        ("198.51.100.7", "198.51.100.7/32 holds the inventory's own address"),
+        ("192.0.2.2", "192.0.2.2/32 holds the controller's own address"),
+    ],
+)
+def test_plan_refuses_what_would_cut_irdrive_off(addresses: str, needle: str) -> None:
+    plan = _plan(addresses, controller=CONTROLLER, inventory_addresses=INVENTORY)
+    assert any(needle in problem for problem in plan["problems"]), plan["problems"]
+
+
+def test_plan_bounds_only_blocking_and_force_lifts_only_the_private_and_count_ceilings() -> None:
+    kwargs: dict[str, Any] = {"controller": CONTROLLER, "inventory_addresses": INVENTORY}
+    assert _plan("10.0.0.0/8", state="absent", **kwargs)["problems"] == []
+    assert _plan("10.0.0.0/8", force=True, **kwargs)["problems"] == []
+    assert _plan("198.51.100.7", force=True, **kwargs)["problems"] != []
+
+
+def test_controller_addresses_read_the_local_routes(tmp_path: Any) -> None:
+    (tmp_path / "fib_trie").write_text(
+        "Local:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.9.8.7\n        /32 host LOCAL\n"
+        "     |-- 10.9.8.255\n        /32 link BROADCAST\n"
+    )
+    (tmp_path / "if_inet6").write_text("fd000000000000000000000000000002 04 40 00 82     eth0\n")
+    found = controller_addresses(tmp_path)
+    assert "10.9.8.7" in found and "fd00::2" in found and "10.9.8.255" not in found
+
+
+def test_controller_addresses_of_this_machine_hold_loopback() -> None:
+    assert "127.0.0.1" in controller_addresses()
+
+
+@pytest.mark.parametrize(
+    ("problems", "failed"), [([], False), (["a", "b"], True), ("one", True), ("", False)]
+)
+def test_preflight_fails_as_bad_input(problems: Any, failed: bool) -> None:
+    result = preflight_result(problems, "ok")
+    assert bool(result.get("failed")) is failed
+    if failed:
+        assert result["error_kind"] == "invalid_input" and "\n" not in result["msg"]
+    else:
+        assert result["msg"] == "ok" and "error_kind" not in result

@@ -6,11 +6,21 @@
 every problem that must stop the run before its first write. ``block_ips_verify`` and
 ``block_ips_host_verify`` compare what the modules read back after their writes with what was
 wanted, and name every target that does not hold the block.
+
+Bounded blast radius (``blast_refusals``, part of the plan's problems when blocking): never a
+network that holds one of the controller's own addresses or an inventory host's, private
+ranges (RFC 1918, 100.64.0.0/10, fc00::/7) only with force, and at most ``max_addresses``
+networks per run. The controller's addresses are read where filters run, on the controller,
+without fact gathering: the kernel's local routes (``/proc/net/fib_trie``, ``/proc/net/if_inet6``)
+on Linux, plus what the host name resolves to.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ansible_collections.irdrive.ops.plugins.filter.ip_networks import ip_networks
@@ -25,6 +35,92 @@ def _waf_set(ip_set: Mapping[str, Any], addresses: list[str]) -> dict[str, Any]:
     }
 
 
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+FORCE_HINT = "run with --force (extra var irdrive_force=true)"
+
+
+def _proc_addresses(proc: Path) -> set[str]:
+    found: set[str] = set()
+    try:
+        last = ""
+        for line in (proc / "fib_trie").read_text().splitlines():
+            text = line.strip()
+            if text.startswith("|-- "):
+                last = text[4:]
+            elif text == "/32 host LOCAL" and last:
+                found.add(last)
+    except OSError:
+        pass
+    try:
+        for line in (proc / "if_inet6").read_text().splitlines():
+            digits = line.split()[0] if line.split() else ""
+            if len(digits) == 32:
+                found.add(str(ipaddress.ip_address(int(digits, 16)).compressed))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def controller_addresses(proc: Path = Path("/proc/net")) -> list[str]:
+    """The addresses of the machine running the play (this process): its local routes, and
+    what its host name resolves to."""
+    found = _proc_addresses(proc)
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            found.add(str(info[4][0]).split("%")[0])
+    except OSError:
+        pass
+    return sorted(found)
+
+
+def _addresses(values: Iterable[Any]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    found = []
+    for value in values:
+        try:
+            found.append(ipaddress.ip_address(str(value).strip()))
+        except ValueError:
+            continue  # a host name, not an address
+    return found
+
+
+def blast_refusals(
+    networks: Iterable[str],
+    *,
+    controller: Iterable[Any] = (),
+    inventory: Iterable[Any] = (),
+    force: bool = False,
+    max_addresses: int = 50,
+) -> list[str]:
+    """Why blocking ``networks`` would harm irdrive's own reach: one line each, empty if safe.
+    The controller's and the inventory's addresses are refused even with force."""
+    nets = [ipaddress.ip_network(n) for n in networks]
+    refusals = []
+    for what, addresses in (("the controller's", controller), ("the inventory's", inventory)):
+        own = _addresses(addresses)
+        for net in nets:
+            hit = sorted({str(a) for a in own if a.version == net.version and a in net})
+            if hit:
+                refusals.append(f"{net} holds {what} own address {', '.join(hit)}")
+    if not force:
+        for net in nets:
+            private = [
+                str(r)
+                for r in PRIVATE_RANGES
+                if r.version == net.version and (net.subnet_of(r) or net.supernet_of(r))
+            ]
+            if private:
+                refusals.append(f"{net} is a private range ({private[0]}): {FORCE_HINT}")
+        if len(nets) > max_addresses:
+            refusals.append(
+                f"{len(nets)} networks to block, at most {max_addresses} per run: raise"
+                f" block_ips_max_addresses or {FORCE_HINT}"
+            )
+    return refusals
+
+
 def block_ips_plan(
     addresses: Any,
     *,
@@ -35,8 +131,14 @@ def block_ips_plan(
     nacl_id: str = "",
     hosts: Iterable[str] = (),
     hosts_group: str = "",
+    force: bool = False,
+    max_addresses: int = 50,
+    inventory_addresses: Iterable[Any] = (),
+    controller: Iterable[Any] | None = None,
 ) -> dict[str, Any]:
-    """What to block where, and every problem that must refuse the run before it writes."""
+    """What to block where, and every problem that must refuse the run before it writes.
+    Blocking (not unblocking) is bounded by ``blast_refusals``; ``controller`` defaults to
+    this machine's addresses (``controller_addresses``)."""
     parsed = ip_networks(addresses)
     wanted = list(dict.fromkeys(targets))
     waf_v4, waf_v6 = waf_ip_set or {}, waf_ip_set_v6 or {}
@@ -50,6 +152,16 @@ def block_ips_plan(
         problems.append(
             "no addresses to block: set block_ips_addresses"
             " (e.g. -e addresses=203.0.113.45,198.51.100.0/24)"
+        )
+    if state == "present" and parsed["networks"]:
+        problems.extend(
+            blast_refusals(
+                parsed["networks"],
+                controller=controller_addresses() if controller is None else controller,
+                inventory=inventory_addresses,
+                force=force,
+                max_addresses=max_addresses,
+            )
         )
     if "waf" in wanted and parsed["v4"]:
         if waf_v4.get("name"):

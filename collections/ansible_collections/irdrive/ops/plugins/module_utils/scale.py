@@ -133,3 +133,27 @@ def spec_differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
         elif have != value:
             return True
     return False
+
+
+# ---- bounded blast radius ---------------------------------------------------------------------
+def replica_ceiling(current: int, max_factor: int, max_replicas: int) -> int:
+    """The most replicas a run may set without force: ``max_factor`` times today's count (a
+    deployment at 0 counts as 1), and never more than ``max_replicas``."""
+    return min(max(current, 1) * max_factor, max_replicas)
+
+
+def replica_refusals(
+    wanted: dict[str, int], current: dict[str, int], max_factor: int, max_replicas: int
+) -> list[str]:
+    """One line per deployment whose asked replicas exceed its ceiling (scaling down, or to
+    today's count, is never refused)."""
+    refusals = []
+    for name, want in wanted.items():
+        have = current.get(name, 0)
+        allowed = replica_ceiling(have, max_factor, max_replicas)
+        if want > allowed and want > have:
+            refusals.append(
+                f"{name}: asked {want} replicas, allowed at most {allowed} (x{max_factor} of "
+                f"today's {have}, at most {max_replicas})"
+            )
+    return refusals

@@ -63,6 +63,20 @@ options:
     description: Set replicas even on a Deployment an HPA controls.
     type: bool
     default: false
+  max_factor:
+    description:
+      - Refuse, before any write, to set more than this many times a Deployment's current
+        replicas (a Deployment at 0 counts as 1), unless O(force_ceilings=true).
+    type: int
+    default: 10
+  max_replicas:
+    description: Refuse, before any write, to set more replicas than this, unless O(force_ceilings=true).
+    type: int
+    default: 100
+  force_ceilings:
+    description: Exceed O(max_factor) and O(max_replicas).
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Plans and reports the replicas and HPA it would set; writes nothing.
@@ -147,6 +161,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.scale import (
     hpa_summary,
     hpas_by_deployment,
     parse_replicas,
+    replica_refusals,
     spec_differs,
 )
 
@@ -166,6 +181,9 @@ def argument_spec() -> dict[str, Any]:
             },
         },
         force={"type": "bool", "default": False},
+        max_factor={"type": "int", "default": 10},
+        max_replicas={"type": "int", "default": 100},
+        force_ceilings={"type": "bool", "default": False},
     )
     spec.update(wait_argument_spec(180))
     return spec
@@ -199,6 +217,26 @@ def read(
             f"(deployments: {', '.join(known) or 'none'}); nothing was changed"
         )
     return deployments, hpas_by_deployment(client.list_hpas(namespace))
+
+
+def check_ceilings(
+    wanted: dict[str, int], deployments: dict[str, dict[str, Any]], p: dict[str, Any]
+) -> None:
+    """Refuse, before any write, replicas above the ceilings (bad input: exit 2)."""
+    if p["max_factor"] < 1 or p["max_replicas"] < 1:
+        raise InvalidInputError(
+            f"max_factor and max_replicas must be at least 1, got {p['max_factor']} "
+            f"and {p['max_replicas']}"
+        )
+    if p["force_ceilings"]:
+        return
+    current = {name: (deployments[name].get("spec") or {}).get("replicas", 1) for name in wanted}
+    refusals = replica_refusals(wanted, current, p["max_factor"], p["max_replicas"])
+    if refusals:
+        raise InvalidInputError(
+            "refused: " + "; ".join(refusals) + "; nothing was changed. Raise scale_max_factor"
+            " or scale_max_replicas, or run with --force (extra var irdrive_force=true)"
+        )
 
 
 def plan_replicas(
@@ -279,6 +317,7 @@ def run_module(module: AnsibleModule, client: RolloutClient) -> dict[str, Any]:
         raise InvalidInputError("nothing to do: give replicas, hpa, or both")
     names = list(dict.fromkeys([*wanted, *([hpa["deployment"]] if hpa else [])]))
     deployments, hpas = read(client, namespace, names)
+    check_ceilings(wanted, deployments, p)
     plans = plan_replicas(wanted, deployments, hpas, hpa, p["force"])
     hpa_plan = plan_hpa(namespace, hpa, hpas)
     to_scale = [plan for plan in plans if plan["action"] == "scale"]
