@@ -25,6 +25,8 @@ from irdrive.tasktags import TagReader
 
 MSG_LIMIT = 500
 MAX_ERRORS = 5
+# A failure message at least this long, found whole inside another's, is not told twice.
+QUOTED_MIN = 20
 # Task events that end a task on a host, and the status each gives.
 FINAL_EVENTS = {
     "runner_on_ok": "ok",
@@ -82,19 +84,22 @@ class EventCollector:
         else:
             error = playbook_error(event)
             if error and len(self.report.errors) < MAX_ERRORS:
-                self.report.errors.append(_short(error))
+                self.report.errors.append(" ".join(error.split()))
 
     def finish(self) -> None:
         """After the run: a task still "running" never finished (cancel, crash); each task
         that failed (not ignored) or found its host unreachable adds its whole message to the
-        report's errors, after the playbook's own (the live line and task.msg are shortened)."""
+        report's errors, after the playbook's own, once: a message repeated by a later task
+        (a rescue that fails with the same words) or quoted whole in another task's (a rescue
+        that says what state the failure left) is not told again."""
         for task in self.report.tasks:
             if task.status == "running":
                 task.status = "failed"
                 task.msg = task.msg or f"did not finish (run {self.report.status})"
                 self._failures.append((task, task.msg))
-        for task, msg in self._failures:
-            if not task.ignored:
+        failures = [(task, msg) for task, msg in self._failures if not task.ignored]
+        for i, (task, msg) in enumerate(failures):
+            if not _told_elsewhere(msg, i, [m for _, m in failures]):
                 self.report.errors.append(task_error(task, msg))
 
     def _key(self, data: Mapping[str, Any]) -> tuple[str, str]:
@@ -139,7 +144,7 @@ class EventCollector:
         result.duration = self._duration(key, data, created)
         if status in ("failed", "unreachable"):
             full = _failure_msg(res) or status
-            result.msg = _short(full)
+            result.msg = full
             result.error_kind = _error_kind(res)
             self._failures.append((result, full))
         if changed:
@@ -232,6 +237,19 @@ def unreachable_in_text(res: Mapping[str, Any]) -> bool:
 
 
 # ---- helpers ----------------------------------------------------------------------------
+def _told_elsewhere(msg: str, index: int, messages: list[str]) -> bool:
+    """Whether failure ``index``'s message is told by another: the same words earlier, or
+    quoted whole in a longer message."""
+    for other_index, other in enumerate(messages):
+        if other_index == index:
+            continue
+        if other == msg and other_index < index:
+            return True
+        if other != msg and len(msg) >= QUOTED_MIN and msg in other:
+            return True
+    return False
+
+
 def _is_censored(res: Any) -> bool:
     return isinstance(res, Mapping) and "censored" in res
 

@@ -17,7 +17,6 @@ person at a terminal needs:
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,20 +105,27 @@ def _spec_for_given(runbook: Runbook) -> dict[str, dict[str, Any]]:
 
 
 def _from_text(name: str, option: Mapping[str, Any], value: Any) -> Any:
-    """A list given as text: ``a, b`` (items stripped) or a JSON array; "" is empty."""
-    if option.get("type") != "list" or not isinstance(value, str):
+    """A list or mapping given as text. A list: ``a, b`` (items stripped), or a YAML flow
+    sequence (JSON is one): ``[a, b]``; "" is empty. A mapping (type dict or raw): a YAML flow
+    mapping, ``{backend: 5}`` as well as JSON; other text (``k=v,k2=v2``) is left to the
+    validator."""
+    kind = option.get("type")
+    if kind not in ("list", "dict", "raw") or not isinstance(value, str):
         return value
     text = value.strip()
-    if not text.startswith("["):
+    if kind == "list" and not text.startswith("["):
         return [item.strip() for item in text.split(",")] if text else []
+    if kind != "list" and not text.startswith("{"):
+        return value
+    want, what = (list, "list") if kind == "list" else (dict, "mapping")
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
         parsed = None
-    if not isinstance(parsed, list):
+    if not isinstance(parsed, want):
         shown = _shown(option, value)
         raise ParameterError(
-            f"parameter {name} must be of type list, got {shown}: not a JSON array"
+            f"parameter {name} must be of type {kind}, got {shown}: not a YAML/JSON {what}"
         )
     return parsed
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
-from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE
+from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 from irdrive.report import RunReport, TaskResult, task_error
 
 if TYPE_CHECKING:
@@ -89,11 +89,8 @@ class LiveProgress:
             )
             if result.ignored:
                 line += " [dim](ignored)[/]"
+            # A failure's message is told once, whole, in the summary (render_summary).
             self.console.print(line, highlight=False, soft_wrap=True)
-            if result.msg and result.status in ("failed", "unreachable"):
-                self.console.print(
-                    f"    [red]{escape(result.msg)}[/]", highlight=False, soft_wrap=True
-                )
         if self._status is not None:
             running = ", ".join(self._running.values())
             self._status.update(f"running: {escape(running)}" if running else "…")
@@ -146,28 +143,70 @@ def render_summary(console: Console, report: RunReport) -> None:
                 f"  ✓ {escape(item['task'])} \\[{escape(item['host'])}]{escape(extra)}",
                 highlight=False,
             )
-    # Each message once and whole: a failed task's is its entry in errors (report.task_error);
-    # a report without that entry (not built by the collector) still names its failed tasks.
+    # Each message once and whole: a failed task's is its entry in errors (report.task_error),
+    # or another entry that tells the same words; a report without either (not built by the
+    # collector) still names its failed tasks.
     prefixes = {task_error(task, ""): task for task in report.failed}
     for error in report.errors:
         label = "[bold red]Failed:[/] " if error.startswith(tuple(prefixes)) else ""
         console.print(f"{label}[red]{escape(error)}[/]", highlight=False, soft_wrap=True)
     for prefix, task in prefixes.items():
-        if not any(error.startswith(prefix) for error in report.errors):
+        told = (e.startswith(prefix) or bool(task.msg and task.msg in e) for e in report.errors)
+        if not any(told):
             line = escape(prefix + (task.msg or "failed"))
             console.print(f"[bold red]Failed:[/] {line}", highlight=False, soft_wrap=True)
+    render_findings(console, report)
+    for bundle in report.evidence:
+        console.print(
+            f"[bold]Evidence bundle:[/] {escape(bundle)}", highlight=False, soft_wrap=True
+        )
     console.print(f"[bold]Total time:[/] {_seconds(report.duration)}")
     if report.run_dir:
-        console.print(f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False)
+        console.print(
+            f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False, soft_wrap=True
+        )
     code = report.exit_code
+    word = report.outcome
     if code == EXIT_OK:
-        word = "CHECKED" if report.check else "SUCCESS"
         console.print(f"[bold green]{word}[/] ({report.status}, exit {code})")
     elif code == EXIT_UNREACHABLE:
         hosts = ", ".join(report.unreachable)
-        console.print(f"[bold magenta]UNREACHABLE[/] {escape(hosts)} (exit {code})")
+        console.print(f"[bold magenta]{word}[/] {escape(hosts)} (exit {code})")
+    elif code == EXIT_USAGE:
+        console.print(f"[bold red]{word}[/] (nothing was changed, exit {code})")
+    elif report.unresolved:
+        nxt = ", ".join(
+            sorted({str(f.get("runbook")) for f in report.unresolved if f.get("runbook")})
+        )
+        hint = f"; next: irdrive run {nxt}" if nxt else ""
+        console.print(f"[bold red]{word}[/] ({report.status}{escape(hint)}, exit {code})")
     else:
-        console.print(f"[bold red]FAILED[/] ({report.status}, rc {report.rc}, exit {code})")
+        console.print(f"[bold red]{word}[/] ({report.status}, rc {report.rc}, exit {code})")
+
+
+def render_findings(console: Console, report: RunReport) -> None:
+    """A diagnosis's findings, each with the runbook that remedies it, and the symptoms the
+    runbook found and left unremedied (both from set_stats, see RunReport)."""
+    if report.findings:
+        console.print("[bold]Findings:[/]")
+        for finding in report.findings:
+            console.print(f"  {escape(_finding(finding))}", highlight=False, soft_wrap=True)
+    elif "irdrive_diagnosis" in report.recorded:
+        console.print("[bold]Findings:[/] none")
+    if report.unresolved:
+        console.print("[bold red]Not remedied by this runbook:[/]")
+        for finding in report.unresolved:
+            console.print(f"  {escape(_finding(finding))}", highlight=False, soft_wrap=True)
+
+
+def _finding(finding: dict[str, Any]) -> str:
+    severity = f"[{finding['severity']}] " if finding.get("severity") else ""
+    text = f"{severity}{finding.get('summary') or finding.get('id') or '?'}"
+    if finding.get("target"):
+        text += f" ({finding['target']})"
+    if finding.get("runbook"):
+        text += f" -> irdrive run {finding['runbook']}"
+    return text
 
 
 def _describe_change(change: dict[str, Any]) -> str:

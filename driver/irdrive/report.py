@@ -96,20 +96,62 @@ class RunReport:
         return first.error_kind in BAD_INPUT_KINDS or (first.action or "") in VALIDATE_ACTIONS
 
     @property
+    def findings(self) -> list[dict[str, Any]]:
+        """What a diagnosis found (set_stats ``irdrive_diagnosis.findings``), each a mapping
+        with id, severity, target, summary and the runbook that remedies it."""
+        diagnosis = self.recorded.get("irdrive_diagnosis")
+        found = diagnosis.get("findings") if isinstance(diagnosis, dict) else None
+        return [f for f in found or [] if isinstance(f, dict)]
+
+    @property
+    def unresolved(self) -> list[dict[str, Any]]:
+        """Symptoms the runbook found and did not remedy (set_stats ``irdrive_unresolved``),
+        each naming the runbook to run next."""
+        found = self.recorded.get("irdrive_unresolved")
+        return [f for f in found or [] if isinstance(f, dict)] if isinstance(found, list) else []
+
+    @property
+    def evidence(self) -> list[str]:
+        """The evidence bundles the run produced (set_stats ``irdrive_evidence.bundle``)."""
+        found = self.recorded.get("irdrive_evidence")
+        items = found if isinstance(found, list) else [found]
+        return [str(i["bundle"]) for i in items if isinstance(i, dict) and i.get("bundle")]
+
+    @property
     def exit_code(self) -> int:
-        """3 a target did not answer, 2 bad input before any change, 0 success, else 1."""
+        """3 a target did not answer, 2 bad input before any change, 0 success, else 1 (a
+        failure, or a real run that left a symptom it found unremedied)."""
         if self.unreachable or self.target_unreachable:
             return EXIT_UNREACHABLE
         if self.bad_input:
             return EXIT_USAGE
         if self.status == "successful" and self.rc == 0:
-            return EXIT_OK
+            return EXIT_FAILED if self.unresolved and not self.check else EXIT_OK
         return EXIT_FAILED
+
+    @property
+    def outcome(self) -> str:
+        """One word for the run: SUCCESS, CHECKED, NOT RESOLVED, BAD INPUT, UNREACHABLE,
+        FAILED."""
+        code = self.exit_code
+        if code == EXIT_UNREACHABLE:
+            return "UNREACHABLE"
+        if code == EXIT_USAGE:
+            return "BAD INPUT"
+        if code == EXIT_OK:
+            return "CHECKED" if self.check else "SUCCESS"
+        if self.status == "successful" and self.rc == 0:
+            return "NOT RESOLVED"
+        return "FAILED"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["exit_code"] = self.exit_code
         data["unreachable"] = self.unreachable
+        data["outcome"] = self.outcome
+        data["findings"] = self.findings
+        data["unresolved"] = self.unresolved
+        data["evidence"] = self.evidence
         return data
 
 

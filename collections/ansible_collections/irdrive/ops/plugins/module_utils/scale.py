@@ -14,6 +14,24 @@ from typing import Any
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
 
 
+def _flow_value(text: str) -> Any:
+    """A mapping or list written inline: JSON, or YAML flow style (``{backend: 5}``, the form
+    the documentation shows) where PyYAML is installed (always beside ansible-core)."""
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        json_error = error
+    try:
+        import yaml
+    except ImportError:
+        raise InvalidInputError(f"replicas: not valid JSON: {json_error}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = " ".join(str(error).split())
+        raise InvalidInputError(f"replicas: not a valid mapping or list: {problem}") from None
+
+
 # ---- replicas and autoscalers -----------------------------------------------------------------
 def parse_replicas(value: Any) -> dict[str, int]:
     """Deployment name -> replicas, from a dict, a list of {name, replicas}, or "a=1,b=2"."""
@@ -23,10 +41,7 @@ def parse_replicas(value: Any) -> dict[str, int]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith(("{", "[")):
-            try:
-                return parse_replicas(json.loads(text))
-            except ValueError as error:
-                raise InvalidInputError(f"replicas: not valid JSON: {error}") from None
+            return parse_replicas(_flow_value(text))
         pairs = []
         for item in (p.strip() for p in text.split(",") if p.strip()):
             name, sep, count = item.partition("=")
