@@ -187,11 +187,12 @@ def render_summary(console: Console, report: RunReport) -> None:
 def render_findings(console: Console, report: RunReport) -> None:
     """A diagnosis's findings, each with the runbook that remedies it, and the symptoms the
     runbook found and left unremedied (both from set_stats, see RunReport)."""
-    if report.findings:
+    told = [f for f in report.findings if f not in report.unresolved]  # each finding once
+    if told:
         console.print("[bold]Findings:[/]")
-        for finding in report.findings:
+        for finding in told:
             console.print(f"  {escape(_finding(finding))}", highlight=False, soft_wrap=True)
-    elif "irdrive_diagnosis" in report.recorded:
+    elif "irdrive_diagnosis" in report.recorded and not report.findings:
         console.print("[bold]Findings:[/] none")
     if report.unresolved:
         console.print("[bold red]Not remedied by this runbook:[/]")
