@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from irdrive.report import UNREACHABLE_KIND, RunReport, TaskResult, task_error
+from irdrive.report import BAD_INPUT_KIND, UNREACHABLE_KIND, RunReport, TaskResult, task_error
 from irdrive.tasktags import TagReader
 
 MSG_LIMIT = 500
@@ -42,6 +42,8 @@ TIMELINE_EVENTS = {
     "playbook_on_stats",
     *FINAL_EVENTS,
 }
+# The action a role checks its input and preconditions with, before it changes anything.
+CHECK_ACTIONS = frozenset({"ansible.builtin.assert", "assert"})
 STATS_KEYS = ("ok", "changed", "failures", "skipped", "dark", "ignored", "rescued")
 
 
@@ -142,14 +144,19 @@ class EventCollector:
         result.ignored = bool(data.get("ignore_errors")) and status == "failed"
         result.ended = str(data.get("end") or created) or None
         result.duration = self._duration(key, data, created)
+        verification = self.tags.is_verification(data.get("task_path"))
         if status in ("failed", "unreachable"):
             full = _failure_msg(res) or status
             result.msg = full
             result.error_kind = _error_kind(res)
+            if status == "failed" and result.action in CHECK_ACTIONS and not verification:
+                # A role's own check of its input and preconditions (not a verification):
+                # failing it is bad input, like the argument spec (exit 2 before any change).
+                result.error_kind = result.error_kind or BAD_INPUT_KIND
             self._failures.append((result, full))
         if changed:
             self.report.changes.append(_change(result, res))
-        if status in ("ok", "changed") and self.tags.is_verification(data.get("task_path")):
+        if status in ("ok", "changed") and verification:
             entry = {"task": result.task, "host": result.host}
             if res.get("msg") and not _is_censored(res):
                 entry["msg"] = _short(res["msg"])

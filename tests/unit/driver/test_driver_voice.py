@@ -171,3 +171,33 @@ def test_the_evidence_bundle_is_printed_with_its_whole_path() -> None:
     assert report.evidence == [bundle]
     assert f"Evidence bundle: {bundle}" in summary(report)  # one line, whole, at width 80
     assert report.to_dict()["evidence"] == [bundle]
+
+
+def _assert_failure(task_path: str | None = None) -> list[Any]:
+    events = task("Check the db runbook's input", "runner_on_failed", {"msg": "bad input"})
+    for event in events:
+        event["event_data"]["resolved_action"] = "ansible.builtin.assert"
+        if task_path:
+            event["event_data"]["task_path"] = task_path
+    return events
+
+
+def test_a_roles_own_input_check_failing_before_any_change_is_bad_input() -> None:
+    report = collect(_assert_failure(), status="failed", rc=2)
+    assert report.tasks[0].error_kind == "invalid_input"
+    assert report.exit_code == EXIT_USAGE and report.outcome == "BAD INPUT"
+
+
+def test_a_check_failing_after_a_change_is_a_failure() -> None:
+    events = [*task("Scale", "runner_on_ok", {"changed": True}), *_assert_failure()]
+    assert collect(events, status="failed", rc=2).exit_code == EXIT_FAILED
+
+
+def test_a_verification_assert_failing_is_a_failure_not_bad_input(tmp_path: Path) -> None:
+    tasks = tmp_path / "verify.yml"
+    tasks.write_text(
+        "- name: Verify the blocks\n  tags: [verify]\n  ansible.builtin.assert:\n    that: false\n"
+    )
+    report = collect(_assert_failure(f"{tasks}:1"), status="failed", rc=2)
+    assert report.tasks[0].error_kind is None
+    assert report.exit_code == EXIT_FAILED
