@@ -7,11 +7,13 @@ Commands live one a file in ``irdrive.commands`` and are imported only when invo
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
 
 from irdrive import __version__
+from irdrive.errors import EXIT_FAILED
 
 # command name -> (module in irdrive.commands, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -59,8 +61,38 @@ def cli() -> None:
     """
 
 
+# -vvv (three or more -v) shows the traceback of an unexpected error; otherwise it is one line.
+TRACEBACK_VERBOSITY = 3
+
+
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="irdrive")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return cli.main(args=args, prog_name="irdrive")
+    except Exception as exc:  # not an IrdriveError (commands turn those into one line)
+        if verbosity(args) >= TRACEBACK_VERBOSITY:
+            raise
+        problem = " ".join(str(exc).split()) or type(exc).__name__
+        click.echo(f"Error: {problem} ({type(exc).__name__}; -vvv shows the traceback)", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+
+
+def verbosity(args: list[str]) -> int:
+    """How many -v the command line gives (``-vvv``, ``-v -v``, ``--verbose``)."""
+    count = 0
+    for arg in args:
+        if arg == "--":
+            break
+        if arg == "--verbose":
+            count += 1
+        elif (
+            len(arg) > 1
+            and arg.startswith("-")
+            and not arg.startswith("--")
+            and set(arg[1:]) == {"v"}
+        ):
+            count += len(arg) - 1
+    return count
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,7 +43,8 @@ def parse_extra_vars(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             try:
                 data = load_yaml(path)
             except (OSError, yaml.YAMLError) as exc:
-                raise ParameterError(f"cannot read extra vars file {path}: {exc}") from exc
+                problem = " ".join(str(exc).split())  # a YAML error spans lines: one line
+                raise ParameterError(f"cannot read extra vars file {path}: {problem}") from exc
             if not isinstance(data, dict):
                 raise ParameterError(f"extra vars file {path} must hold a mapping")
             values.update({str(k): v for k, v in data.items()})

@@ -16,9 +16,10 @@ from typing import Any
 
 from irdrive.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
-# What our modules report as ``error_kind`` when the input itself was wrong.
+# What our modules report as ``error_kind`` when the input itself was wrong: a value, or a
+# name of something that does not exist (an unknown kill switch, deployment or service).
 BAD_INPUT_KIND = "invalid_input"
-BAD_INPUT_KINDS = frozenset({BAD_INPUT_KIND})
+BAD_INPUT_KINDS = frozenset({BAD_INPUT_KIND, "not_found"})
 UNREACHABLE_KIND = "unreachable"
 # The role's own argument spec check: a failure there is bad input, found before any change.
 VALIDATE_ACTIONS = frozenset({"ansible.builtin.validate_argument_spec", "validate_argument_spec"})

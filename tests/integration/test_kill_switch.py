@@ -88,7 +88,7 @@ def test_unknown_switch_fails_clearly_without_writes(
 ) -> None:
     mark = Journal(Path(clean_lab["journal"])).mark()
     rc, report = short(lab_env, "disable", "teleport", "-r", "x", "-f")
-    assert rc == 1
+    assert rc == 2  # a name that does not exist is bad input
     [failed] = [t for t in report["tasks"] if t["status"] == "failed"]
     assert "teleport" in failed["msg"] and "payments" in failed["msg"]
     assert writes_since(clean_lab, mark) == []

@@ -201,3 +201,56 @@ def test_a_verification_assert_failing_is_a_failure_not_bad_input(tmp_path: Path
     report = collect(_assert_failure(f"{tasks}:1"), status="failed", rc=2)
     assert report.tasks[0].error_kind is None
     assert report.exit_code == EXIT_FAILED
+
+
+def test_an_unexpected_error_is_one_line_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from irdrive import cli
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/proc/nope/runs")
+
+    monkeypatch.setattr(cli.cli, "main", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "diagnose", "-v"])
+    assert exit_info.value.code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "/proc/nope/runs" in err and "-vvv shows the traceback" in err
+    with pytest.raises(FileNotFoundError):  # -vvv: the traceback, for a bug report
+        cli.main(["run", "diagnose", "-vvv"])
+
+
+@pytest.mark.parametrize(
+    ("args", "count"),
+    [
+        ([], 0),
+        (["-v"], 1),
+        (["-vvv"], 3),
+        (["-v", "-vv"], 3),
+        (["--verbose"] * 3, 3),
+        (["-e", "x=-vvv"], 0),
+    ],
+)
+def test_verbosity_counts_the_v_options(args: list[str], count: int) -> None:
+    from irdrive.cli import verbosity
+
+    assert verbosity(args) == count
+
+
+def test_an_unreadable_extra_vars_file_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "vars.yml"
+    broken.write_text("a: [\n")
+    with pytest.raises(ParameterError) as err:
+        parse_extra_vars([f"@{broken}"])
+    assert "\n" not in str(err.value) and str(broken) in str(err.value)
+
+
+def test_a_name_that_does_not_exist_is_bad_input() -> None:
+    events = task(
+        "Set the kill switches",
+        "runner_on_failed",
+        {"msg": "unknown kill switch nothing", "error_kind": "not_found"},
+    )
+    assert collect(events, status="failed", rc=2).exit_code == EXIT_USAGE
