@@ -133,6 +133,11 @@ class LabConfig:
             return json.loads(self.state_file.read_text())
         except FileNotFoundError:
             return None
+        except ValueError as exc:  # one line naming the file, not a decoder's position alone
+            raise ValueError(
+                f"the lab's state file {self.state_file} is not valid JSON ({exc}); "
+                "move the lab folder away and run `irdrive lab up`"
+            ) from exc
 
     def write_state(self, state: dict[str, Any]) -> None:
         tmp = self.state_file.with_suffix(".tmp")

@@ -254,3 +254,19 @@ def test_a_name_that_does_not_exist_is_bad_input() -> None:
         {"msg": "unknown kill switch nothing", "error_kind": "not_found"},
     )
     assert collect(events, status="failed", rc=2).exit_code == EXIT_USAGE
+
+
+def test_a_broken_lab_state_file_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from irdrive import cli
+
+    (tmp_path / "lab.json").write_text("{garbage")
+    monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path))
+    monkeypatch.setenv("IRDRIVE_LAB_PORT_BASE", "18790")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lab", "status"])
+    assert exit_info.value.code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{tmp_path / 'lab.json'} is not valid JSON" in err
