@@ -64,7 +64,8 @@ def run(
     Ceilings (replicas, addresses to block) are refused as bad input before any write; --force
     exceeds them (AWX and ansible-playbook users set the extra var irdrive_force=true).
 
-    Exit codes: 0 success, 1 remediation failed, 2 bad input (nothing ran), 3 target
+    Exit codes: 0 success, 1 remediation failed or NOT RESOLVED (a symptom found and not
+    remedied: the summary names the runbook to run next), 2 bad input (nothing ran), 3 target
     unreachable. Artifacts and report.json go to $XDG_STATE_HOME/irdrive/runs/
     (IRDRIVE_STATE_DIR overrides).
 
