@@ -34,6 +34,7 @@ def test_diagnose_prints_its_findings_with_the_runbook_to_run(
     assert "SUCCESS" in text
 
 
+@pytest.mark.timeout(600)  # a composite runbook: slow on a loaded machine
 def test_performance_degradation_under_db_slow_is_not_resolved_and_names_db(
     clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
 ) -> None:
@@ -44,7 +45,13 @@ def test_performance_degradation_under_db_slow_is_not_resolved_and_names_db(
     assert report["status"] == "successful" and report["errors"] == []
     assert [(f["id"], f["runbook"]) for f in report["unresolved"]] == [("db-slow", "db")]
 
-    res = irdrive(lab_env, "run", "performance-degradation", "--yes")
+
+@pytest.mark.timeout(600)  # a composite runbook: slow on a loaded machine
+def test_performance_degradation_under_db_slow_says_not_resolved_and_what_to_run_next(
+    clean_lab: dict[str, Any], lab_cfg: Any, lab_env: dict[str, str]
+) -> None:
+    faults.inject(lab_cfg, clean_lab, "db-slow", {})
+    res = irdrive(lab_env, "run", "performance-degradation", "--yes", timeout=540)
     text = _text(res)
     assert res.returncode == 1, text
     assert "Not remedied by this runbook:" in text
@@ -52,6 +59,7 @@ def test_performance_degradation_under_db_slow_is_not_resolved_and_names_db(
     assert "SUCCESS" not in text
 
 
+@pytest.mark.timeout(600)  # a composite runbook: slow on a loaded machine
 def test_performance_degradation_on_a_healthy_lab_is_a_success(
     clean_lab: dict[str, Any], lab_env: dict[str, str]
 ) -> None:
