@@ -122,6 +122,8 @@ def render_summary(console: Console, report: RunReport) -> None:
     if report.tasks:
         console.print(table)
     changed_word = "Would change" if report.check else "Changed"
+    if report.stopped:
+        changed_word += " before the stop"
     if report.changes:
         console.print(f"[bold]{changed_word}:[/]")
         for change in report.changes:
@@ -160,6 +162,10 @@ def render_summary(console: Console, report: RunReport) -> None:
     if report.run_dir:
         console.print(f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False)
     code = report.exit_code
+    if report.stopped:
+        how = f"by {report.stopped}" if report.stop_signal else report.stopped
+        console.print(f"[bold red]STOPPED[/] {escape(how)} ({report.status}, exit {code})")
+        return
     if code == EXIT_OK:
         word = "CHECKED" if report.check else "SUCCESS"
         console.print(f"[bold green]{word}[/] ({report.status}, exit {code})")
@@ -168,6 +174,35 @@ def render_summary(console: Console, report: RunReport) -> None:
         console.print(f"[bold magenta]UNREACHABLE[/] {escape(hosts)} (exit {code})")
     else:
         console.print(f"[bold red]FAILED[/] ({report.status}, rc {report.rc}, exit {code})")
+
+
+def interrupted_runs(console: Console, runs: list[Any]) -> None:
+    """Earlier runs whose driver died mid-run (``irdrive.record.Interrupted``): when, what they
+    had changed, where their record is."""
+    for run in runs:
+        pid = f", pid {run.pid}" if run.pid else ""
+        console.print(
+            f"[bold yellow]Warning:[/] an earlier run of {escape(run.runbook)} (started "
+            f"{escape(run.started)}{pid}) was interrupted before it ended.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        changes = [_describe_change(c) for c in run.changes if isinstance(c, dict)]
+        if changes:
+            console.print("  It had changed:", highlight=False, soft_wrap=True)
+            for line in changes:
+                console.print(f"    ~ {escape(line)}", highlight=False, soft_wrap=True)
+        else:
+            console.print(
+                "  It had changed nothing that its record shows.", highlight=False, soft_wrap=True
+            )
+        for task in run.running:
+            console.print(
+                f"  It was running (outcome unknown): {escape(task)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(f"  Its record: {escape(str(run.run_dir))}", highlight=False, soft_wrap=True)
 
 
 def _describe_change(change: dict[str, Any]) -> str:
