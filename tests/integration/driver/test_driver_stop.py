@@ -149,9 +149,7 @@ def test_deadline_stops_the_run_safely_and_says_so(work: Path, project_dir: Path
     assert _leftovers(work) == []
 
 
-def test_a_second_sigint_stops_at_once_and_leaves_no_process(
-    work: Path, project_dir: Path
-) -> None:
+def test_a_second_sigint_stops_at_once_and_leaves_no_process(work: Path, project_dir: Path) -> None:
     env = {**_env(work, project_dir), "IRDRIVE_STOP_GRACE": "300"}
     cmd = [IRDRIVE, "run", "slow-change", "-i", "local", "--yes", "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

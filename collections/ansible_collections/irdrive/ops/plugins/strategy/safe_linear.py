@@ -4,6 +4,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+from typing import Any
+
+from ansible.executor.play_iterator import IteratingStates
+from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
+from ansible.utils.display import Display
+
 DOCUMENTATION = r"""
 name: safe_linear
 short_description: The linear strategy, with a safe stop on SIGINT, SIGTERM and SIGHUP
@@ -25,14 +34,6 @@ author: irdrive contributors
 notes:
   - The stop applies to every later play of the same ansible-playbook run.
 """
-
-import os
-import signal
-from typing import Any
-
-from ansible.executor.play_iterator import IteratingStates
-from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
-from ansible.utils.display import Display
 
 display = Display()
 
@@ -82,10 +83,8 @@ def _hard_stop(signum: int, frame: Any) -> None:
 def _detach_output() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2):
-        try:
+        with contextlib.suppress(OSError):
             os.dup2(devnull, fd)
-        except OSError:
-            pass
     os.close(devnull)
 
 
