@@ -78,7 +78,7 @@ def _alive(pid: int) -> bool:
 
 def terminate(run_id: str, wait: float = KILL_WAIT) -> list[int]:
     """SIGTERM every process of the run, then SIGKILL what is left after ``wait``; returns
-    the pids that were signalled."""
+    the pids that were signalled, sorted."""
     signalled: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGKILL):
         pids = [p for p in run_processes(run_id) if _alive(p)]
@@ -93,7 +93,7 @@ def terminate(run_id: str, wait: float = KILL_WAIT) -> list[int]:
         end = time.monotonic() + (wait if sig == signal.SIGTERM else 1.0)
         while time.monotonic() < end and any(_alive(p) for p in pids):
             time.sleep(0.05)
-    return signalled
+    return sorted(set(signalled))
 
 
 def grace_period() -> float:
