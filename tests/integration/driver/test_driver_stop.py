@@ -169,3 +169,26 @@ def test_a_second_sigint_stops_at_once_and_leaves_no_process(work: Path, project
     # The record says so too: a stopped run, not an interrupted one.
     run_dir = Path(report["run_dir"])
     assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
+
+
+def test_plain_ansible_playbook_second_sigint_stops_at_once_with_no_worker_left(
+    work: Path, project_dir: Path
+) -> None:
+    proc = subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", "inventories/local", "playbooks/slow-change.yml"],
+        cwd=project_dir,
+        env=_env(work, project_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(work / "waiting", proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert proc.poll() is None, "the running task was not allowed to finish"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) != 0
+    end = time.monotonic() + 10
+    while _leftovers(work):
+        assert time.monotonic() < end, _leftovers(work)
+        time.sleep(0.1)
+    assert not (work / "went-on").exists()
