@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from irdrive.report import write_atomic
+from irdrive.stopping import run_id_for, run_processes
 
 MARKER = "run.json"
 RUNNING = "running"
@@ -67,6 +68,9 @@ class Interrupted:
     changes: list[dict[str, Any]] = field(default_factory=list)
     recorded: list[dict[str, Any]] = field(default_factory=list)
     running: list[str] = field(default_factory=list)  # tasks started, not known to have ended
+    # Processes of the run still there (its playbook, stopping by itself once its terminal
+    # went away): a new run would act alongside them.
+    left: list[int] = field(default_factory=list)
 
 
 def interrupted_runs(base: Path) -> list[Interrupted]:
@@ -98,6 +102,7 @@ def interrupted_runs(base: Path) -> list[Interrupted]:
                     for t in report.get("tasks") or []
                     if isinstance(t, dict) and t.get("status") == "running"
                 ],
+                left=run_processes(run_id_for(folder, pid)) if isinstance(pid, int) else [],
             )
         )
     return found

@@ -202,6 +202,14 @@ def interrupted_runs(console: Console, runs: list[Any]) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+        if run.left:
+            pids = " ".join(str(p) for p in run.left)
+            console.print(
+                f"  Its playbook is still running (pids {pids}): it stops safely by itself; "
+                f"let it finish, or end it with `kill {pids}`.",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(f"  Its record: {escape(str(run.run_dir))}", highlight=False, soft_wrap=True)
 
 

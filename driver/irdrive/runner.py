@@ -37,7 +37,7 @@ from typing import Any
 from irdrive.paths import Project, runs_dir
 from irdrive.redact import Redactor, env_secrets, scrub_env
 from irdrive.report import write_private
-from irdrive.stopping import RUN_MARK, Stopper, grace_period, terminate
+from irdrive.stopping import RUN_MARK, Stopper, grace_period, run_id_for, terminate
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -190,7 +190,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             with lock:
                 scrub_once()
 
-    run_id = f"{run_dir.name}-{os.getpid()}"
+    run_id = run_id_for(run_dir)
     control_dir = tempfile.mkdtemp(prefix="irdrive-cp-")  # short: a socket path is <108 bytes
     envvars = {
         **ansible_env(request),

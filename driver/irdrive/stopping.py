@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 RUN_MARK = "IRDRIVE_RUN_ID"
@@ -27,6 +28,11 @@ DEADLINE = "deadline exceeded"
 GRACE_ENV = "IRDRIVE_STOP_GRACE"
 DEFAULT_GRACE = 120.0  # a rollout being waited for, then the restores
 KILL_WAIT = 3.0  # between SIGTERM and SIGKILL of what remains
+
+
+def run_id_for(run_dir: Path, pid: int | None = None) -> str:
+    """The mark of the run in ``run_dir`` driven by ``pid`` (this process by default)."""
+    return f"{run_dir.name}-{pid if pid is not None else os.getpid()}"
 
 
 def run_processes(run_id: str) -> list[int]:

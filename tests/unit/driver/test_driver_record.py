@@ -124,3 +124,23 @@ def test_terminate_ends_every_process_carrying_the_run_mark_even_one_ignoring_si
         procs[0].stdout.close()
         other.kill()
         other.wait()
+
+
+def test_an_interrupted_run_whose_playbook_still_runs_says_so(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    folder = _run_dir(tmp_path, "1-dead", dead, None, "running")
+    env = {**os.environ, stopping.RUN_MARK: stopping.run_id_for(folder, dead)}
+    left = subprocess.Popen(["sleep", "60"], env=env)
+    try:
+        end = time.monotonic() + 10
+        while not (runs := record.interrupted_runs(tmp_path))[0].left:
+            assert time.monotonic() < end
+            time.sleep(0.02)
+        assert runs[0].left == [left.pid]
+        console = Console(record=True, width=200)
+        render.interrupted_runs(console, runs)
+        assert f"Its playbook is still running (pids {left.pid})" in console.export_text()
+    finally:
+        left.kill()
+        left.wait()
+    assert record.interrupted_runs(tmp_path)[0].left == []
