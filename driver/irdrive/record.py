@@ -25,7 +25,9 @@ RUNNING = "running"
 INTERRUPTED = "interrupted"
 
 
-def start(run_dir: Path, runbook: str, target: str) -> None:
+def start(run_dir: Path, runbook: str, target: str) -> str:
+    """Mark the run in ``run_dir`` as running, by this process; returns when it started."""
+    started = _now()
     write_marker(
         run_dir,
         {
@@ -33,10 +35,11 @@ def start(run_dir: Path, runbook: str, target: str) -> None:
             "pid_started": process_start(os.getpid()),
             "runbook": runbook,
             "target": target,
-            "started": _now(),
+            "started": started,
             "status": RUNNING,
         },
     )
+    return started
 
 
 def finish(run_dir: Path, status: str, exit_code: int, stopped: str | None) -> None:

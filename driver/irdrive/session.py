@@ -8,7 +8,9 @@
    server the run will act on, when a kubeconfig says.
 2. ``Session.confirm``: a person at a terminal says yes before a real run that changes things.
 3. ``Session.run``: run the playbook (``irdrive.runner``), scrub every event of the secrets
-   (``irdrive.redact``: no_log parameters, secret environment variables) and fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
+   (``irdrive.redact``: no_log parameters, secret environment variables) and fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json as the run
+   goes, beside a run marker (``irdrive.record``); a signal or the deadline stops it safely
+   (``irdrive.stopping``).
 
 Rendering (``irdrive.render``) and the exit code are the command's.
 """
@@ -27,6 +29,7 @@ from irdrive.paths import Project
 from irdrive.report import RunReport, TaskResult
 
 LAB = "lab"
+INVENTORY = "inventory"
 # The events after which report.json is rewritten while the run goes (what started, what
 # changed and the prior state it replaced): the record a kill -9 of the driver leaves.
 RECORD_EVENTS = frozenset(
@@ -38,7 +41,6 @@ RECORD_EVENTS = frozenset(
         "playbook_on_stats",
     }
 )
-INVENTORY = "inventory"
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,10 @@ class Session:
             parameters={k: (REDACTED if k in secret_names else v) for k, v in self.values.items()},
         )
         collector = EventCollector(report, on_update)
-        # The record a kill -9 leaves: the marker, and report.json rewritten at each change.
+        # The record a kill -9 leaves: the marker (run.json), and report.json rewritten as
+        # each task starts and ends.
         report.status = "running"
-        record.start(run_dir, self.runbook.name, target.detail)
+        report.started = record.start(run_dir, self.runbook.name, target.detail)
         write_report(report, run_dir)
 
         def on_event(event: dict[str, Any]) -> None:
