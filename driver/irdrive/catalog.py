@@ -139,6 +139,7 @@ class Runbook:
     changes: list[str] = field(default_factory=list)
     read_only: bool = False
     error: str | None = None
+    deadline: float = 900.0  # seconds for the whole run (irdrive_runbook.deadline)
 
     @property
     def mutating(self) -> bool:
@@ -161,6 +162,7 @@ class Runbook:
             "parameters": [p.to_dict() for p in self.parameters.values()],
             "changes": self.changes,
             "read_only": self.read_only,
+            "deadline": self.deadline,
             "error": self.error,
         }
 
@@ -248,6 +250,8 @@ class Catalog:
         changes = meta.get("changes") or []
         runbook.changes = [str(c) for c in changes] if isinstance(changes, list) else [str(changes)]
         runbook.read_only = bool(meta.get("read_only", False))
+        if meta.get("deadline") is not None:
+            runbook.deadline = float(meta["deadline"])
 
     def _role_dir(self, role: str) -> Path | None:
         parts = role.split(".")

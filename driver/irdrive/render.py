@@ -119,6 +119,8 @@ def render_summary(console: Console, report: RunReport) -> None:
     if report.tasks:
         console.print(table)
     changed_word = "Would change" if report.check else "Changed"
+    if report.stopped:
+        changed_word += " before the stop"
     if report.changes:
         console.print(f"[bold]{changed_word}:[/]")
         for change in report.changes:
@@ -166,6 +168,10 @@ def render_summary(console: Console, report: RunReport) -> None:
             f"[dim]Artifacts: {escape(report.run_dir)}[/]", highlight=False, soft_wrap=True
         )
     code = report.exit_code
+    if report.stopped:
+        how = f"by {report.stopped}" if report.stop_signal else report.stopped
+        console.print(f"[bold red]STOPPED[/] {escape(how)} ({report.status}, exit {code})")
+        return
     word = report.outcome
     if code == EXIT_OK:
         console.print(f"[bold green]{word}[/] ({report.status}, exit {code})")
@@ -208,6 +214,43 @@ def _finding(finding: dict[str, Any]) -> str:
     if finding.get("runbook"):
         text += f" -> irdrive run {finding['runbook']}"
     return text
+
+
+def interrupted_runs(console: Console, runs: list[Any]) -> None:
+    """Earlier runs whose driver died mid-run (``irdrive.record.Interrupted``): when, what they
+    had changed, where their record is."""
+    for run in runs:
+        pid = f", pid {run.pid}" if run.pid else ""
+        console.print(
+            f"[bold yellow]Warning:[/] an earlier run of {escape(run.runbook)} (started "
+            f"{escape(run.started)}{pid}) was interrupted before it ended.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        changes = [_describe_change(c) for c in run.changes if isinstance(c, dict)]
+        if changes:
+            console.print("  It had changed:", highlight=False, soft_wrap=True)
+            for line in changes:
+                console.print(f"    ~ {escape(line)}", highlight=False, soft_wrap=True)
+        else:
+            console.print(
+                "  It had changed nothing that its record shows.", highlight=False, soft_wrap=True
+            )
+        for task in run.running:
+            console.print(
+                f"  It was running (outcome unknown): {escape(task)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if run.left:
+            pids = " ".join(str(p) for p in run.left)
+            console.print(
+                f"  Its playbook is still running (pids {pids}): it stops safely by itself; "
+                f"let it finish, or end it with `kill {pids}`.",
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(f"  Its record: {escape(str(run.run_dir))}", highlight=False, soft_wrap=True)
 
 
 def _describe_change(change: dict[str, Any]) -> str:

@@ -70,6 +70,10 @@ class RunReport:
     # What the roles recorded with set_stats: irdrive_changes = [{target, before, after}], the
     # prior state each change replaced (the record an undo is built from).
     recorded: dict[str, Any] = field(default_factory=dict)
+    # What stopped the run before its end: SIGINT, SIGTERM, SIGHUP or "deadline exceeded";
+    # a signal's number gives the exit code (128 + it), as a shell reports it.
+    stopped: str | None = None
+    stop_signal: int | None = None
 
     @property
     def unreachable(self) -> list[str]:
@@ -121,8 +125,13 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """3 a target did not answer, 2 bad input before any change, 0 success, else 1 (a
-        failure, or a real run that left a symptom it found unremedied)."""
+        """128 + the signal that stopped the run, 3 a target did not answer, 2 bad input before
+        any change, 0 success, else 1 (a failure, a deadline exceeded, or a real run that left
+        a symptom it found unremedied)."""
+        if self.stop_signal:
+            return 128 + self.stop_signal
+        if self.stopped:
+            return EXIT_FAILED
         if self.unreachable or self.target_unreachable:
             return EXIT_UNREACHABLE
         if self.bad_input:
@@ -134,7 +143,9 @@ class RunReport:
     @property
     def outcome(self) -> str:
         """One word for the run: SUCCESS, CHECKED, NOT RESOLVED, BAD INPUT, UNREACHABLE,
-        FAILED."""
+        STOPPED, FAILED."""
+        if self.stopped:
+            return "STOPPED"
         code = self.exit_code
         if code == EXIT_UNREACHABLE:
             return "UNREACHABLE"
@@ -171,6 +182,15 @@ def write_private(path: Path, text: str) -> None:
 
 
 def write_report(report: RunReport, run_dir: Path) -> Path:
+    """Write report.json atomically: it is rewritten while the run goes, and a reader (or a
+    driver killed mid-write) sees the previous version or the new one, never half of one."""
     path = run_dir / "report.json"
-    write_private(path, json.dumps(report.to_dict(), indent=2, default=str))
+    write_atomic(path, json.dumps(report.to_dict(), indent=2, default=str))
     return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """``write_private`` to a temporary file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_private(tmp, text)
+    os.replace(tmp, path)

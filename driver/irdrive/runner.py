@@ -12,15 +12,20 @@ PGPASSWORD, K8S_AUTH_API_KEY...), and ansible-runner writes all of it into
 rewritten with the secret values replaced (``irdrive.redact.scrub_env``) once the playbook has
 started, at its first event, and again when the run ends, however it ends.
 
-Ctrl-C cancels the run through ansible-runner's ``cancel_callback``, which stops the
-playbook's whole process group.
+Stopping (``irdrive.stopping``): SIGINT, SIGTERM and SIGHUP to the driver, and the run's
+deadline, are forwarded to ansible-playbook, whose strategy stops it safely (the running task
+finishes, then the rescue and always steps run); after a grace period or a second signal every
+process of the run is terminated. Each run gets its own ssh ControlPath folder, and when it
+ends, however it ends, no process of it is left (ssh ControlPersist masters included).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +37,7 @@ from typing import Any
 from irdrive.paths import Project, runs_dir
 from irdrive.redact import Redactor, env_secrets, scrub_env
 from irdrive.report import write_private
+from irdrive.stopping import RUN_MARK, Stopper, grace_period, run_id_for, terminate
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -50,17 +56,21 @@ class RunRequest:
     verbosity: int = 0
     lab_dir: Path | None = None  # the lab's folder, for the lab inventory (IRDRIVE_LAB_DIR)
     env: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None  # seconds; then the run is stopped as on SIGTERM
 
 
 @dataclass
 class RunOutcome:
-    """How ansible-runner ended: its status and rc, and when the run started and ended."""
+    """How ansible-runner ended: its status and rc, when the run started and ended, and what
+    stopped it (SIGINT, SIGTERM, SIGHUP, ``stopping.DEADLINE``) with that signal's number."""
 
     status: str
     rc: int | None
     started: str
     ended: str
     duration: float
+    stopped: str | None = None
+    stop_signal: int | None = None
 
 
 def make_run_dir(runbook: str, base: Path | None = None) -> Path:
@@ -180,17 +190,25 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             with lock:
                 scrub_once()
 
-    cancelled = threading.Event()
+    run_id = run_id_for(run_dir)
+    control_dir = tempfile.mkdtemp(prefix="irdrive-cp-")  # short: a socket path is <108 bytes
+    envvars = {
+        **ansible_env(request),
+        RUN_MARK: run_id,
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir,
+    }
+    stopper = Stopper(run_id, deadline=request.deadline, grace=grace_period())
     started = _now()
     clock = time.monotonic()
     rc: int | None = None
+    stopper.install()
     try:
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
             project_dir=str(request.project.root),
             playbook=str(request.playbook),
             inventory=[str(p) for p in request.inventories],
-            envvars=ansible_env(request),
+            envvars=envvars,
             cmdline=cmdline or None,
             ident=ident,
             quiet=True,
@@ -198,16 +216,18 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             verbosity=request.verbosity or None,
             event_handler=event_handler,
             status_handler=status_handler,
-            cancel_callback=cancelled.is_set,
+            # Not None: else ansible-runner takes SIGINT/SIGTERM itself and kills the playbook.
+            cancel_callback=lambda: False,
         )
-        try:
-            while thread.is_alive():
-                thread.join(0.2)
-        except KeyboardInterrupt:
-            cancelled.set()
-            thread.join()
+        while thread.is_alive():
+            thread.join(0.2)
+            stopper.poll()
         status, rc = str(runner.status), runner.rc
     finally:
+        # Whatever is left of the run (workers, modules, ssh masters): nothing outlives it.
+        terminate(run_id)
+        shutil.rmtree(control_dir, ignore_errors=True)
+        stopper.restore()
         remove_extravars(extravars_file)
         scrub_artifacts(run_dir, ident, env_redactor)
     return RunOutcome(
@@ -216,6 +236,8 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
         started=started,
         ended=_now(),
         duration=round(time.monotonic() - clock, 3),
+        stopped=stopper.reason,
+        stop_signal=stopper.exit_signal,
     )
 
 

@@ -8,7 +8,9 @@
    server the run will act on, when a kubeconfig says.
 2. ``Session.confirm``: a person at a terminal says yes before a real run that changes things.
 3. ``Session.run``: run the playbook (``irdrive.runner``), scrub every event of the secrets
-   (``irdrive.redact``: no_log parameters, secret environment variables) and fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json.
+   (``irdrive.redact``: no_log parameters, secret environment variables) and fold it into the report (``irdrive.events`` -> ``irdrive.report``), written as report.json as the run
+   goes, beside a run marker (``irdrive.record``); a signal or the deadline stops it safely
+   (``irdrive.stopping``).
 
 Rendering (``irdrive.render``) and the exit code are the command's.
 """
@@ -28,6 +30,17 @@ from irdrive.report import RunReport, TaskResult
 
 LAB = "lab"
 INVENTORY = "inventory"
+# The events after which report.json is rewritten while the run goes (what started, what
+# changed and the prior state it replaced): the record a kill -9 of the driver leaves.
+RECORD_EVENTS = frozenset(
+    {
+        "runner_on_start",
+        "runner_on_ok",
+        "runner_on_failed",
+        "runner_on_unreachable",
+        "playbook_on_stats",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class Session:
     diff: bool = False
     verbosity: int = 0
     secrets: list[Any] = field(default_factory=list)  # the values to scrub everywhere
+    deadline: float | None = None  # seconds: then the run stops as on SIGTERM
 
     def confirm(self, yes: bool, interactive: bool | None = None) -> None:
         """Ask, when a person should be asked; NotConfirmed (exit 2) if they decline."""
@@ -69,7 +83,7 @@ class Session:
         self, on_update: Callable[[TaskResult], None] | None = None, run_dir: Path | None = None
     ) -> RunReport:
         """Run the playbook against the target, and return its report (also in report.json)."""
-        from irdrive import runner
+        from irdrive import record, runner
         from irdrive.events import EventCollector
         from irdrive.redact import REDACTED, Redactor
         from irdrive.report import write_report
@@ -86,6 +100,7 @@ class Session:
             diff=self.diff,
             verbosity=self.verbosity,
             lab_dir=target.lab_dir,
+            deadline=self.deadline,
         )
         run_dir = run_dir or runner.make_run_dir(self.runbook.name)
         # The no_log parameters, and the secret environment variables ansible-playbook inherits
@@ -101,13 +116,21 @@ class Session:
             parameters={k: (REDACTED if k in secret_names else v) for k, v in self.values.items()},
         )
         collector = EventCollector(report, on_update)
+        # The record a kill -9 leaves: the marker (run.json), and report.json rewritten as
+        # each task starts and ends.
+        report.status = "running"
+        report.started = record.start(run_dir, self.runbook.name, target.detail)
+        write_report(report, run_dir)
 
         def on_event(event: dict[str, Any]) -> None:
             redactor.scrub(event)  # in place: ansible-runner writes the scrubbed event
             collector.handle(event)
+            if event.get("event") in RECORD_EVENTS:  # a task started or ended: rewrite it
+                write_report(report, run_dir)
 
         outcome = runner.run(request, run_dir, on_event)
         report.status, report.rc = outcome.status, outcome.rc
+        report.stopped, report.stop_signal = outcome.stopped, outcome.stop_signal
         report.started, report.ended, report.duration = (
             outcome.started,
             outcome.ended,
@@ -119,6 +142,9 @@ class Session:
         for task in report.tasks:
             task.msg = redactor.text(task.msg) if task.msg else task.msg
         write_report(report, run_dir)
+        record.finish(
+            run_dir, "stopped" if report.stopped else "finished", report.exit_code, report.stopped
+        )
         return report
 
 

@@ -35,6 +35,12 @@ from irdrive.errors import handle_errors
     is_flag=True,
     help="Exceed the runbook's ceilings (replicas, addresses): sets the extra var irdrive_force.",
 )
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Stop the run safely after SECONDS, as on SIGTERM (default: the runbook's, or 900).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -49,6 +55,7 @@ def run(
     yes: bool,
     verbose: int,
     force: bool,
+    deadline: float | None,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -64,9 +71,16 @@ def run(
     Ceilings (replicas, addresses to block) are refused as bad input before any write; --force
     exceeds them (AWX and ansible-playbook users set the extra var irdrive_force=true).
 
-    Exit codes: 0 success, 1 remediation failed or NOT RESOLVED (a symptom found and not
-    remedied: the summary names the runbook to run next), 2 bad input (nothing ran), 3 target
-    unreachable. Artifacts and report.json go to $XDG_STATE_HOME/irdrive/runs/
+    Ctrl-C (SIGINT), SIGTERM or the deadline stop the run safely: the running task finishes,
+    then the runbook's restore steps run (a kill switch turned off is turned back on, or the
+    report says it is still off); the report lists what was changed before the stop. A second
+    Ctrl-C stops at once. report.json is written as the run goes: after a kill -9 of irdrive
+    the next run says that an earlier run was interrupted and what it had changed.
+
+    Exit codes: 0 success, 1 remediation failed, deadline exceeded or NOT RESOLVED (a symptom
+    found and not remedied: the summary names the runbook to run next), 2 bad input (nothing
+    ran), 3 target unreachable, 130 stopped by SIGINT, 143 by SIGTERM. Artifacts and
+    report.json go to $XDG_STATE_HOME/irdrive/runs/
     (IRDRIVE_STATE_DIR overrides).
 
     \b
@@ -79,7 +93,17 @@ def run(
     from irdrive.params import parse_extra_vars
 
     execute(
-        name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose, extra, force
+        name,
+        parse_extra_vars(extra),
+        check,
+        diff,
+        inventory,
+        as_json,
+        yes,
+        verbose,
+        extra,
+        force,
+        deadline,
     )
 
 
@@ -94,11 +118,13 @@ def execute(
     verbose: int = 0,
     extra: tuple[str, ...] = (),
     force: bool = False,
+    deadline: float | None = None,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
     is the raw ``-e`` items, to warn about a secret typed on the command line. ``force`` sets the
-    extra var ``irdrive_force``, which the roles read to exceed their ceilings."""
+    extra var ``irdrive_force``, which the roles read to exceed their ceilings. ``deadline``
+    (seconds) overrides the runbook's own."""
     from rich.console import Console
 
     from irdrive import render
@@ -108,6 +134,7 @@ def execute(
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
     if force:
         session.values["irdrive_force"] = True
+    session.deadline = deadline or session.runbook.deadline
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console
@@ -118,6 +145,7 @@ def execute(
             "history and /proc/<pid>/cmdline keep it; pass secrets with -e @FILE",
             err=True,
         )
+    render.interrupted_runs(Console(stderr=True, highlight=False), notice_interrupted())
     session.confirm(yes)
     with render.LiveProgress(console) as progress:
         report = session.run(on_update=progress.update)
@@ -127,6 +155,17 @@ def execute(
         render.render_summary(console, report)
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def notice_interrupted() -> list[Any]:
+    """Earlier runs whose driver died mid-run: returned once, then marked as noticed."""
+    from irdrive import record
+    from irdrive.paths import runs_dir
+
+    runs = record.interrupted_runs(runs_dir())
+    for item in runs:
+        record.mark_interrupted(item)
+    return runs
 
 
 def name_list(args: tuple[str, ...]) -> list[str]:
