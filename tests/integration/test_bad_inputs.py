@@ -514,12 +514,11 @@ def outcomes(
                 )
 
     t0 = time.monotonic()
-    # Role-level cases in a few threads, one runbook's after each other; meanwhile the
-    # CLI-level ones here, in-process (CliRunner swaps sys.stdout: one at a time).
+    # The CLI-level cases first, in-process (CliRunner swaps sys.stdout: one at a time), then
+    # the role-level ones in a few threads, one runbook's after each other.
+    run_group([c for c in CASES if c.level == "cli"])
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(run_group, cases) for cases in groups.values()]
-        run_group([c for c in CASES if c.level == "cli"])
-        for future in futures:
+        for future in [pool.submit(run_group, cases) for cases in groups.values()]:
             future.result()
     elapsed = time.monotonic() - t0
 
@@ -588,6 +587,12 @@ def test_bad_input_one_line_exit_2_no_writes(case: Case, outcomes: dict[str, Out
         assert len(errors) <= 1, f"more than one error line: {errors}"
     if case.level == "cli":
         assert outcome.run_dirs == [], f"a run started for a CLI-level error: {outcome.run_dirs}"
-    assert outcome.writes == [], f"{len(outcome.writes)} writes while it ran: " + json.dumps(
-        [(w["source"], w["method"], w["path"]) for w in outcome.writes]
+    overlapping = sorted(
+        other
+        for other, o in outcomes.items()
+        if other != case.id and o.started < outcome.ended and outcome.started < o.ended
+    )
+    assert outcome.writes == [], (
+        f"{len(outcome.writes)} writes while it ran (with {overlapping}): "
+        + json.dumps([(w["source"], w["method"], w["path"]) for w in outcome.writes])
     )
