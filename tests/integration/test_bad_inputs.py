@@ -453,18 +453,26 @@ def _run_case(case: Case, root: Path, env: dict[str, str], journal: Journal) -> 
     state = tmp / "state"
     case_env = env | {"IRDRIVE_STATE_DIR": str(state)} | case.env
     started = time.time()
+    proc = subprocess.Popen(
+        [IRDRIVE, *args],
+        env=case_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        res = subprocess.run(
-            [IRDRIVE, *args],
-            env=case_env,
-            capture_output=True,
-            text=True,
-            timeout=CASE_TIMEOUT,
-            check=False,
-        )
-        rc, out, err = res.returncode, res.stdout, res.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out, err = -1, str(exc.stdout or ""), f"timed out after {CASE_TIMEOUT}s"
+        out, err = proc.communicate(timeout=CASE_TIMEOUT)
+        rc = proc.returncode
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: the driver stops the playbook's process group (a SIGKILL would
+        # leave ansible-playbook, which runs in a session of its own, running on).
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        rc, err = -1, f"{err}\ntimed out after {CASE_TIMEOUT}s"
     journal.collect()  # PostgreSQL and host writes get journaled before the window closes
     return _outcome(rc, out, err, started, state)
 
