@@ -55,8 +55,15 @@ def http_json(url: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def journal_mark(lab: dict[str, Any]) -> int:
+    """A mark for :func:`writes_since`: PostgreSQL's and the hosts' writes so far are folded in."""
+    return Journal(Path(lab["journal"])).mark()
+
+
 def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
-    """Mutating requests to the platform since ``mark`` (dry runs and the lab's own excluded)."""
+    """Every write to the platform since ``mark``: Kubernetes, AWS, platform, and PostgreSQL
+    statements and host changes (nftables objects, the hosts' files), which the read folds in
+    (irdrive_lab.control.collect). Dry runs and the lab's own calls are left out."""
     return [
         e
         for e in Journal(Path(lab["journal"])).since(mark)

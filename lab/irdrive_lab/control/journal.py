@@ -3,7 +3,8 @@
 Writers append single lines with O_APPEND, so the Kubernetes API (labd), the AWS front of
 moto and the other parts can write to one file without a lock. Readers get entries in order,
 each numbered by its line (``seq``), so a test takes ``mark()`` before a run and asserts that
-``since(mark)`` holds no writes after it.
+``since(mark)`` holds no writes after it. Both first fold in the writes PostgreSQL and the hosts
+keep outside this file (:mod:`irdrive_lab.control.collect`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Journal:
         status: int | None = None,
         **extra: Any,
     ) -> None:
-        """Append one entry. ``source`` is kubernetes, aws, postgres or host."""
+        """Append one entry. ``source`` is kubernetes, aws, platform, postgres, host or lab."""
         entry: dict[str, Any] = {
             "ts": round(time.time(), 6),
             "source": source,
@@ -69,14 +70,22 @@ class Journal:
         except FileNotFoundError:
             return
 
+    def collect(self, host_source: str = "host") -> int:
+        """Fold in PostgreSQL and host writes kept outside this file (see control.collect)."""
+        from irdrive_lab.control.collect import collect
+
+        return collect(self, host_source)
+
     def mark(self) -> int:
-        """The seq of the last entry (0 for an empty journal)."""
+        """The seq of the last entry (0 for an empty journal), PostgreSQL and hosts included."""
+        self.collect()
         last = 0
         for entry in self.entries():
             last = entry["seq"]
         return last
 
     def since(self, mark: int, source: str | None = None) -> list[dict[str, Any]]:
+        self.collect()
         return [
             e
             for e in self.entries()

@@ -20,6 +20,7 @@ from typing import Any
 from irdrive_lab.control import proc
 from irdrive_lab.control.config import PORT_OFFSETS, LabConfig
 from irdrive_lab.control.errors import LabError, LabUsageError
+from irdrive_lab.control.journal import Journal
 
 # Start order; stop runs in reverse. postgres runs inside the db host, so it comes after hosts.
 PARTS = ("hosts", "labd", "aws", "postgres")
@@ -125,6 +126,7 @@ def up(cfg: LabConfig, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
     state = _compose(cfg, started, partial=False)
     state["up_seconds"] = round(time.monotonic() - t0, 2)
     cfg.write_state(state)
+    Journal(cfg.journal_file).collect(host_source="lab")  # the journal's host baseline
     return state
 
 
@@ -224,6 +226,9 @@ def reset(cfg: LabConfig) -> None:
     state = require_up(cfg)
     from irdrive_lab.faults import faults
 
+    Journal(
+        cfg.journal_file
+    ).collect()  # writes made before the reset stay attributed to their makers
     faults.clear_all(cfg, state)
     for name in PARTS:
         _part(name).reseed(cfg, state["parts"][name])
@@ -231,6 +236,7 @@ def reset(cfg: LabConfig) -> None:
     fresh = _compose(cfg, state["parts"], partial=False)
     fresh["up_seconds"] = state.get("up_seconds")
     cfg.write_state(fresh)
+    Journal(cfg.journal_file).collect(host_source="lab")
 
 
 def require_up(cfg: LabConfig) -> dict[str, Any]:

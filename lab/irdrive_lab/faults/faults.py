@@ -15,6 +15,7 @@ from typing import Any
 
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.errors import LabError, LabUsageError
+from irdrive_lab.control.journal import Journal
 
 # The suspicious addresses of the intrusion fault (documentation ranges: text only).
 INTRUSION_IPS = ("203.0.113.45", "203.0.113.77", "198.51.100.23")
@@ -194,7 +195,9 @@ def inject(
 ) -> dict[str, Any]:
     fault = get(name)
     merged = {**fault.defaults, **params}
+    Journal(cfg.journal_file).collect()  # earlier writes stay attributed to their makers
     record = fault.inject(cfg, state, merged) or {}
+    Journal(cfg.journal_file).collect(host_source="lab")
     faults = _load(cfg)
     faults[name] = {"params": merged, "record": record, "since": time.time()}
     _save(cfg, faults)
@@ -205,7 +208,9 @@ def clear(cfg: LabConfig, state: dict[str, Any], name: str) -> None:
     fault = get(name)
     faults = _load(cfg)
     entry = faults.get(name, {})
+    Journal(cfg.journal_file).collect()
     fault.clear(cfg, state, entry.get("record", {}) | {"params": entry.get("params", {})})
+    Journal(cfg.journal_file).collect(host_source="lab")
     faults.pop(name, None)
     _save(cfg, faults)
 

@@ -1,0 +1,181 @@
+"""The canary sweep: secrets fed in as every secret stay out of every output, during a run too.
+
+Real runbooks against the lab, with a unique canary as each secret: in ``-e @FILE`` (the
+runbook's secret parameters) and in the environment (AWS_SECRET_ACCESS_KEY, PGPASSWORD,
+K8S_AUTH_API_KEY, which the README tells production users to set; the modules fall back to
+them). While the run is in flight, every process's ``/proc/PID/cmdline`` (ansible-playbook,
+its workers, ssh, the modules) and the run's state folder are sampled; after it, the CLI's
+stdout and stderr and every file the run left (artifacts, job_events, report.json, history)
+are swept. The canaries are random per test run, so a hit is a leak of this run. A file
+that holds a secret only while the run is in flight is reported by its own test.
+
+tests/integration/driver/test_env_secrets.py covers the artifacts of the fixture runbook
+(no lab) and a ``kill -9``; this sweep adds real runbooks, ``-e @FILE`` secrets and the
+process table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _runbook import IRDRIVE
+
+ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "K8S_AUTH_API_KEY")
+
+
+def _canaries() -> dict[str, str]:
+    names = (*ENV_SECRETS, "cache_admin_token", "maintenance_login_password")
+    return {name: f"CANARY{secrets.token_hex(8)}" for name in names}
+
+
+class Sweep:
+    """Counts canary hits by place; samples /proc and the state folder while a run is live."""
+
+    def __init__(self, canaries: dict[str, str]) -> None:
+        self.canaries = {name: value.encode() for name, value in canaries.items()}
+        self.hits: dict[str, set[str]] = {}
+        self.samples = 0
+        self.saw_playbook = False
+
+    def check(self, where: str, data: bytes) -> None:
+        for name, value in self.canaries.items():
+            if value in data:
+                self.hits.setdefault(where, set()).add(name)
+
+    def proc_cmdlines(self) -> None:
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+            self.saw_playbook |= b"ansible-playbook" in cmdline
+            self.check(f"during run: /proc/{proc.name}/cmdline {cmdline[:80]!r}", cmdline)
+        self.samples += 1
+
+    def folder(self, folder: Path, phase: str = "after") -> int:
+        files = 0
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file():
+                    self.check(f"{phase} run: {path}", path.read_bytes())
+                    files += 1
+            except OSError:
+                continue
+        return files
+
+    def run(self, argv: list[str], env: dict[str, str], state: Path) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out: dict[str, bytes] = {}
+
+        def drain() -> None:
+            out["stdout"], out["stderr"] = proc.communicate(timeout=300)
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+        n = 0
+        while reader.is_alive():
+            self.proc_cmdlines()
+            if n % 25 == 0:
+                self.folder(state, "during")  # the artifacts as they are written
+            n += 1
+            time.sleep(0.01)
+        reader.join()
+        self.check("stdout", out.get("stdout", b""))
+        self.check("stderr", out.get("stderr", b""))
+        return proc
+
+
+@pytest.fixture(scope="module")
+def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    """Three runs with canaries, swept while in flight and after."""
+    from irdrive_lab.control import manager
+
+    tmp_path = tmp_path_factory.mktemp("canary")
+    manager.reset(lab_cfg)
+    canaries = _canaries()
+    for key in ("cache_admin_token", "maintenance_login_password"):
+        (tmp_path / f"{key}.yml").write_text(f"{key}: {canaries[key]}\n")
+    state = tmp_path / "state"
+    env = dict(os.environ)
+    env |= {name: canaries[name] for name in ENV_SECRETS}
+    env |= {
+        "IRDRIVE_LAB_DIR": str(lab_cfg.dir),
+        "IRDRIVE_LAB_PORT_BASE": str(lab_cfg.port_base),
+        "KUBECONFIG": lab["kubeconfig"],
+        "IRDRIVE_STATE_DIR": str(state),
+    }
+    sweep = Sweep(canaries)
+    runs = [
+        # the secrets in -e @FILE: cache's admin token, db's maintenance login (-vvvv)
+        ["run", "cache", "-e", f"@{tmp_path}/cache_admin_token.yml", "--yes", "--json"],
+        ["run", "db", "-e", "analyze=true", "-e", f"@{tmp_path}/maintenance_login_password.yml"]
+        + ["--yes", "-vvvv"],
+        # the environment's secrets only, through a longer read-only run
+        ["run", "diagnose", "--yes", "--json"],
+    ]
+    codes = []
+    for args in runs:
+        proc = sweep.run([IRDRIVE, *args], env, state)
+        codes.append((args[1], proc.returncode))
+    files = sweep.folder(state)
+    hits = sum(len(names) for names in sweep.hits.values())
+    by_phase = {
+        phase: sum(len(n) for w, n in sweep.hits.items() if w.startswith(phase))
+        for phase in ("during", "after", "stdout", "stderr")
+    }
+    print(
+        f"\ncanary sweep: {len(canaries)} canaries, runs {codes}, {sweep.samples} /proc samples, "
+        f"{files} files swept after: {hits} canary hits {by_phase}"
+    )
+    assert sweep.saw_playbook, "no ansible-playbook seen in /proc while the runs were in flight"
+    assert sweep.samples > 50
+    assert files > 10 and list(state.rglob("report.json")) and list(state.rglob("job_events"))
+    return sweep
+
+
+def test_no_canary_in_output_command_lines_or_what_the_run_leaves(swept: Sweep) -> None:
+    leaks = {w: n for w, n in swept.hits.items() if "/cmdline" in w or not w.startswith("during")}
+    assert leaks == {}, f"canary hits: {leaks}"
+
+
+def test_no_canary_in_the_run_folder_while_the_run_is_in_flight(swept: Sweep) -> None:
+    """Secrets stay off disk, also for the seconds the playbook takes to start."""
+    on_disk = {
+        w: n for w, n in swept.hits.items() if w.startswith("during") and "/cmdline" not in w
+    }
+    assert on_disk == {}, f"canary hits in files while the run was in flight: {on_disk}"
+
+
+def test_the_sweep_finds_a_canary_that_leaks(tmp_path: Path) -> None:
+    """The sweep can fail: a canary on a command line and in a file is counted."""
+    canaries = _canaries()
+    leak = tmp_path / "artifacts" / "command"
+    leak.parent.mkdir()
+    leak.write_text(f'{{"env": {{"PGPASSWORD": "{canaries["PGPASSWORD"]}"}}}}')
+    sweep = Sweep(canaries)
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(10)", canaries["K8S_AUTH_API_KEY"]]
+    )
+    try:
+        while b"time.sleep" not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes():
+            time.sleep(0.01)  # until it has exec'd
+        sweep.proc_cmdlines()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sweep.folder(tmp_path) == 1
+    assert sorted(n for names in sweep.hits.values() for n in names) == [
+        "K8S_AUTH_API_KEY",
+        "PGPASSWORD",
+    ]
+
+
+pytestmark = pytest.mark.timeout(900)
