@@ -1,8 +1,10 @@
 """The ansible-runner call: one playbook run, its events handed to the caller as they come.
 
 Secrets: extra vars reach ansible-playbook as ``-e @<run>/env/extravars`` (mode 0600, in a
-0700 folder); the file is overwritten and removed as soon as the playbook has started
-(Ansible has read it by then) and again, at the latest, when the run ends. The event handler
+0700 folder), encrypted with Ansible Vault under a random key that only ansible-playbook's
+environment carries (``seal_extravars``): the file never holds a secret in clear. It is
+overwritten and removed as soon as the playbook has started (Ansible has read it by then) and
+again, at the latest, when the run ends. The event handler
 sees each event before ansible-runner writes it to ``job_events``, so it can scrub it there;
 ansible's stdout file is not written. The command line carries no secret.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -40,6 +43,8 @@ from irdrive.report import write_private
 from irdrive.stopping import RUN_MARK, Stopper, grace_period, run_id_for, terminate
 
 EventHandler = Callable[[dict[str, Any]], None]
+# The environment variable that carries the extra vars file's vault key (a secret name).
+VAULT_KEY_ENV = "IRDRIVE_EXTRAVARS_SECRET"
 
 
 @dataclass
@@ -153,20 +158,37 @@ def remove_extravars(path: Path) -> None:
         pass
 
 
+def seal_extravars(path: Path, extravars: dict[str, Any]) -> tuple[dict[str, str], Path]:
+    """Write the extra vars to ``path`` encrypted with Ansible Vault under a fresh random key,
+    so the file never holds a secret in clear, not even while the playbook starts. The key goes
+    to ansible-playbook in its environment (``VAULT_KEY_ENV``, a secret name: scrubbed from the
+    artifacts), read by a password script beside the file. Returns (environment, script)."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    key = secrets.token_urlsafe(32)
+    vault = VaultLib([("default", VaultSecret(key.encode()))])
+    write_private(path, vault.encrypt(json.dumps(extravars)).decode())
+    script = path.with_name("vault-key")
+    write_private(script, f'#!/bin/sh\nprintf %s "${VAULT_KEY_ENV}"\n')
+    script.chmod(0o700)
+    return {VAULT_KEY_ENV: key}, script
+
+
 def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcome:
     """Run the playbook in ``run_dir``; ``on_event`` gets every event, in order, in place."""
     import ansible_runner
 
     extravars_file = run_dir / "env" / "extravars"
+    flags = [flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on]
+    vault_env: dict[str, str] = {}
     if request.extravars:
-        write_private(extravars_file, json.dumps(request.extravars))
-    cmdline = " ".join(
-        flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on
-    )
+        vault_env, vault_script = seal_extravars(extravars_file, request.extravars)
+        flags += ["--vault-password-file", str(vault_script)]
+    cmdline = " ".join(flags)
     lock = threading.Lock()
     status = "unstarted"
     ident = "ansible"
-    env_redactor = Redactor(environment_secrets(request))
+    env_redactor = Redactor([*environment_secrets(request), *vault_env.values()])
     scrubbed = threading.Event()
 
     def scrub_once() -> None:
@@ -195,6 +217,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
     envvars = {
         **ansible_env(request),
         RUN_MARK: run_id,
+        **vault_env,
         "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir,
     }
     stopper = Stopper(run_id, deadline=request.deadline, grace=grace_period())
