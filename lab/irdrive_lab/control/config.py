@@ -44,9 +44,12 @@ def default_port_base() -> int:
     env = os.environ.get(ENV_PORT_BASE)
     if env:
         try:
-            return int(env)
+            base = int(env)
         except ValueError as exc:
             raise ValueError(f"{ENV_PORT_BASE} must be a port number, not {env!r}") from exc
+        if not 1024 <= base <= 65535 - PORT_SPAN:
+            raise ValueError(f"{ENV_PORT_BASE}={base} is outside 1024..{65535 - PORT_SPAN}")
+        return base
     return DEFAULT_PORT_BASE
 
 
