@@ -305,3 +305,35 @@ def test_security_breach_refuses_bad_input_before_any_kill_switch(
     api = client.CoreV1Api(config.new_client_from_config(config_file=clean_lab["kubeconfig"]))
     switches = api.read_namespaced_config_map("kill-switches", "platform").data
     assert not [k for k, v in switches.items() if k != "history" and v == "disabled"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["platform-outage", "-e", "scale_replicas=100000"],
+            "scale_replicas must be a number from 1 to 100 (got 100000)",
+        ),
+        (["platform-outage", "-e", "verify_timeout=0"], "verify_timeout must be a number from 1"),
+        (
+            ["performance-degradation", "-e", 'scale={"backend": 100000}'],
+            "scale.backend must be a number from 0 to 100 (got 100000)",
+        ),
+        (
+            ["performance-degradation", "-e", 'hpa={"deployment": "backend", "min": 5, "max": 2}'],
+            "hpa.max must be a number from 5 to 100 (got 2)",
+        ),
+        (["performance-degradation", "-e", "max_response_ms=-1"], "max_response_ms must be"),
+    ],
+)
+def test_composite_ranges_refused_in_the_first_play(
+    lab: dict[str, Any], lab_env: dict[str, str], args: list[str], message: str
+) -> None:
+    """Ranges the argument spec cannot carry are checked before the chain's first write."""
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(lab_env, *args)
+    assert rc == 2, failures(report)
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1 and message in failed[0]["msg"], failures(report)
+    assert failed[0]["task"].startswith("Check the ")
+    assert writes_since(lab, mark) == []

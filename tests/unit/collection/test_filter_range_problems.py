@@ -34,5 +34,11 @@ def test_a_malformed_range_is_a_filter_error(bad: object) -> None:
         range_problems(bad if isinstance(bad, (dict, str)) else {"x": bad})
 
 
+def test_one_range_for_every_input_with_a_prefix() -> None:
+    assert range_problems({"backend": 8, "frontend": 500}, 0, "100", prefix="scale.") == [
+        "scale.frontend must be a number from 0 to 100 (got 500)"
+    ]
+
+
 def test_registered() -> None:
     assert FilterModule().filters()["range_problems"] is range_problems

@@ -29,13 +29,17 @@ def _shown(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-def range_problems(ranges: Any) -> list[str]:
+def range_problems(ranges: Any, low: Any = None, high: Any = None, prefix: str = "") -> list[str]:
+    """``{name: [value, min, max]}``, or ``{name: value}`` with one ``low``/``high`` for all."""
     if not isinstance(ranges, dict):
         raise AnsibleFilterError(
             f"range_problems expects a dict of name: [value, min, max], got {type(ranges).__name__}"
         )
+    if low is not None or high is not None:
+        ranges = {name: [value, low, high] for name, value in ranges.items()}
     problems = []
-    for name, spec in ranges.items():
+    for key, spec in ranges.items():
+        name = f"{prefix}{key}"
         if not isinstance(spec, (list, tuple)) or len(spec) != 3:
             raise AnsibleFilterError(f"range_problems: {name} must be [value, min, max]")
         value, low, high = spec
