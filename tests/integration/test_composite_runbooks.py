@@ -278,3 +278,62 @@ def test_composite_bad_input_exit_2_and_write_nothing(
     assert res.returncode == 2, res.stdout + res.stderr
     assert message in res.stderr
     assert writes_since(lab, mark) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-e", "ips=0.0.0.0/0"], "'0.0.0.0/0' is wider than /8"),
+        (["-e", "ips=10.0.0.0/8"], "10.0.0.0/8"),
+        (["-e", "ips=203.0.113.45", "-e", "rotate_targets=[]"], "targets must not be empty"),
+        (["-e", "ips=203.0.113.45", "-e", "incident_id=bad id"], "incident_id must be 1-100"),
+    ],
+)
+def test_security_breach_refuses_bad_input_before_any_kill_switch(
+    clean_lab: dict[str, Any], lab_env: dict[str, str], extra: list[str], message: str
+) -> None:
+    """Issue 9 Why #2: the whole chain is preflighted in the first play, before step 1."""
+    mark = Journal(Path(clean_lab["journal"])).mark()
+    for check in ([], ["--check"]):
+        rc, report = run_json(lab_env, "security-breach", "-e", "incident_id=INC-9", *extra, *check)
+        assert rc == 2, failures(report)
+        failed = [t for t in report["tasks"] if t["status"] == "failed"]
+        assert len(failed) == 1 and message in failed[0]["msg"], failures(report)
+        assert changed_tasks(report) == []
+        assert "Set the kill switches" not in [t["task"] for t in report["tasks"]]
+    assert writes_since(clean_lab, mark) == []
+    api = client.CoreV1Api(config.new_client_from_config(config_file=clean_lab["kubeconfig"]))
+    switches = api.read_namespaced_config_map("kill-switches", "platform").data
+    assert not [k for k, v in switches.items() if k != "history" and v == "disabled"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["platform-outage", "-e", "scale_replicas=100000"],
+            "scale_replicas must be a number from 1 to 100 (got 100000)",
+        ),
+        (["platform-outage", "-e", "verify_timeout=0"], "verify_timeout must be a number from 1"),
+        (
+            ["performance-degradation", "-e", 'scale={"backend": 100000}'],
+            "scale.backend must be a number from 0 to 100 (got 100000)",
+        ),
+        (
+            ["performance-degradation", "-e", 'hpa={"deployment": "backend", "min": 5, "max": 2}'],
+            "hpa.max must be a number from 5 to 100 (got 2)",
+        ),
+        (["performance-degradation", "-e", "max_response_ms=-1"], "max_response_ms must be"),
+    ],
+)
+def test_composite_ranges_refused_in_the_first_play(
+    lab: dict[str, Any], lab_env: dict[str, str], args: list[str], message: str
+) -> None:
+    """Ranges the argument spec cannot carry are checked before the chain's first write."""
+    mark = Journal(Path(lab["journal"])).mark()
+    rc, report = run_json(lab_env, *args)
+    assert rc == 2, failures(report)
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1 and message in failed[0]["msg"], failures(report)
+    assert failed[0]["task"].startswith("Check the ")
+    assert writes_since(lab, mark) == []

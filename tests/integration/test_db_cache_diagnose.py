@@ -204,7 +204,7 @@ def test_db_bad_input_fails_clearly_and_writes_nothing(
 ) -> None:
     mark, pg_before = _mark(lab), _pg_writes(lab_cfg, lab)
     rc, report = run_json(lab_env, "db", "-e", "idle_min_seconds=-5")
-    assert rc == 2  # a role's own input check is bad input, like the argument spec
+    assert rc == 2, report  # the role's own check is bad input too (irdrive.ops.preflight)
     failed = [t for t in report["tasks"] if t["status"] == "failed"]
     assert len(failed) == 1 and "idle_min_seconds (-5)" in failed[0]["msg"]
     res = irdrive(lab_env, "run", "db", "--yes", "-e", "idle_min_seconds=soon")

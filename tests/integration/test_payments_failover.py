@@ -202,3 +202,65 @@ def test_unreachable_cluster_exits_3(tmp_path: Path, lab: dict[str, Any]) -> Non
     rc, report = run_json(env, "payments-failover", "-i", str(inventory))
     assert rc == 3, report
     assert changed_tasks(report) == []
+
+
+def test_negative_rollout_timeout_refused_before_payments_are_disabled(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api
+) -> None:
+    """Issue 9 Why #2: the range is checked in the preflight, before the kill switch is touched."""
+    before_sw = _switches(core)
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    for extra in ([], ["--check"]):
+        rc, report = run_json(lab_env, "payments-failover", "-e", "rollout_timeout=-5", *extra)
+        assert rc == 2, report
+        assert changed_tasks(report) == []
+        failed = [t for t in report["tasks"] if t["status"] == "failed"]
+        assert [t["msg"] for t in failed] == [
+            "rollout_timeout must be a number from 1 to 3600 (got -5)"
+        ]
+    assert writes_since(ccbill_down, mark) == []
+    assert _switches(core) == before_sw
+
+
+def test_missing_targets_are_named_and_refused_before_any_write(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    rc, report = run_json(
+        lab_env, "payments-failover", "-e", "configmap=nope", "-e", "deployment=ghost"
+    )
+    assert rc == 2, report
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["msg"] == (
+        "ConfigMap platform/nope does not exist; Deployment platform/ghost does not exist"
+    )
+    assert writes_since(ccbill_down, mark) == []
+
+
+def test_flaky_api_rescue_says_what_it_restored_and_what_is_off(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api
+) -> None:
+    """Issue 9 Why #8: the rescue itself used to fail on an undefined registered variable."""
+    res = irdrive(lab_env, "lab", "fault", "api-flaky", "-p", "count=200")
+    assert res.returncode == 0, res.stderr
+    try:
+        rc, report = run_json(lab_env, "payments-failover")
+    finally:
+        irdrive(lab_env, "lab", "fault", "api-flaky", "--clear")
+    assert rc == 1, report
+    text = json.dumps(report)
+    assert "is undefined" not in text
+    final = [t for t in report["tasks"] if t["status"] == "failed"][-1]
+    assert final["task"] == "Fail and say what was restored"
+    assert final["msg"].startswith("Payments failover to segpay failed at ")
+    # What the run left is said, and it is what the cluster holds.
+    switch = _switches(core)["payments"]
+    assert "Kill switch payments: " in final["msg"]
+    if switch == "enabled":
+        assert "STILL DISABLED" not in final["msg"] and "is disabled now" not in final["msg"]
+    else:
+        assert "STILL DISABLED" in final["msg"] or "is disabled now" in final["msg"]
+    assert "ConfigMap payment-config: " in final["msg"]
+    if _payment_config(core)["PRIMARY_PROCESSOR"] == "ccbill":
+        assert "NOT RESTORED" not in final["msg"]

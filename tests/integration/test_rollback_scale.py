@@ -102,8 +102,12 @@ def test_rollback_check_mode_shows_current_and_target_and_writes_nothing(
     assert f"revision 3 ({REGISTRY}/backend:2.4.1-bad)" in msg
     assert f"revision 2 ({REGISTRY}/backend:2.4.1)" in msg
 
-    # emergency-rollback.sh --dry-run full: every deployment of the namespace.
-    rc, full = run_json(lab_env, "rollback", "--check", "-e", "deployments=full")
+    # emergency-rollback.sh --dry-run full: every deployment of the namespace. Six are more
+    # than rollback_max_deployments (5): --check shows the refusal, --force exceeds it.
+    rc, refused = run_json(lab_env, "rollback", "--check", "-e", "deployments=full")
+    assert rc == 2, refused
+    assert "is more than rollback_max_deployments (5)" in _failure(refused)
+    rc, full = run_json(lab_env, "rollback", "--check", "--force", "-e", "deployments=full")
     assert rc == 0, full
     assert writes_since(bad_deploy, mark) == []
     msg = _change_msg(full)
@@ -129,6 +133,12 @@ def test_rollback_to_a_named_revision(
     [
         (["-e", "deployments=backend,nosuch"], "deployment nosuch not found"),
         (["-e", "deployments=backend,frontend", "-e", "to_revision=1"], "exactly one deployment"),
+        (["-e", "deployments=full"], "6 deployments (backend, frontend, nginx, payment-service,"),
+        (
+            ["-e", "deployments=backend,frontend,nginx", "-e", "max_deployments=2"],
+            "is more than rollback_max_deployments (2)",
+        ),
+        (["-e", "deployments=backend", "-e", "timeout=-1"], "timeout must be a number from 1"),
     ],
 )
 def test_rollback_bad_input_fails_clearly_and_writes_nothing(
@@ -136,7 +146,7 @@ def test_rollback_bad_input_fails_clearly_and_writes_nothing(
 ) -> None:
     mark = _mark(lab)
     rc, report = run_json(lab_env, "rollback", *args)
-    assert rc != 0, report
+    assert rc == 2, report
     assert message in _failure(report)
     assert changed_tasks(report) == []
     assert writes_since(lab, mark) == []

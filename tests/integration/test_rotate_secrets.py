@@ -426,10 +426,69 @@ def test_bad_rotation_id_and_sessions_without_filter_are_refused(
     rc, report = run_json(
         lab_env, "rotate-secrets", "-e", "rotation_id=bad id;drop", "-e", 'targets=["sessions"]'
     )
-    assert rc == 1, report
+    assert rc == 2, report
     failed = [t for t in report["tasks"] if t["status"] == "failed"]
-    assert len(failed) == 1 and "bad rotation request" in failed[0]["msg"]
+    assert len(failed) == 1
+    assert "rotation_id must be 1-100 of letters" in failed[0]["msg"]
+    assert "the sessions target needs session_ips" in failed[0]["msg"]
     assert writes_since(lab, mark) == []
+
+
+def test_wrong_admin_password_refused_before_anything_rotates(
+    clean_lab: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    """Issue 9 Why #2: the preflight logs in as the admin before the API keys rotate."""
+    mark = Journal(Path(clean_lab["journal"])).mark()
+    before = current(clean_lab, API_KEYS[0])
+    rc, report = run_json(
+        lab_env, "rotate-secrets", "-e", "rotation_id=X", "-e", "db_admin_password=wrong"
+    )
+    assert rc == 2, report
+    failed = [t for t in report["tasks"] if t["status"] == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["msg"] == (
+        "the database refused the login of db_admin_user platform_rotator: check db_admin_password"
+    )
+    assert [t for t in report["tasks"] if t["status"] == "changed"] == []
+    assert writes_since(clean_lab, mark) == []
+    assert current(clean_lab, API_KEYS[0]) == before
+
+
+def test_bad_ranges_are_named_before_any_write(
+    clean_lab: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    mark = Journal(Path(clean_lab["journal"])).mark()
+    rc, report = run_json(
+        lab_env, "rotate-secrets", "-e", "rotation_id=X", "-e", "rollout_timeout=0"
+    )
+    assert rc == 2, report
+    msg = next(t["msg"] for t in report["tasks"] if t["status"] == "failed")
+    assert msg == "rollout_timeout must be a number from 1 to 3600 (got 0)"
+    assert writes_since(clean_lab, mark) == []
+
+
+def test_failed_rotation_message_keeps_how_to_finish(
+    clean_lab: dict[str, Any], lab_env: dict[str, str]
+) -> None:
+    """Issue 9 Why #9: the message was cut before "run again with the same rotation_id"."""
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=clean_lab["kubeconfig"]))
+    for dep in apps.list_namespaced_deployment("platform").items:
+        apps.patch_namespaced_deployment(dep.metadata.name, "platform", {"spec": {"paused": True}})
+    rc, report = run_json(
+        lab_env,
+        "rotate-secrets",
+        "-e",
+        "rotation_id=INC-cut",
+        "-e",
+        'targets=["secretsmanager","k8s"]',
+        "-e",
+        "rollout_timeout=2",
+    )
+    assert rc == 1, report
+    final = [t for t in report["tasks"] if t["status"] == "failed"][-1]
+    assert final["msg"].startswith("Secret rotation INC-cut failed at ")
+    assert "Run again with the same rotation_id (INC-cut) to finish" in final["msg"]
+    assert "Rotated and verified before the failure: platform/ccbill-api-key" in final["msg"]
 
 
 def test_verbose_run_leaks_no_secret(
