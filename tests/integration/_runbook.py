@@ -56,13 +56,20 @@ def http_json(url: str) -> tuple[int, dict[str, Any]]:
 
 
 def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
-    """Mutating requests to the platform since ``mark`` (dry runs and the lab's own excluded)."""
+    """Mutating requests to the platform since ``mark`` (dry runs, the lab's own and the runs'
+    locks, Lease writes, excluded)."""
     return [
         e
         for e in Journal(Path(lab["journal"])).since(mark)
         if e["source"] in ("kubernetes", "aws", "postgres", "platform", "host")
         and not e.get("dry_run")
+        and not e.get("lock")
     ]
+
+
+def lock_writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
+    """The runs' lock writes (Lease POST/PUT) since ``mark``."""
+    return [e for e in Journal(Path(lab["journal"])).since(mark) if e.get("lock")]
 
 
 def changed_tasks(report: dict[str, Any]) -> list[str]:

@@ -35,6 +35,13 @@ from irdrive.errors import handle_errors
     is_flag=True,
     help="Exceed the runbook's ceilings (replicas, addresses): sets the extra var irdrive_force.",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Wait this long for another run's lock on the target (default 30; 0 refuses at once): "
+    "sets the extra var irdrive_lock_wait.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -49,6 +56,7 @@ def run(
     yes: bool,
     verbose: int,
     force: bool,
+    lock_wait: float | None,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -64,6 +72,9 @@ def run(
     Ceilings (replicas, addresses to block) are refused as bad input before any write; --force
     exceeds them (AWX and ansible-playbook users set the extra var irdrive_force=true).
 
+    One run at a time changes a target: a run waits for another run's lock on it (--lock-wait),
+    then fails naming the holder and since when.
+
     Exit codes: 0 success, 1 remediation failed, 2 bad input (nothing ran), 3 target
     unreachable. Artifacts and report.json go to $XDG_STATE_HOME/irdrive/runs/
     (IRDRIVE_STATE_DIR overrides).
@@ -78,7 +89,17 @@ def run(
     from irdrive.params import parse_extra_vars
 
     execute(
-        name, parse_extra_vars(extra), check, diff, inventory, as_json, yes, verbose, extra, force
+        name,
+        parse_extra_vars(extra),
+        check,
+        diff,
+        inventory,
+        as_json,
+        yes,
+        verbose,
+        extra,
+        force,
+        lock_wait=lock_wait,
     )
 
 
@@ -93,6 +114,7 @@ def execute(
     verbose: int = 0,
     extra: tuple[str, ...] = (),
     force: bool = False,
+    lock_wait: float | None = None,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
@@ -107,6 +129,8 @@ def execute(
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
     if force:
         session.values["irdrive_force"] = True
+    if lock_wait is not None:  # the roles' target_lock reads it (AWX: -e irdrive_lock_wait=N)
+        session.values["irdrive_lock_wait"] = lock_wait
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console
