@@ -279,3 +279,17 @@ def test_the_action_fails_locked_with_the_holder(monkeypatch: pytest.MonkeyPatch
     assert result["failed"] and result["error_kind"] == "locked"
     assert result["held_by"] == "other@there:2" and result["holder"] == "me"
     assert "locked by other@there:2" in result["msg"]
+
+
+def test_a_failed_release_warns_and_does_not_fail_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreachable(cls: Any, auth: Any) -> Any:
+        raise action.IrdriveOpsError("connection refused")
+
+    monkeypatch.setattr(action.K8sClient, "from_auth", classmethod(unreachable))
+    args = {"state": "released", "key": "platform", "namespace": "platform", "holder": "me"}
+    result = action.run_lock({**args, "duration": 600, "wait": 0.0}, {}, False)
+    assert not result.get("failed")
+    assert result["state"] == "not_released"
+    assert "connection refused" in result["warnings"][0]

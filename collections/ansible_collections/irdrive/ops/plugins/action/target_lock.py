@@ -45,6 +45,19 @@ def run_lock(args: dict[str, Any], task_vars: dict[str, Any], check_mode: bool) 
         else:
             outcome = lock.acquire(args["wait"], check_mode)
     except IrdriveOpsError as error:
+        if args["state"] == "released":
+            # The work is done (or has failed on its own): a release that cannot write must not
+            # turn it into a failure. The lock is taken over once stale; say so.
+            return {
+                "changed": False,
+                "state": "not_released",
+                "holder": holder,
+                "msg": f"could not release the lock: {error}",
+                "warnings": [
+                    f"could not release the lock of {holder} ({error}); another run takes it "
+                    f"over {args['duration']}s after this run's last renewal"
+                ],
+            }
         return {"failed": True, "msg": str(error), "holder": holder, **error.to_result()}
     except ValueError as error:
         return {"failed": True, "msg": str(error), **BAD_INPUT}

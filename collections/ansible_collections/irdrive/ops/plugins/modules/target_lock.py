@@ -30,7 +30,9 @@ description:
     composite runbook's roles can take the lock again. A role releases only a lock it took,
     not one it re-entered.
   - Releasing clears the holder (C(leaseDurationSeconds=1)), as client-go does on release. A
-    lock that another run now holds is left alone.
+    lock that another run now holds is left alone. A release that fails (the API unreachable)
+    does not fail the task. It warns and returns RV(state=not_released). The lock is then
+    taken over once stale.
   - The database, AWS and host targets are not locked on their own. The runbooks that change
     them run against a platform whose cluster holds the Lease. See the README,
     "One remediation per target".
@@ -105,7 +107,8 @@ RETURN = r"""
 state:
   description: >-
     V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
-    (release of a lock this run does not hold), and in check mode V(would_acquire) or
+    (release of a lock this run does not hold), V(not_released) (the release failed), and in
+    check mode V(would_acquire) or
     V(would_wait).
   returned: success
   type: str
