@@ -90,19 +90,20 @@ class Session:
 
         target = self.target
         secret_names = self.runbook.secrets
+        run_dir = run_dir or runner.make_run_dir(self.runbook.name)
         request = runner.RunRequest(
             runbook=self.runbook.name,
             playbook=self.runbook.path.resolve(),
             project=self.project,
             inventories=list(target.inventories),
-            extravars=self.values,
+            # The run's id names it as the holder of the target's lock (irdrive.ops.target_lock).
+            extravars={**self.values, "irdrive_run_id": run_dir.name},
             check=self.check,
             diff=self.diff,
             verbosity=self.verbosity,
             lab_dir=target.lab_dir,
             deadline=self.deadline,
         )
-        run_dir = run_dir or runner.make_run_dir(self.runbook.name)
         # The no_log parameters, and the secret environment variables ansible-playbook inherits
         # (a module may echo a token in an error): neither reaches job_events or the report.
         redactor = Redactor([*self.secrets, *runner.environment_secrets(request)])

@@ -63,13 +63,20 @@ def journal_mark(lab: dict[str, Any]) -> int:
 def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
     """Every write to the platform since ``mark``: Kubernetes, AWS, platform, and PostgreSQL
     statements and host changes (nftables objects, the hosts' files), which the read folds in
-    (irdrive_lab.control.collect). Dry runs and the lab's own calls are left out."""
+    (irdrive_lab.control.collect). Dry runs, the lab's own calls and the runs' locks (Lease
+    writes, see :func:`lock_writes_since`) are left out."""
     return [
         e
         for e in Journal(Path(lab["journal"])).since(mark)
         if e["source"] in ("kubernetes", "aws", "postgres", "platform", "host")
         and not e.get("dry_run")
+        and not e.get("lock")
     ]
+
+
+def lock_writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
+    """The runs' lock writes (Lease POST/PUT) since ``mark``."""
+    return [e for e in Journal(Path(lab["journal"])).since(mark) if e.get("lock")]
 
 
 def changed_tasks(report: dict[str, Any]) -> list[str]:

@@ -41,6 +41,13 @@ from irdrive.errors import handle_errors
     metavar="SECONDS",
     help="Stop the run safely after SECONDS, as on SIGTERM (default: the runbook's, or 900).",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Wait this long for another run's lock on the target (default 30; 0 refuses at once): "
+    "sets the extra var irdrive_lock_wait.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -56,6 +63,7 @@ def run(
     verbose: int,
     force: bool,
     deadline: float | None,
+    lock_wait: float | None,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -76,6 +84,9 @@ def run(
     report says it is still off); the report lists what was changed before the stop. A second
     Ctrl-C stops at once. report.json is written as the run goes: after a kill -9 of irdrive
     the next run says that an earlier run was interrupted and what it had changed.
+
+    One run at a time changes a target: a run waits for another run's lock on it (--lock-wait),
+    then fails naming the holder and since when.
 
     Exit codes: 0 success, 1 remediation failed, deadline exceeded or NOT RESOLVED (a symptom
     found and not remedied: the summary names the runbook to run next), 2 bad input (nothing
@@ -104,6 +115,7 @@ def run(
         extra,
         force,
         deadline,
+        lock_wait=lock_wait,
     )
 
 
@@ -119,6 +131,7 @@ def execute(
     extra: tuple[str, ...] = (),
     force: bool = False,
     deadline: float | None = None,
+    lock_wait: float | None = None,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
@@ -135,6 +148,8 @@ def execute(
     if force:
         session.values["irdrive_force"] = True
     session.deadline = deadline or session.runbook.deadline
+    if lock_wait is not None:  # the roles' target_lock reads it (AWX: -e irdrive_lock_wait=N)
+        session.values["irdrive_lock_wait"] = lock_wait
     console = Console(stderr=as_json, quiet=as_json, highlight=False)
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console

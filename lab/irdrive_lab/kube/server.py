@@ -82,8 +82,16 @@ class _Handler(LabRequestHandler):
             err = InternalError(f"Internal error occurred: {exc}")
             resp = Response(status=500, body=err.to_status())
         if mutating and path not in UNAUTHENTICATED_PATHS:
+            # A Lease write is a run's lock, not a change to the platform: marked, not hidden.
+            lock = path.startswith("/apis/coordination.k8s.io/")
             lab.journal.record(
-                "kubernetes", self.command, self.path, body, resp.status, dry_run=req.dry_run
+                "kubernetes",
+                self.command,
+                self.path,
+                body,
+                resp.status,
+                dry_run=req.dry_run,
+                **({"lock": True} if lock else {}),
             )
         self._send(resp)
 

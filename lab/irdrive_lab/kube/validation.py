@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from irdrive_lab.kube.errors import invalid
+from irdrive_lab.kube.errors import BadRequest, invalid
 from irdrive_lab.kube.resources import Resource
 from irdrive_lab.kube.selectors import labels_match, selector_from_match_labels
 
@@ -217,7 +218,53 @@ def _hpa(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[tuple[str
     spec.setdefault("minReplicas", 1)
 
 
+# metav1.MicroTime: decoded with Go's RFC3339Micro layout, so exactly six fraction digits.
+_MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def _micro_time(value: Any) -> str:
+    """The MicroTime as kube-apiserver serves it (UTC, six digits), or 400 as its decoder does."""
+    if not isinstance(value, str) or not _MICRO_TIME.match(value):
+        raise BadRequest(
+            f'Lease in version "v1" cannot be handled as a Lease: parsing time {value!r} as '
+            '"2006-01-02T15:04:05.000000Z07:00": cannot parse as RFC3339Micro'
+        )
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _lease(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[tuple[str, str]]) -> None:
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        raise BadRequest('Lease in version "v1" cannot be handled as a Lease: spec: not an object')
+    for field in ("acquireTime", "renewTime"):
+        if spec.get(field) is not None:
+            spec[field] = _micro_time(spec[field])
+    for field in ("leaseDurationSeconds", "leaseTransitions"):
+        value = spec.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadRequest(
+                f'Lease in version "v1" cannot be handled as a Lease: spec.{field}: '
+                f"expected an integer, got {value!r}"
+            )
+    holder = spec.get("holderIdentity")
+    if holder is not None and not isinstance(holder, str):
+        raise BadRequest(
+            'Lease in version "v1" cannot be handled as a Lease: spec.holderIdentity: '
+            f"expected a string, got {holder!r}"
+        )
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        causes.append(("spec.leaseDurationSeconds", "Invalid value: must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        causes.append(
+            ("spec.leaseTransitions", "Invalid value: must be greater than or equal to 0")
+        )
+
+
 _HANDLERS = {
+    "leases.coordination.k8s.io": _lease,
     "deployments.apps": _deployment,
     "replicasets.apps": _replicaset,
     "pods": _pod,
