@@ -56,7 +56,7 @@ unit: install
 test: install lint
 	@set -o pipefail; status=0; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
-	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) \
+	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS) \
 	  || status=$$?; \
 	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
 	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \

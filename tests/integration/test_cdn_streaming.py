@@ -186,9 +186,9 @@ def test_streaming_outage_check_then_cleans_storage_and_is_green(
 
 BAD_INPUT = [
     ("cdn-failover", ["-e", "direction=sideways"], 2, "must be one of failover, failback"),
-    ("streaming-outage", ["-e", "tmp_min_age=soon"], 1, "storage_tmp_min_age must be"),
-    ("streaming-outage", ["-e", "tmp_min_age=0h"], 1, "at least one minute"),
-    ("cdn-failover", ["-e", "origin_replicas=streaming-service=many"], 1, "replica counts"),
+    ("streaming-outage", ["-e", "tmp_min_age=soon"], 2, "storage_tmp_min_age must be"),
+    ("streaming-outage", ["-e", "tmp_min_age=0h"], 2, "at least one minute"),
+    ("cdn-failover", ["-e", "origin_replicas=streaming-service=many"], 2, "replica counts"),
 ]
 
 

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import ANSIBLE_PLAYBOOK, changed_tasks, http_json, irdrive, run_json, writes_since
+from _runbook import (
+    ANSIBLE_PLAYBOOK,
+    IRDRIVE,
+    changed_tasks,
+    http_json,
+    irdrive,
+    run_json,
+    writes_since,
+)
+from helpers import wait_until
 from kubernetes import client, config
 
 from irdrive_lab.control.journal import Journal
@@ -241,13 +250,35 @@ def test_missing_targets_are_named_and_refused_before_any_write(
 def test_flaky_api_rescue_says_what_it_restored_and_what_is_off(
     ccbill_down: dict[str, Any], lab_env: dict[str, str], core: client.CoreV1Api
 ) -> None:
-    """Issue 9 Why #8: the rescue itself used to fail on an undefined registered variable."""
-    res = irdrive(lab_env, "lab", "fault", "api-flaky", "-p", "count=200")
-    assert res.returncode == 0, res.stderr
+    """Issue 9 Why #8: the rescue itself used to fail on an undefined registered variable.
+
+    The API turns flaky once the run holds the target's lock (its Lease appears), so the
+    failure lands in the failover's block and its rescue runs (a run that cannot take the lock
+    changes nothing and has nothing to restore)."""
+    coordination = client.CoordinationV1Api(core.api_client)
+
+    def locked() -> bool:
+        leases = coordination.list_namespaced_lease("platform").items
+        return any(lease.spec and lease.spec.holder_identity for lease in leases)
+
+    proc = subprocess.Popen(
+        [IRDRIVE, "run", "payments-failover", "--yes", "--json"],
+        env=lab_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        rc, report = run_json(lab_env, "payments-failover")
+        wait_until(locked, timeout=120, what="the run's lock on the platform namespace")
+        res = irdrive(lab_env, "lab", "fault", "api-flaky", "-p", "count=200")
+        assert res.returncode == 0, res.stderr
+        out, err = proc.communicate(timeout=300)
     finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.communicate(timeout=60)
         irdrive(lab_env, "lab", "fault", "api-flaky", "--clear")
+    rc, report = proc.returncode, json.loads(out)
     assert rc == 1, report
     text = json.dumps(report)
     assert "is undefined" not in text
