@@ -53,14 +53,19 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-test: install lint
-	@set -o pipefail; status=0; \
+# Lint runs beside the tests (it is mostly one core's work while the tests wait on the lab);
+# its output is printed when it ends, and a lint failure fails the target.
+test: install
+	@set -o pipefail; status=0; mkdir -p .state; \
+	$(MAKE) --no-print-directory lint > .state/lint.log 2>&1 & lint=$$!; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
 	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS) \
 	  || status=$$?; \
 	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
 	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \
 	done; \
+	wait $$lint || { status=1; echo "error: make lint failed:" >&2; }; \
+	cat .state/lint.log; \
 	exit $$status
 
 bench: install
