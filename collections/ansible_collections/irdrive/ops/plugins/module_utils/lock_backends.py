@@ -15,6 +15,9 @@ semantics unchanged:
   exists, and the file is never seen half written); a takeover or renewal re-reads the version
   under ``flock`` on ``<key>.json.flock`` and renames a new file over the old one.
 
+* ``S3LockBackend``: ``s3://<bucket>/<prefix><key>.json``, created with ``If-None-Match: *``
+  and replaced with ``If-Match: <ETag read>`` (S3's conditional writes).
+
 ``run_lock`` turns an acquire or release into a task result, for every backend.
 """
 
@@ -29,9 +32,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import call as aws_call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     IrdriveOpsError,
+    NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
     LockBackend,
@@ -285,3 +290,83 @@ class FileLockBackend:
 
     def replace(self, record: LockRecord) -> LockRecord:
         return self._store(record, record.version or "0")
+
+
+# ---- AWS: an S3 object written with conditional puts -----------------------------------------
+S3_PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+class S3LockBackend:
+    """The lock as the object ``<prefix><key>.json`` in ``bucket`` (ETag-conditioned PUTs).
+
+    A new lock is ``PutObject`` with ``If-None-Match: *``, every other write ``PutObject`` with
+    ``If-Match: <the ETag read>``; 412 PreconditionFailed (or 409 ConditionalRequestConflict)
+    means another run wrote first, and ``ConflictError`` makes the lock read again.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, prefix: str = "irdrive-locks/") -> None:
+        if not bucket:
+            raise ValueError("an S3 lock needs a bucket")
+        slug = lease_name(key)[len("irdrive-lock-") :]
+        self.client = client
+        self.bucket = bucket
+        self.object_key = f"{prefix}{slug}.json"
+        self.where = f"s3://{bucket}/{self.object_key}"
+
+    def _call(self, what: str, **kwargs: Any) -> Any:
+        try:
+            return aws_call(f"{what} {self.where}", getattr(self.client, what), **kwargs)
+        except IrdriveOpsError as error:
+            if error.details.get("aws_error") in S3_PRECONDITION_CODES:
+                raise ConflictError(f"{self.where}: another run wrote the lock first") from error
+            raise
+
+    def read(self) -> LockRecord | None:
+        try:
+            got = self._call("get_object", Bucket=self.bucket, Key=self.object_key)
+        except NotFoundError:
+            return None
+        try:
+            data = json.loads(got["Body"].read())
+        except ValueError as error:
+            raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
+        return LockRecord(
+            holder=str(data.get("holder") or ""),
+            duration=int(data.get("duration") or 0),
+            acquire_time=data.get("acquire_time"),
+            renew_time=data.get("renew_time"),
+            transitions=int(data.get("transitions") or 0),
+            version=str(got["ETag"]),
+        )
+
+    def _put(self, record: LockRecord, **condition: str) -> LockRecord:
+        body = {
+            "holder": record.holder,
+            "duration": max(int(record.duration), 1),
+            "acquire_time": record.acquire_time,
+            "renew_time": record.renew_time,
+            "transitions": int(record.transitions),
+            "managed_by": "irdrive",
+        }
+        put = self._call(
+            "put_object",
+            Bucket=self.bucket,
+            Key=self.object_key,
+            Body=json.dumps(body).encode(),
+            ContentType="application/json",
+            **condition,
+        )
+        return LockRecord(
+            holder=record.holder,
+            duration=body["duration"],
+            acquire_time=record.acquire_time,
+            renew_time=record.renew_time,
+            transitions=body["transitions"],
+            version=str(put["ETag"]),
+        )
+
+    def create(self, record: LockRecord) -> LockRecord:
+        return self._put(record, IfNoneMatch="*")
+
+    def replace(self, record: LockRecord) -> LockRecord:
+        return self._put(record, IfMatch=record.version)
