@@ -13,6 +13,12 @@ from irdrive_lab.control.config import LabConfig
 from irdrive_lab.pg.cluster import cluster_paths
 
 _STATEMENT = re.compile(r"^(?:statement|execute [^:]*): (.*)$", re.DOTALL)
+# The runs' lock row (irdrive.ops.pg_lock) is their bookkeeping, as a Lease write is: marked.
+_LOCK_TABLE = re.compile(
+    r"^(?:INSERT\s+INTO|UPDATE|CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS|COMMENT\s+ON\s+TABLE)"
+    r"\s+(?:\w+\.)?irdrive_locks\b",
+    re.IGNORECASE,
+)
 # csvlog columns (PostgreSQL 15)
 _COL_TIME, _COL_USER, _COL_DB, _COL_PID, _COL_MESSAGE, _COL_APP = 0, 1, 2, 3, 13, 22
 
@@ -44,6 +50,7 @@ def journal_entries(cfg: LabConfig, info: dict[str, Any] | None = None) -> list[
                         "database": row[_COL_DB],
                         "pid": int(row[_COL_PID]) if row[_COL_PID].isdigit() else None,
                         "application_name": row[_COL_APP],
+                        **({"lock": True} if _LOCK_TABLE.match(statement) else {}),
                     }
                 )
     entries.sort(key=lambda e: e["ts"])

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.irdrive.ops.plugins.action import target_lock as action
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
+    IrdriveOpsError,
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
@@ -285,7 +286,7 @@ def test_a_failed_release_warns_and_does_not_fail_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def unreachable(cls: Any, auth: Any) -> Any:
-        raise action.IrdriveOpsError("connection refused")
+        raise IrdriveOpsError("connection refused")
 
     monkeypatch.setattr(action.K8sClient, "from_auth", classmethod(unreachable))
     args = {"state": "released", "key": "platform", "namespace": "platform", "holder": "me"}

@@ -132,6 +132,19 @@ SELECT (ARRAY['platform_app', 'svc-payments', 'admin@platform.com', 'support@pla
        now() - make_interval(secs => g * 345.6)
 FROM generate_series(1, 500) AS g;
 
+-- The runbooks' lock rows (irdrive.ops.pg_lock), created once by the database's owner, as a
+-- production DBA would for a responder that may not create tables.
+CREATE TABLE irdrive_locks (
+    key text PRIMARY KEY,
+    holder text NOT NULL DEFAULT '',
+    duration_seconds integer NOT NULL,
+    acquire_time timestamptz,
+    renew_time timestamptz,
+    transitions integer NOT NULL DEFAULT 0,
+    version bigint NOT NULL DEFAULT 1
+);
+GRANT SELECT, INSERT, UPDATE ON irdrive_locks TO irdrive;
+
 -- The responder role: read everything, revoke sessions, lock users, write audit entries.
 GRANT USAGE ON SCHEMA public TO irdrive;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO irdrive;

@@ -33,9 +33,9 @@ description:
     lock that another run now holds is left alone. A release that fails (the API unreachable)
     does not fail the task. It warns and returns RV(state=not_released). The lock is then
     taken over once stale.
-  - The database, AWS and host targets are not locked on their own. The runbooks that change
-    them run against a platform whose cluster holds the Lease. See the README,
-    "One remediation per target".
+  - M(irdrive.ops.pg_lock) keeps the same lock as a row in a PostgreSQL database, and
+    M(irdrive.ops.host_lock) as a file on a host, M(irdrive.ops.s3_lock) as an S3 object.
+    See the README, "One remediation per target".
   - Runs on the controller (an action plugin), so a lock costs a few API calls and no module
     round trip. This file only documents it.
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in O(namespace).

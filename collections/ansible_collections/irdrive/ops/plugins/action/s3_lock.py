@@ -1,0 +1,60 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Action plugin of module ``s3_lock``: a run's lock on an AWS target, as an S3 object.
+
+Runs on the controller, in-process, like ``target_lock``; the lock logic is
+``module_utils/target_lock.py``, the object ``module_utils/lock_backends.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
+    AWS_ARG_SPEC,
+    AWS_KEYS,
+    pick,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    S3LockBackend,
+    run_lock,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
+    LOCK_ARG_SPEC,
+    default_holder,
+)
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    **{name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"},
+    "bucket": {"type": "str", "required": True},
+    "prefix": {"type": "str", "default": "irdrive-locks/"},
+    **AWS_ARG_SPEC,
+}
+
+
+def run_s3_lock(
+    args: dict[str, Any], task_vars: dict[str, Any], check_mode: bool
+) -> dict[str, Any]:
+    """The task's result for validated ``args``."""
+    # Workers are forked from ansible-playbook: its pid is the same for every task of the run.
+    holder = args["holder"] or default_holder(task_vars, pid=os.getppid())
+
+    def s3_object() -> S3LockBackend:
+        client = AwsConn(**pick(args, AWS_KEYS)).client("s3")
+        return S3LockBackend(client, args["bucket"], args["key"], args["prefix"])
+
+    return run_lock(args, holder, s3_object, check_mode)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result.update(run_s3_lock(args, task_vars or {}, bool(self._task.check_mode)))
+        return result

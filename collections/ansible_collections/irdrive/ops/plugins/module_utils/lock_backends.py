@@ -1,0 +1,372 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The lock of ``target_lock.py`` kept in PostgreSQL (a row) and on a host (a file).
+
+Both keep the Lease's fields (holder, duration, acquire/renew time, transitions) and a version,
+and write only conditioned on the version read, so ``TargetLock`` gives them the Lease's
+semantics unchanged:
+
+* ``PgLockBackend``: a row of ``irdrive_locks`` (the one object irdrive creates in a database,
+  ``CREATE TABLE IF NOT EXISTS`` on the first write). A new lock is
+  ``INSERT ... ON CONFLICT DO NOTHING``, every other write ``UPDATE ... WHERE version = read``;
+  no row written means another run won and ``ConflictError`` makes the lock read again.
+* ``FileLockBackend``: ``<directory>/<key>.json`` on the host. A new lock is written to a
+  temporary file made with ``O_EXCL`` and hard-linked into place (``link`` fails when the file
+  exists, and the file is never seen half written); a takeover or renewal re-reads the version
+  under ``flock`` on ``<key>.json.flock`` and renames a new file over the old one.
+
+* ``S3LockBackend``: ``s3://<bucket>/<prefix><key>.json``, created with ``If-None-Match: *``
+  and replaced with ``If-Match: <ETag read>`` (S3's conditional writes).
+
+``run_lock`` turns an acquire or release into a task result, for every backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import call as aws_call
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    ConflictError,
+    IrdriveOpsError,
+    NotFoundError,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
+    LockBackend,
+    LockRecord,
+    TargetLock,
+    lease_name,
+)
+
+BAD_INPUT = {"error_kind": "invalid_input"}
+PG_TABLE = "irdrive_locks"
+HOST_LOCK_DIR = "/var/lib/irdrive/locks"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+
+
+def run_lock(
+    args: dict[str, Any],
+    holder: str,
+    make_backend: Callable[[], LockBackend],
+    check_mode: bool,
+) -> dict[str, Any]:
+    """The task result of ``args`` (state, duration, wait) on the backend ``make_backend`` makes."""
+    if args["duration"] < 1:
+        return {"failed": True, "msg": "duration must be at least 1 second", **BAD_INPUT}
+    if args["wait"] < 0:
+        return {"failed": True, "msg": "wait must not be negative", **BAD_INPUT}
+    try:
+        backend = make_backend()
+        lock = TargetLock(backend, holder, args["duration"])
+        if args["state"] == "released":
+            outcome = lock.release(check_mode)
+        else:
+            outcome = lock.acquire(args["wait"], check_mode)
+    except IrdriveOpsError as error:
+        if args["state"] == "released":
+            # The work is done (or has failed on its own): a release that cannot write must not
+            # turn it into a failure. The lock is taken over once stale; say so.
+            return {
+                "changed": False,
+                "state": "not_released",
+                "holder": holder,
+                "msg": f"could not release the lock: {error}",
+                "warnings": [
+                    f"could not release the lock of {holder} ({error}); another run takes it "
+                    f"over {args['duration']}s after this run's last renewal"
+                ],
+            }
+        return {"failed": True, "msg": str(error), "holder": holder, **error.to_result()}
+    except ValueError as error:
+        return {"failed": True, "msg": str(error), **BAD_INPUT}
+    return outcome.to_result(holder, backend.where)
+
+
+# ---- PostgreSQL: a row of irdrive_locks ----------------------------------------------------
+_COLUMNS = (
+    "holder, duration_seconds, extract(epoch FROM acquire_time)::float8 AS acquire_time, "
+    "extract(epoch FROM renew_time)::float8 AS renew_time, transitions, version"
+)
+
+
+class PgLockBackend:
+    """The lock as the row ``key`` of ``table`` on ``session`` (a ``postgres.PgSession``)."""
+
+    def __init__(self, session: Any, key: str, table: str = PG_TABLE) -> None:
+        if not _IDENTIFIER.match(table):
+            raise ValueError(f"lock table {table!r} is not a plain [schema.]name")
+        if not key:
+            raise ValueError("a lock needs a key")
+        self.session = session
+        self.key = key
+        self.table = table
+        self.where = f"PostgreSQL {session.params.target} {table} row {key!r}"
+
+    @staticmethod
+    def _record(row: dict[str, Any]) -> LockRecord:
+        return LockRecord(
+            holder=str(row["holder"] or ""),
+            duration=int(row["duration_seconds"]),
+            acquire_time=row["acquire_time"],
+            renew_time=row["renew_time"],
+            transitions=int(row["transitions"]),
+            version=str(row["version"]),
+        )
+
+    @staticmethod
+    def _values(record: LockRecord) -> tuple[Any, ...]:
+        return (
+            record.holder,
+            max(int(record.duration), 1),
+            record.acquire_time,
+            record.renew_time,
+            int(record.transitions),
+        )
+
+    def read(self) -> LockRecord | None:
+        # A missing table is a free lock: check mode must not create it.
+        exists = self.session.query("SELECT to_regclass(%s) IS NOT NULL AS e", (self.table,))
+        if not exists[0]["e"]:
+            return None
+        rows = self.session.query(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE key = %s", (self.key,)
+        )
+        return self._record(rows[0]) if rows else None
+
+    def _create_table(self) -> None:
+        """Create the lock table if it is missing (the one object irdrive creates)."""
+        exists = self.session.query("SELECT to_regclass(%s) IS NOT NULL AS e", (self.table,))
+        if exists[0]["e"]:
+            return
+        try:
+            self.session.query(f"CREATE TABLE IF NOT EXISTS {self.table} ({_TABLE_COLUMNS})")
+            self.session.query(f"COMMENT ON TABLE {self.table} IS %s", (_TABLE_COMMENT,))
+        except IrdriveOpsError as error:
+            again = self.session.query("SELECT to_regclass(%s) IS NOT NULL AS e", (self.table,))
+            if again[0]["e"]:  # another run created it at the same moment
+                raise ConflictError(f"{self.where}: table created by another run") from error
+            raise IrdriveOpsError(
+                f"{self.where}: cannot create the lock table ({error}); create it once as its "
+                f"owner: CREATE TABLE {self.table} ({_TABLE_COLUMNS}) and grant SELECT, INSERT, "
+                "UPDATE on it to the runbooks' user"
+            ) from error
+
+    def create(self, record: LockRecord) -> LockRecord:
+        self._create_table()
+        rows = self.session.query(
+            f"INSERT INTO {self.table} (key, holder, duration_seconds, acquire_time, "
+            "renew_time, transitions, version) VALUES "
+            "(%s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, 1) "
+            f"ON CONFLICT (key) DO NOTHING RETURNING {_COLUMNS}",
+            (self.key, *self._values(record)),
+        )
+        if not rows:
+            raise ConflictError(f"{self.where}: another run created the lock first")
+        return self._record(rows[0])
+
+    def replace(self, record: LockRecord) -> LockRecord:
+        rows = self.session.query(
+            f"UPDATE {self.table} SET holder = %s, duration_seconds = %s, "
+            "acquire_time = to_timestamp(%s), renew_time = to_timestamp(%s), "
+            "transitions = %s, version = version + 1 "
+            f"WHERE key = %s AND version = %s RETURNING {_COLUMNS}",
+            (*self._values(record), self.key, int(record.version or 0)),
+        )
+        if not rows:
+            raise ConflictError(f"{self.where}: another run wrote the lock in between")
+        return self._record(rows[0])
+
+
+_TABLE_COLUMNS = (
+    "key text PRIMARY KEY, holder text NOT NULL DEFAULT '', duration_seconds integer NOT NULL, "
+    "acquire_time timestamptz, renew_time timestamptz, transitions integer NOT NULL DEFAULT 0, "
+    "version bigint NOT NULL DEFAULT 1"
+)
+_TABLE_COMMENT = (
+    "irdrive: one row per locked target (holder, duration, acquire/renew time, transitions); "
+    "written only with version-conditioned statements. The one object irdrive creates here."
+)
+
+
+# ---- a host: a JSON file under /var/lib/irdrive/locks ---------------------------------------
+class FileLockBackend:
+    """The lock as ``<directory>/<key>.json`` (made with O_EXCL + link, replaced under flock)."""
+
+    def __init__(self, directory: str, key: str, host: str = "") -> None:
+        if not os.path.isabs(directory):
+            raise ValueError(f"lock directory {directory!r} must be an absolute path")
+        slug = lease_name(key)[len("irdrive-lock-") :]
+        self.directory = directory
+        self.path = os.path.join(directory, f"{slug}.json")
+        self.where = f"lock file {host + ':' if host else ''}{self.path}"
+
+    def read(self) -> LockRecord | None:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
+        return LockRecord(
+            holder=str(data.get("holder") or ""),
+            duration=int(data.get("duration") or 0),
+            acquire_time=data.get("acquire_time"),
+            renew_time=data.get("renew_time"),
+            transitions=int(data.get("transitions") or 0),
+            version=str(data.get("version") or 0),
+        )
+
+    def _write_temp(self, record: LockRecord, version: int) -> str:
+        """A complete new lock file under a fresh O_EXCL name; the caller links or renames it."""
+        body = {
+            "holder": record.holder,
+            "duration": max(int(record.duration), 1),
+            "acquire_time": record.acquire_time,
+            "renew_time": record.renew_time,
+            "transitions": int(record.transitions),
+            "version": version,
+            "managed_by": "irdrive",
+        }
+        temp = f"{self.path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(body, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return temp
+
+    def _flock(self) -> int:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd = os.open(f"{self.path}.flock", os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise IrdriveOpsError(f"cannot write {self.where}: {error}") from error
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def _store(self, record: LockRecord, expect: str | None) -> LockRecord:
+        """Write ``record`` if the file is still at version ``expect`` (None: must not exist)."""
+        fd = self._flock()
+        temp = ""
+        try:
+            current = self.read()
+            if expect is None and current is not None:
+                raise ConflictError(f"{self.where}: another run created the lock first")
+            if expect is not None and (current is None or current.version != expect):
+                raise ConflictError(f"{self.where}: another run wrote the lock in between")
+            version = int(expect or 0) + 1
+            temp = self._write_temp(record, version)
+            if expect is None:
+                os.link(temp, self.path)  # EEXIST if a writer without the flock got there
+            else:
+                os.replace(temp, self.path)
+                temp = ""
+        except FileExistsError as error:
+            raise ConflictError(f"{self.where}: another run created the lock first") from error
+        except OSError as error:
+            if error.errno == errno.EEXIST:
+                raise ConflictError(f"{self.where}: created by another run") from error
+            raise IrdriveOpsError(f"cannot write {self.where}: {error}") from error
+        finally:
+            if temp:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            os.close(fd)  # closing drops the flock
+        written = self.read()
+        if written is None:
+            raise ConflictError(f"{self.where}: removed while being written")
+        return written
+
+    def create(self, record: LockRecord) -> LockRecord:
+        return self._store(record, None)
+
+    def replace(self, record: LockRecord) -> LockRecord:
+        return self._store(record, record.version or "0")
+
+
+# ---- AWS: an S3 object written with conditional puts -----------------------------------------
+S3_PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+class S3LockBackend:
+    """The lock as the object ``<prefix><key>.json`` in ``bucket`` (ETag-conditioned PUTs).
+
+    A new lock is ``PutObject`` with ``If-None-Match: *``, every other write ``PutObject`` with
+    ``If-Match: <the ETag read>``; 412 PreconditionFailed (or 409 ConditionalRequestConflict)
+    means another run wrote first, and ``ConflictError`` makes the lock read again.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, prefix: str = "irdrive-locks/") -> None:
+        if not bucket:
+            raise ValueError("an S3 lock needs a bucket")
+        slug = lease_name(key)[len("irdrive-lock-") :]
+        self.client = client
+        self.bucket = bucket
+        self.object_key = f"{prefix}{slug}.json"
+        self.where = f"s3://{bucket}/{self.object_key}"
+
+    def _call(self, what: str, **kwargs: Any) -> Any:
+        try:
+            return aws_call(f"{what} {self.where}", getattr(self.client, what), **kwargs)
+        except IrdriveOpsError as error:
+            if error.details.get("aws_error") in S3_PRECONDITION_CODES:
+                raise ConflictError(f"{self.where}: another run wrote the lock first") from error
+            raise
+
+    def read(self) -> LockRecord | None:
+        try:
+            got = self._call("get_object", Bucket=self.bucket, Key=self.object_key)
+        except NotFoundError:
+            return None
+        try:
+            data = json.loads(got["Body"].read())
+        except ValueError as error:
+            raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
+        return LockRecord(
+            holder=str(data.get("holder") or ""),
+            duration=int(data.get("duration") or 0),
+            acquire_time=data.get("acquire_time"),
+            renew_time=data.get("renew_time"),
+            transitions=int(data.get("transitions") or 0),
+            version=str(got["ETag"]),
+        )
+
+    def _put(self, record: LockRecord, **condition: str) -> LockRecord:
+        body = {
+            "holder": record.holder,
+            "duration": max(int(record.duration), 1),
+            "acquire_time": record.acquire_time,
+            "renew_time": record.renew_time,
+            "transitions": int(record.transitions),
+            "managed_by": "irdrive",
+        }
+        put = self._call(
+            "put_object",
+            Bucket=self.bucket,
+            Key=self.object_key,
+            Body=json.dumps(body).encode(),
+            ContentType="application/json",
+            **condition,
+        )
+        return LockRecord(
+            holder=record.holder,
+            duration=body["duration"],
+            acquire_time=record.acquire_time,
+            renew_time=record.renew_time,
+            transitions=body["transitions"],
+            version=str(put["ETag"]),
+        )
+
+    def create(self, record: LockRecord) -> LockRecord:
+        return self._put(record, IfNoneMatch="*")
+
+    def replace(self, record: LockRecord) -> LockRecord:
+        return self._put(record, IfMatch=record.version)

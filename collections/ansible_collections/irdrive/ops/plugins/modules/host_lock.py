@@ -1,0 +1,181 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_lock
+short_description: One remediation per host, with a lock file on the host
+version_added: 0.1.0
+description:
+  - The host equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
+    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    takeover of a stale lock, re-entry, check mode, release).
+  - The lock is the file C(<directory>/<key>.json) on the host (mode 0600). A new lock is
+    written to a temporary file opened with C(O_EXCL) and hard-linked into place, which fails
+    if the file exists. Every other write takes C(flock) on C(<key>.json.flock), reads the
+    version again, and renames a new file over the old one only if the version is unchanged.
+    A lost race makes the module read again and decide again, so two runs can never both hold
+    the lock.
+  - Stale detection uses the host's own clock, the same for every run that locks the host.
+  - An action plugin names the holder on the controller (the same for the whole run) and runs
+    this module on the host.
+author:
+  - irdrive maintainers (@irdrive)
+options:
+  key:
+    description: What is locked, for example the service a runbook changes. The file is
+      C(<key>.json) (lower case, other characters replaced by C(-)).
+    type: str
+    required: true
+  directory:
+    description: Directory of the lock files on the host (created, mode 0700, when missing).
+    type: path
+    default: /var/lib/irdrive/locks
+  state:
+    description: V(acquired) takes the lock (waiting for it), V(released) gives it up.
+    type: str
+    choices: [acquired, released]
+    default: acquired
+  holder:
+    description:
+      - Who holds the lock. Defaults as in M(irdrive.ops.target_lock) (the irdrive run or AWX
+        job, then C(user@host:pid) of ansible-playbook).
+      - To release, pass the RV(holder) that the acquiring task returned.
+    type: str
+  duration:
+    description:
+      - Seconds the lock is valid without renewal. Set it to the run's deadline. A lock left
+        by a killed run is taken over after this long.
+    type: int
+    default: 600
+  wait:
+    description: Seconds to wait for a lock that another run holds before failing. Use V(0) to refuse at once.
+    type: float
+    default: 30.0
+attributes:
+  check_mode:
+    description: Reads the file and says what a run would do. Writes nothing and never waits.
+    support: full
+  diff_mode:
+    description: No diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Lock the host before changing its firewall
+  irdrive.ops.host_lock:
+    key: blocklist
+  register: host_lock
+
+- name: Give the lock up (in the role's always section)
+  irdrive.ops.host_lock:
+    state: released
+    key: blocklist
+    holder: "{{ host_lock.holder }}"
+  when: host_lock.state | default('') == 'acquired'
+"""
+
+RETURN = r"""
+state:
+  description: >-
+    V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
+    (release of a lock this run does not hold), V(not_released) (the release failed), and in
+    check mode V(would_acquire) or
+    V(would_wait).
+  returned: success
+  type: str
+  sample: acquired
+written:
+  description: >-
+    Whether the task wrote the lock file. The task never reports C(changed): the lock is the run's
+    bookkeeping, not a change to the target, and a run with nothing to do reports changed=0.
+  returned: success
+  type: bool
+holder:
+  description: The holder identity this task used.
+  returned: always
+  type: str
+  sample: "root@ops1:41822"
+lock:
+  description: The lock file, as C(lock file <host>:<path>).
+  returned: success
+  type: str
+  sample: "lock file web1:/var/lib/irdrive/locks/blocklist.json"
+reentered:
+  description: Whether this run already held the lock.
+  returned: success
+  type: bool
+lease:
+  description: The lock file after the task (or as read, in check mode).
+  returned: success, when the lock file exists
+  type: dict
+  sample:
+    holder: "root@ops1:41822"
+    duration: 600
+    acquire_time: "2026-12-01T20:01:02.000123Z"
+    renew_time: "2026-12-01T20:01:02.000123Z"
+    transitions: 3
+took_over:
+  description: The stale lock that was taken over, or would be taken over in check mode.
+  returned: when a stale lock was taken over
+  type: dict
+waited:
+  description: Seconds spent waiting for the lock.
+  returned: success
+  type: float
+conflicts:
+  description: How many conditioned writes lost a race and were decided again.
+  returned: success
+  type: int
+held_by:
+  description: The holder that kept the lock for the whole wait.
+  returned: failure, when locked
+  type: str
+since:
+  description: When the holder that kept the lock took it.
+  returned: failure, when locked
+  type: str
+error_kind:
+  description: V(locked) when another run held the lock for the whole wait.
+  returned: failure
+  type: str
+  sample: locked
+"""
+
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    HOST_LOCK_DIR,
+    FileLockBackend,
+    run_lock,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import LOCK_ARG_SPEC
+
+ARGUMENT_SPEC = {
+    **{name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"},
+    "directory": {"type": "path", "default": HOST_LOCK_DIR},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    if not params["holder"]:
+        module.fail_json(
+            msg="holder is required (the action plugin sets it)", error_kind="invalid_input"
+        )
+
+    def lock_file() -> FileLockBackend:
+        return FileLockBackend(params["directory"], params["key"], socket.gethostname())
+
+    result = run_lock(params, params["holder"], lock_file, module.check_mode)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pg_lock
+short_description: One remediation per database, with a lock row in the database itself
+version_added: 0.1.0
+description:
+  - The PostgreSQL equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
+    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    takeover of a stale lock, re-entry, check mode, release).
+  - The lock is the row O(key) of the table O(table) (C(irdrive_locks)). It is the one object
+    irdrive creates in a database. It is created with C(CREATE TABLE IF NOT EXISTS) on the
+    first lock, and never in check mode. A user that may not create it needs it created once
+    by its owner. The failure message gives the statement.
+  - A new lock is an C(INSERT ... ON CONFLICT (key) DO NOTHING), and every other write an
+    C(UPDATE ... WHERE version = <the version read>) that increments C(version). When no row
+    is written, another run won the race. The module then reads the row again and decides
+    again, so two runs can never both hold the lock.
+  - Stale detection compares C(renew_time) with this controller's clock.
+  - Runs on the controller (an action plugin), over one connection. This file only documents
+    it. Needs C(SELECT), C(INSERT) and C(UPDATE) on the table.
+author:
+  - irdrive maintainers (@irdrive)
+extends_documentation_fragment:
+  - irdrive.ops.postgres
+options:
+  key:
+    description: What is locked, for example the database's name. The primary key of the row.
+    type: str
+    required: true
+  table:
+    description: The lock table, as C(name) or C(schema.name).
+    type: str
+    default: irdrive_locks
+  state:
+    description: V(acquired) takes the lock (waiting for it), V(released) gives it up.
+    type: str
+    choices: [acquired, released]
+    default: acquired
+  holder:
+    description:
+      - Who holds the lock. Defaults as in M(irdrive.ops.target_lock) (the irdrive run or AWX
+        job, then C(user@host:pid) of ansible-playbook).
+      - To release, pass the RV(holder) that the acquiring task returned.
+    type: str
+  duration:
+    description:
+      - Seconds the lock is valid without renewal. Set it to the run's deadline. A lock left
+        by a killed run is taken over after this long.
+    type: int
+    default: 600
+  wait:
+    description: Seconds to wait for a lock that another run holds before failing. Use V(0) to refuse at once.
+    type: float
+    default: 30.0
+attributes:
+  check_mode:
+    description: Reads the row and says what a run would do. Writes nothing (not even the table) and never waits.
+    support: full
+  diff_mode:
+    description: No diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Lock the database before the first write
+  irdrive.ops.pg_lock:
+    key: "{{ db_login_host }}:{{ db_login_port }}/{{ db_login_db }}"
+    login_host: "{{ db_login_host }}"
+    login_user: "{{ db_login_user }}"
+    login_password: "{{ db_login_password }}"
+  register: db_pg_lock
+
+- name: Give the lock up (in the role's always section)
+  irdrive.ops.pg_lock:
+    state: released
+    key: "{{ db_login_host }}:{{ db_login_port }}/{{ db_login_db }}"
+    holder: "{{ db_pg_lock.holder }}"
+    login_host: "{{ db_login_host }}"
+    login_user: "{{ db_login_user }}"
+    login_password: "{{ db_login_password }}"
+  when: db_pg_lock.state | default('') == 'acquired'
+"""
+
+RETURN = r"""
+state:
+  description: >-
+    V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
+    (release of a lock this run does not hold), V(not_released) (the release failed), and in
+    check mode V(would_acquire) or
+    V(would_wait).
+  returned: success
+  type: str
+  sample: acquired
+written:
+  description: >-
+    Whether the task wrote the row. The task never reports C(changed): the lock is the run's
+    bookkeeping, not a change to the target, and a run with nothing to do reports changed=0.
+  returned: success
+  type: bool
+holder:
+  description: The holder identity this task used.
+  returned: always
+  type: str
+  sample: "root@ops1:41822"
+lock:
+  description: The row, as C(PostgreSQL <host:port> <table> row <key>).
+  returned: success
+  type: str
+  sample: "PostgreSQL 10.0.0.5:5432 irdrive_locks row db1"
+reentered:
+  description: Whether this run already held the lock.
+  returned: success
+  type: bool
+lease:
+  description: The row after the task (or as read, in check mode).
+  returned: success, when the row exists
+  type: dict
+  sample:
+    holder: "root@ops1:41822"
+    duration: 600
+    acquire_time: "2026-12-01T20:01:02.000123Z"
+    renew_time: "2026-12-01T20:01:02.000123Z"
+    transitions: 3
+took_over:
+  description: The stale lock that was taken over, or would be taken over in check mode.
+  returned: when a stale lock was taken over
+  type: dict
+waited:
+  description: Seconds spent waiting for the lock.
+  returned: success
+  type: float
+conflicts:
+  description: How many conditioned writes lost a race and were decided again.
+  returned: success
+  type: int
+held_by:
+  description: The holder that kept the lock for the whole wait.
+  returned: failure, when locked
+  type: str
+since:
+  description: When the holder that kept the lock took it.
+  returned: failure, when locked
+  type: str
+error_kind:
+  description: V(locked) when another run held the lock for the whole wait.
+  returned: failure
+  type: str
+  sample: locked
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.action.pg_lock import ARGUMENT_SPEC
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="irdrive.ops.pg_lock runs as an action plugin on the controller")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+# Copyright: (c) 2026, irdrive maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: s3_lock
+short_description: One remediation per AWS target, with an S3 object written by conditional puts
+version_added: 0.1.0
+description:
+  - The AWS equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
+    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    takeover of a stale lock, re-entry, check mode, release).
+  - The lock is the JSON object C(<prefix><key>.json) in O(bucket). A new lock is a
+    C(PutObject) with C(If-None-Match) set to C(*), and every other write a C(PutObject) with
+    C(If-Match) set to the ETag read. A 412 PreconditionFailed or 409
+    ConditionalRequestConflict means another run wrote first. The module then reads again and
+    decides again, so two runs can never both hold the lock.
+  - Stale detection compares C(renew_time) with this controller's clock.
+  - Runs on the controller (an action plugin). This file only documents it. Needs
+    C(s3:GetObject) and C(s3:PutObject) on the objects under O(prefix).
+author:
+  - irdrive maintainers (@irdrive)
+extends_documentation_fragment:
+  - irdrive.ops.aws_conn
+options:
+  key:
+    description: What is locked, for example the account and service a runbook changes.
+    type: str
+    required: true
+  bucket:
+    description: The bucket that holds the lock objects.
+    type: str
+    required: true
+  prefix:
+    description: Prefix of the lock objects' keys.
+    type: str
+    default: irdrive-locks/
+  state:
+    description: V(acquired) takes the lock (waiting for it), V(released) gives it up.
+    type: str
+    choices: [acquired, released]
+    default: acquired
+  holder:
+    description:
+      - Who holds the lock. Defaults as in M(irdrive.ops.target_lock) (the irdrive run or AWX
+        job, then C(user@host:pid) of ansible-playbook).
+      - To release, pass the RV(holder) that the acquiring task returned.
+    type: str
+  duration:
+    description:
+      - Seconds the lock is valid without renewal. Set it to the run's deadline. A lock left
+        by a killed run is taken over after this long.
+    type: int
+    default: 600
+  wait:
+    description: Seconds to wait for a lock that another run holds before failing. Use V(0) to refuse at once.
+    type: float
+    default: 30.0
+attributes:
+  check_mode:
+    description: Reads the object and says what a run would do. Writes nothing and never waits.
+    support: full
+  diff_mode:
+    description: No diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Lock the payments account's WAF before the first write
+  irdrive.ops.s3_lock:
+    key: waf-payments
+    bucket: ops-locks
+  register: waf_lock
+
+- name: Give the lock up (in the role's always section)
+  irdrive.ops.s3_lock:
+    state: released
+    key: waf-payments
+    bucket: ops-locks
+    holder: "{{ waf_lock.holder }}"
+  when: waf_lock.state | default('') == 'acquired'
+"""
+
+RETURN = r"""
+state:
+  description: >-
+    V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
+    (release of a lock this run does not hold), V(not_released) (the release failed), and in
+    check mode V(would_acquire) or
+    V(would_wait).
+  returned: success
+  type: str
+  sample: acquired
+written:
+  description: >-
+    Whether the task wrote the object. The task never reports C(changed): the lock is the run's
+    bookkeeping, not a change to the target, and a run with nothing to do reports changed=0.
+  returned: success
+  type: bool
+holder:
+  description: The holder identity this task used.
+  returned: always
+  type: str
+  sample: "root@ops1:41822"
+lock:
+  description: The object, as C(s3://<bucket>/<key>).
+  returned: success
+  type: str
+  sample: "s3://ops-locks/irdrive-locks/payments.json"
+reentered:
+  description: Whether this run already held the lock.
+  returned: success
+  type: bool
+lease:
+  description: The object after the task (or as read, in check mode).
+  returned: success, when the object exists
+  type: dict
+  sample:
+    holder: "root@ops1:41822"
+    duration: 600
+    acquire_time: "2026-12-01T20:01:02.000123Z"
+    renew_time: "2026-12-01T20:01:02.000123Z"
+    transitions: 3
+took_over:
+  description: The stale lock that was taken over, or would be taken over in check mode.
+  returned: when a stale lock was taken over
+  type: dict
+waited:
+  description: Seconds spent waiting for the lock.
+  returned: success
+  type: float
+conflicts:
+  description: How many conditioned writes lost a race and were decided again.
+  returned: success
+  type: int
+held_by:
+  description: The holder that kept the lock for the whole wait.
+  returned: failure, when locked
+  type: str
+since:
+  description: When the holder that kept the lock took it.
+  returned: failure, when locked
+  type: str
+error_kind:
+  description: V(locked) when another run held the lock for the whole wait.
+  returned: failure
+  type: str
+  sample: locked
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.irdrive.ops.plugins.action.s3_lock import ARGUMENT_SPEC
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="irdrive.ops.s3_lock runs as an action plugin on the controller")
+
+
+if __name__ == "__main__":
+    main()
