@@ -36,6 +36,10 @@ API_ADDRESS = "192.0.2.10"  # documentation range: moto data only, never contact
 WAF_BLOCKED_SAMPLE = "203.0.113.66/32"  # documentation range
 VPC_CIDR = "10.0.0.0/16"
 EVIDENCE_BUCKET = "platform-evidence"
+# The runbooks' AWS target locks (irdrive.ops.s3_lock): objects under LOCK_PREFIX, which the
+# journal marks lock: true like Lease writes.
+LOCK_BUCKET = "platform-irdrive-locks"
+LOCK_PREFIX = "irdrive-locks/"
 IAM_USER = "platform-deployer"
 SECRET_NAMES = ("platform/db-password", "platform/ccbill-api-key", "platform/segpay-api-key")
 
@@ -318,11 +322,14 @@ def _seed_secrets_s3_iam(endpoint: str, db_secret: dict[str, Any]) -> dict[str, 
         },
     )
 
+    s3.create_bucket(Bucket=LOCK_BUCKET)
+
     iam = client(endpoint, "iam", lab=True)
     iam.create_user(UserName=IAM_USER)
     key = iam.create_access_key(UserName=IAM_USER)["AccessKey"]
     return {
         "secrets": {name: arns[name] for name in SECRET_NAMES},
         "bucket": EVIDENCE_BUCKET,
+        "lock_bucket": LOCK_BUCKET,
         "iam_user": {"name": IAM_USER, "access_key_id": key["AccessKeyId"]},
     }

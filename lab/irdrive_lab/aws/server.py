@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from irdrive_lab.aws.aws import LAB_HEADER, REGION, resources_file, seed
+from irdrive_lab.aws.aws import (
+    LAB_HEADER,
+    LOCK_BUCKET,
+    LOCK_PREFIX,
+    REGION,
+    resources_file,
+    seed,
+)
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.credentials import app_secret
 from irdrive_lab.control.journal import Journal
@@ -108,6 +115,11 @@ def _s3_action(method: str, path: str, query: dict[str, list[str]]) -> str:
     return f"{method} {path}"
 
 
+def is_lock_write(service: str | None, path: str) -> bool:
+    """A write of a run's lock object (irdrive.ops.s3_lock): bookkeeping, marked like a Lease's."""
+    return service == "s3" and path.lstrip("/").startswith(f"{LOCK_BUCKET}/{LOCK_PREFIX}")
+
+
 def is_dry_run(body: bytes, environ: dict[str, Any]) -> bool:
     """EC2 calls with ``DryRun=true`` write nothing; the journal marks them."""
     params = parse_qs(environ.get("QUERY_STRING", ""))
@@ -179,6 +191,7 @@ class JournalMiddleware:
             action=action,
             service=service,
             dry_run=True if is_dry_run(body, environ) else None,
+            lock=True if is_lock_write(service, path) else None,
         )
 
 

@@ -99,8 +99,13 @@ def _collect_hosts(journal: Any, state: dict[str, Any], cursor: dict[str, Any], 
         return 0
     written = 0
     for name, snap in snaps.items():
+        # The runs' lock files (irdrive.ops.host_lock) are their bookkeeping: marked lock: true.
+        locks = str((hosts[name].get("paths") or {}).get("locks") or "")
+        root = str(hosts[name].get("root") or "")
+        lock_dir = "/" + os.path.relpath(locks, root) + "/" if locks and root else None
         for change, key, digest in diff(previous.get(name, {}), snap):
             kind, _, what = key.partition(" ")
+            lock = bool(lock_dir) and kind == "file" and what.startswith(str(lock_dir))
             journal.record(
                 source,
                 kind.upper(),
@@ -110,6 +115,7 @@ def _collect_hosts(journal: Any, state: dict[str, Any], cursor: dict[str, Any], 
                 host=name,
                 change=change,
                 digest=digest,
+                lock=True if lock else None,
             )
             written += 1
     return written

@@ -56,6 +56,8 @@ def host_paths(cfg: LabConfig, host: str) -> dict[str, str]:
         "nginx_conf": root / "etc/nginx/nginx.conf",
         "nginx_conf_dir": root / "etc/nginx/conf.d",
         "nginx_deny_include": root / "etc/nginx/conf.d/irdrive-deny.conf",
+        # irdrive.ops.host_lock's lock files (the journal marks their writes lock: true)
+        "locks": root / "var/lib/irdrive/locks",
         "storage": root
         / {"web": "var/www/uploads", "db": "var/lib/postgresql"}.get(host, "var/lib/videos"),
     }

@@ -35,6 +35,7 @@ from typing import Any
 from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import call as aws_call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
+    InvalidInputError,
     IrdriveOpsError,
     NotFoundError,
 )
@@ -324,7 +325,15 @@ class S3LockBackend:
     def read(self) -> LockRecord | None:
         try:
             got = self._call("get_object", Bucket=self.bucket, Key=self.object_key)
-        except NotFoundError:
+        except NotFoundError as error:
+            if error.details.get("aws_error") == "NoSuchBucket":
+                # Never "free": a lock that cannot be written must not look takeable.
+                raise InvalidInputError(
+                    f"lock bucket {self.bucket!r} does not exist: create it (private, no "
+                    "versioning needed) or point irdrive_lock_bucket at an existing one; "
+                    "nothing was changed",
+                    aws_error="NoSuchBucket",
+                ) from error
             return None
         try:
             data = json.loads(got["Body"].read())
