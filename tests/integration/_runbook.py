@@ -64,7 +64,8 @@ def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
     """Every write to the platform since ``mark``: Kubernetes, AWS, platform, and PostgreSQL
     statements and host changes (nftables objects, the hosts' files), which the read folds in
     (irdrive_lab.control.collect). Dry runs, the lab's own calls and the runs' locks (Lease
-    writes, see :func:`lock_writes_since`) are left out."""
+    writes, lock rows, S3 lock objects and host lock files, see :func:`lock_writes_since`) are
+    left out."""
     return [
         e
         for e in Journal(Path(lab["journal"])).since(mark)
@@ -75,7 +76,8 @@ def writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
 
 
 def lock_writes_since(lab: dict[str, Any], mark: int) -> list[dict[str, Any]]:
-    """The runs' lock writes (Lease POST/PUT) since ``mark``."""
+    """The runs' lock writes since ``mark``: Lease POST/PUT (kubernetes), irdrive_locks rows
+    (postgres), S3 lock objects (aws) and host lock files (host), all journaled lock: true."""
     return [e for e in Journal(Path(lab["journal"])).since(mark) if e.get("lock")]
 
 

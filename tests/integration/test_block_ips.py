@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import aws_client, changed_tasks, irdrive, run_json, writes_since
+from _runbook import (
+    aws_client,
+    changed_tasks,
+    irdrive,
+    lock_writes_since,
+    run_json,
+    writes_since,
+)
 
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.faults import faults
@@ -100,14 +107,41 @@ def custom_stats(report: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("no playbook_on_stats event")
 
 
+def assert_locks_taken_and_released(lab: dict[str, Any], mark: int, hosts: list[str]) -> None:
+    """The run took and gave back the Lease, the AWS lock object and each host's lock file.
+
+    Each lock write is journaled lock: true (so writes_since leaves it out), and no lock is
+    left held: the S3 object and the lock files name no holder.
+    """
+    locks = lock_writes_since(lab, mark)
+    bucket = lab["parts"]["aws"]["resources"]["lock_bucket"]
+    s3_key = "irdrive-locks/aws-blocklist.json"
+    assert [(e["source"], e["action"]) for e in locks if e["source"] == "aws"] == [
+        ("aws", "PutObject"),
+        ("aws", "PutObject"),
+    ]
+    assert {e["path"] for e in locks if e["source"] == "aws"} == {f"/{bucket}/{s3_key}"}
+    assert {e["source"] for e in locks} == {"kubernetes", "aws", "host"}
+    host_files = {e["path"] for e in locks if e["source"] == "host"}
+    assert {f"{h}:/var/lib/irdrive/locks/{h}.json" for h in hosts} <= host_files
+    assert not [e for e in writes_since(lab, mark) if "irdrive/locks" in e["path"]]
+    held = json.loads(aws_client(lab, "s3").get_object(Bucket=bucket, Key=s3_key)["Body"].read())
+    assert held["holder"] == "" and held["transitions"] == 0
+    for host in hosts:
+        lock_dir = Path(lab["parts"]["hosts"][host]["paths"]["locks"])
+        assert json.loads((lock_dir / f"{host}.json").read_text())["holder"] == "", host
+
+
 def test_block_verified_everywhere_idempotent_then_unblock(
     intrusion: dict[str, Any], lab_env: dict[str, str]
 ) -> None:
     lab = intrusion
     hosts = sorted(lab["parts"]["hosts"])
     addresses = ",".join([*faults.INTRUSION_IPS, "203.0.113.66"])
+    mark = Journal(Path(lab["journal"])).mark()
     rc, report = run_json(lab_env, "block-ips", "-e", f"addresses={addresses}")
     assert rc == 0, report
+    assert_locks_taken_and_released(lab, mark, hosts)
     wanted = sorted([*INTRUSION, SEEDED])
     assert waf_addresses(lab) == wanted
     denies = nacl_denies(lab)
@@ -180,6 +214,7 @@ def test_check_mode_writes_nothing(
     assert "Update the network ACL deny entries" in changed
     assert "Update the host's nftables sets and nginx deny include" in changed
     assert writes_since(lab, mark) == []
+    assert lock_writes_since(lab, mark) == []  # nor any lock: check mode only reads them
     assert snapshot(lab) == before
 
 

@@ -9,7 +9,15 @@ from typing import Any
 
 import psycopg2
 import pytest
-from _runbook import changed_tasks, crashlooping_pods, http_json, irdrive, run_json, writes_since
+from _runbook import (
+    changed_tasks,
+    crashlooping_pods,
+    http_json,
+    irdrive,
+    lock_writes_since,
+    run_json,
+    writes_since,
+)
 from helpers import wait_until
 
 from irdrive_lab.control.journal import Journal
@@ -182,10 +190,23 @@ def test_db_down_is_restarted_and_verified(
     assert rc == 3, refused  # unreachable and no restart asked for
     assert changed_tasks(refused) == []
 
-    # The restart runs the db host's service command (the lab's irdrive-postgresql script).
+    # The restart runs the db host's service command (the lab's irdrive-postgresql script),
+    # under the db host's lock file, taken and given back (journaled lock: true).
+    mark = _mark(clean_lab)
     rc, report = run_json(lab_env, "db", "-e", "restart=true")
     assert rc == 0, report
     assert "Restart the database service on its host" in changed_tasks(report)
+    names = [t["task"] for t in report["tasks"] if t["status"] != "skipped"]
+    restart = names.index("Restart the database service on its host")
+    assert names[restart - 1 : restart + 2] == [
+        "Lock the database host (one remediation at a time)",
+        "Restart the database service on its host",
+        "Release the database host's lock",
+    ]
+    host_locks = [e["path"] for e in lock_writes_since(clean_lab, mark) if e["source"] == "host"]
+    assert host_locks == ["db:/var/lib/irdrive/locks/db.json"] * len(host_locks) and host_locks
+    lock_file = Path(clean_lab["parts"]["hosts"]["db"]["paths"]["locks"]) / "db.json"
+    assert json.loads(lock_file.read_text())["holder"] == ""
     assert any(
         v["task"] == "Verify the restarted database accepts connections" for v in report["verified"]
     )

@@ -44,6 +44,14 @@ def test_db_takes_and_releases_the_row_and_refuses_a_live_holder(
     assert _sql(clean_lab, "SELECT key, holder, version FROM irdrive_locks") == [
         ("platform", "", 2)
     ]
+    # The locks span the whole runbook (one play): given back after its last write and check.
+    names = [t["task"] for t in report["tasks"]]
+    for task in (
+        "Terminate sessions stuck idle in a transaction",
+        "Verify the database answers after the changes",
+    ):
+        assert names.index(task) < names.index("Release the database's lock row"), names
+    assert names.index("Release the database's lock row") < names.index("Release the target's lock")
     pg_locks = [e for e in lock_writes_since(clean_lab, mark) if e["source"] == "postgres"]
     assert [e["path"] for e in pg_locks] == ["INSERT", "UPDATE"]
     assert not [e for e in writes_since(clean_lab, mark) if e["source"] == "postgres"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -98,3 +101,36 @@ def test_writes_at_an_old_etag_or_over_an_existing_lock_are_conflicts(s3: Any) -
     with pytest.raises(ConflictError):
         backend.replace(LockRecord("me", 600, 1.0, 2.0, version=mine.version))  # If-Match
     assert on_s3(s3)["holder"] == "rival"
+
+
+def test_a_missing_bucket_is_bad_input_naming_it_never_a_free_lock(s3: Any) -> None:
+    for check in (True, False):
+        result = lock(check=check, bucket="no-such-bucket")
+        assert result["failed"] and result["error_kind"] == "invalid_input", result
+        assert "lock bucket 'no-such-bucket' does not exist" in result["msg"]
+    assert s3.list_objects_v2(Bucket="ops-locks").get("KeyCount") == 0
+
+
+def test_a_create_race_rereads_and_refuses_the_winner_naming_it_and_since_when(s3: Any) -> None:
+    """Another run creates the object between this run's read and its If-None-Match put."""
+    real_read = S3LockBackend.read
+    reads: list[int] = []
+
+    def read_then_rival_wins(self: S3LockBackend) -> LockRecord | None:
+        got = real_read(self)
+        if not reads:
+            rival = {"holder": "AWX job 7", "duration": 600, "transitions": 0}
+            now = time.time()
+            rival.update(acquire_time=now, renew_time=now)
+            s3.put_object(Bucket="ops-locks", Key=OBJECT, Body=json.dumps(rival).encode())
+        reads.append(1)
+        return got
+
+    with mock.patch.object(S3LockBackend, "read", read_then_rival_wins):
+        refused = lock(holder="this run")
+    assert len(reads) == 2  # the lost If-None-Match: * made it read again
+    assert refused["failed"] and refused["error_kind"] == "locked"
+    assert refused["held_by"] == "AWX job 7"
+    since = datetime.fromisoformat(refused["since"].replace("Z", "+00:00")).timestamp()
+    assert abs(since - time.time()) < 60 and f"(since {refused['since']})" in refused["msg"]
+    assert on_s3(s3)["holder"] == "AWX job 7"

@@ -97,3 +97,21 @@ def test_snapshot_diff_names_each_change() -> None:
         ("added", "file /new", "sha256:e"),
         ("changed", "nft set inet t s", "sha256:d"),
     ]
+
+
+def test_a_hosts_lock_files_are_marked_lock_and_its_other_files_are_not(tmp_path: Path) -> None:
+    journal, root, _ = _lab(tmp_path)
+    state = json.loads((tmp_path / "lab.json").read_text())
+    state["hosts"]["web"]["paths"] = {"locks": str(root / "var/lib/irdrive/locks")}
+    (tmp_path / "lab.json").write_text(json.dumps(state))
+    mark = journal.mark()
+    (root / "var/lib/irdrive/locks").mkdir(parents=True)
+    (root / "var/lib/irdrive/locks/web.json").write_text('{"holder": "run 1"}')
+    (root / "var/lib/irdrive/locks-not.json").write_text("{}")  # beside the folder: a write
+    (root / "etc/nginx/conf.d/irdrive-deny.conf").write_text("deny 203.0.113.7;\n")
+    marked = {e["path"]: e.get("lock", False) for e in journal.since(mark)}
+    assert marked == {
+        "web:/var/lib/irdrive/locks/web.json": True,
+        "web:/var/lib/irdrive/locks-not.json": False,
+        "web:/etc/nginx/conf.d/irdrive-deny.conf": False,
+    }
