@@ -30,7 +30,9 @@ options:
     type: str
     required: true
   directory:
-    description: Directory of the lock files on the host (created, mode 0700, when missing).
+    description:
+      - Directory of the lock files on the host (created, mode 0700, when missing). The roles
+        pass the inventory variable C(irdrive_host_lock_dir) when it is set.
     type: path
     default: /var/lib/irdrive/locks
   state:

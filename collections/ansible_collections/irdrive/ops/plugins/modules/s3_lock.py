@@ -30,7 +30,11 @@ options:
     type: str
     required: true
   bucket:
-    description: The bucket that holds the lock objects.
+    description:
+      - The bucket that holds the lock objects (private; versioning not needed). The roles pass
+        the inventory variable C(irdrive_lock_bucket) and skip this lock when it is unset.
+      - A bucket that does not exist fails with RV(error_kind=invalid_input), in check mode too,
+        and is never read as a free lock.
     type: str
     required: true
   prefix:
@@ -144,7 +148,9 @@ since:
   returned: failure, when locked
   type: str
 error_kind:
-  description: V(locked) when another run held the lock for the whole wait.
+  description: >-
+    V(locked) when another run held the lock for the whole wait, V(invalid_input) when the
+    bucket does not exist.
   returned: failure
   type: str
   sample: locked

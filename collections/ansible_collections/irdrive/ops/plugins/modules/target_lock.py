@@ -34,8 +34,10 @@ description:
     does not fail the task. It warns and returns RV(state=not_released). The lock is then
     taken over once stale.
   - M(irdrive.ops.pg_lock) keeps the same lock as a row in a PostgreSQL database, and
-    M(irdrive.ops.host_lock) as a file on a host, M(irdrive.ops.s3_lock) as an S3 object.
-    See the README, "One remediation per target".
+    M(irdrive.ops.host_lock) as a file on a host, M(irdrive.ops.s3_lock) as an S3 object,
+    one module per backend, each with only the connection options it needs. The roles take
+    them after this Lease and release them before it. See the README, "One remediation per
+    target".
   - Runs on the controller (an action plugin), so a lock costs a few API calls and no module
     round trip. This file only documents it.
   - Needs C(get), C(create) and C(update) on C(leases.coordination.k8s.io) in O(namespace).
