@@ -157,7 +157,10 @@ def _seed_storage(host: str, storage: Path) -> None:
 
 
 def reseed_host(host: str, paths: dict[str, str]) -> None:
-    """Write the seeded access log and storage of ``host`` and empty its nginx conf.d."""
+    """Write the seeded access log and storage of ``host``, empty its nginx conf.d, and drop the
+    runs' lock files (a reset frees every lock, as it drops the cluster's Leases)."""
+    if paths.get("locks"):
+        shutil.rmtree(paths["locks"], ignore_errors=True)
     access = Path(paths["access_log"])
     access.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(access, seeded_access_log(host))
