@@ -365,6 +365,11 @@ CASES: list[Case] = [
         *("run", "cdn-failover", "-e", "zone_id=ZNOSUCHZONE2", "--check"),
         words=("hosted zone", "ZNOSUCHZONE2", "does not exist"),
     ),
+    role(
+        "cdn-unknown-origin-deployment",
+        *("run", "cdn-failover", "-e", "origin_replicas={nosuch-origin: 2}"),
+        words=("unknown origin deployment", "nosuch-origin"),
+    ),
     role("cdn-negative-ttl", "run", "cdn-failover", "-e", "ttl=-1", words=("ttl", "-1")),
     role(
         "kill-switch-unknown-name",
