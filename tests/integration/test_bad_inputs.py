@@ -297,6 +297,17 @@ CASES: list[Case] = [
         words=("2 networks", "at most 1"),
     ),
     role(
+        "block-unknown-waf-ip-set",
+        *("run", "block-ips", "-e", f"addresses={IP}"),
+        *("-e", "waf_ip_set={name: nosuch-ip-set, scope: REGIONAL}"),
+        words=("WAF IP set", "nosuch-ip-set", "does not exist"),
+    ),
+    role(
+        "block-unknown-nacl",
+        *("run", "block-ips", "-e", f"addresses={IP}", "-e", "nacl_id=acl-0nosuch0nacl0"),
+        words=("network ACL", "acl-0nosuch0nacl0", "does not exist"),
+    ),
+    role(
         "breach-blocks-everything",
         *("run", "security-breach", "-e", "incident_id=INC-9", "-e", "ips=0.0.0.0/0"),
         words=("0.0.0.0/0",),
@@ -331,7 +342,13 @@ CASES: list[Case] = [
         "rotate-unknown-secret",
         *("run", "rotate-secrets", "-e", "rotation_id=R-nosuch", "-e", "targets=secretsmanager"),
         *("-e", "api_key_secrets=platform/nosuch-key"),
-        words=("platform/nosuch-key",),
+        words=("Secrets Manager secret", "platform/nosuch-key", "does not exist"),
+    ),
+    role(
+        "rotate-unknown-k8s-secret",
+        *("run", "rotate-secrets", "-e", "rotation_id=R-nosuch-k8s", "-e", "targets=k8s"),
+        *("-e", "k8s_secrets=[{name: nosuch-secret, generate: [token]}]"),
+        words=("Kubernetes Secret", "nosuch-secret", "does not exist"),
     ),
     role(
         "rotate-malformed-rotation-id",
@@ -341,7 +358,17 @@ CASES: list[Case] = [
     role(
         "cdn-unknown-zone",
         *("run", "cdn-failover", "-e", "zone_id=ZNOSUCHZONE"),
-        words=("ZNOSUCHZONE",),
+        words=("hosted zone", "ZNOSUCHZONE", "does not exist"),
+    ),
+    role(
+        "cdn-unknown-zone-check-mode",
+        *("run", "cdn-failover", "-e", "zone_id=ZNOSUCHZONE2", "--check"),
+        words=("hosted zone", "ZNOSUCHZONE2", "does not exist"),
+    ),
+    role(
+        "cdn-unknown-origin-deployment",
+        *("run", "cdn-failover", "-e", "origin_replicas={nosuch-origin: 2}"),
+        words=("unknown origin deployment", "nosuch-origin"),
     ),
     role("cdn-negative-ttl", "run", "cdn-failover", "-e", "ttl=-1", words=("ttl", "-1")),
     role(
@@ -374,8 +401,14 @@ CASES: list[Case] = [
     role(
         "db-wrong-maintenance-password",
         *("run", "db", "-e", "analyze=true", "-e", "@{tmp}/secrets.yml"),
-        words=("password",),
+        words=("maintenance login", "maintenance_login_password"),
         files={"secrets.yml": "maintenance_login_password: certainly-not-the-password\n"},
+    ),
+    role(
+        "db-wrong-maintenance-password-check-mode",
+        *("run", "db", "-e", "analyze=true", "-e", "@{tmp}/secrets.yml", "--check"),
+        words=("maintenance login", "maintenance_login_password"),
+        files={"secrets.yml": "maintenance_login_password: not-the-password-either\n"},
     ),
     role(
         "diagnose-zero-log-window",
@@ -572,14 +605,10 @@ def _error_lines(case: Case, outcome: Outcome) -> list[str]:
     return [line for line in (outcome.stdout + outcome.stderr).splitlines() if line.strip()]
 
 
-# Known gaps of issue 9 item 1 (the preflight does not yet read these targets or logins): the
-# run fails with exit 1 at the first read of the missing thing, after the lock. Strict: once a
-# preflight refuses them, the test passes unexpectedly and this list must shrink.
-KNOWN_GAPS = {
-    "rotate-unknown-secret": "rotate-secrets' preflight does not read the Secrets Manager secrets",
-    "cdn-unknown-zone": "cdn-failover's preflight does not read the hosted zone",
-    "db-wrong-maintenance-password": "db's preflight does not prove the maintenance login",
-}
+# Known gaps of issue 9 item 1 (a preflight that does not yet read a target or login it
+# depends on): strict xfails, so a gap closed makes its test pass unexpectedly and the entry
+# must go.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ CASES = [
         "Check the storage input",
         'storage_tmp_min_age must be an age of at least one minute such as 30m, 1h or 2d (got "1s")',
     ),
+    (["diagnose", "-e", "usage_threshold=0"], "Check the diagnose runbook's input", "threshold 0"),
 ]
 
 
@@ -51,6 +52,9 @@ def test_role_check_is_bad_input_exit_2_with_zero_writes(
     assert rc == 2, failures(report)
     failed = [t for t in report["tasks"] if t["status"] == "failed"]
     assert [t["task"] for t in failed] == [task], failures(report)
+    # The refusal's kind is in the task's own result (AWX and ansible-playbook see it too).
+    assert failed[0]["action"] == "irdrive.ops.preflight", failed[0]
+    assert failed[0]["error_kind"] == "invalid_input", failed[0]
     assert message in failed[0]["msg"]
     assert changed_tasks(report) == []
     assert writes_since(lab, mark) == []

@@ -173,6 +173,10 @@ def test_failover_decision(
         assert (decision["edge"], decision["target"]) == ("backup", BACKUP)
     else:
         assert "target" not in decision
+    if action == "refuse":
+        # Only a name that does not exist is bad input; the platform's state is a refusal.
+        unknown = reason.startswith("unknown origin deployment")
+        assert decision["kind"] == ("invalid_input" if unknown else "refused")
 
 
 FAILBACK_CASES = [

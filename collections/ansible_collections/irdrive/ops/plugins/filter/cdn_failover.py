@@ -136,7 +136,8 @@ def _decide(
     if failover and missing:
         return _refuse(
             f"unknown origin deployment(s) {', '.join(missing)} in namespace "
-            f"{cfg['namespace']} (known: {', '.join(known)}); nothing was changed"
+            f"{cfg['namespace']} (known: {', '.join(known)}); nothing was changed",
+            kind="invalid_input",
         )
     if not failover and not primary:
         return _refuse(
@@ -198,8 +199,10 @@ def _decide(
     )
 
 
-def _refuse(reason: str) -> dict[str, Any]:
-    return {"action": "refuse", "reason": reason}
+def _refuse(reason: str, kind: str = "refused") -> dict[str, Any]:
+    """``kind`` invalid_input: the request named something that does not exist (bad input);
+    refused: the platform's state does not allow the change."""
+    return {"action": "refuse", "reason": reason, "kind": kind}
 
 
 def _switch(action: str, reason: str, edge: str, target: str) -> dict[str, Any]:
