@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _runbook import aws_client, changed_tasks, http_json, irdrive, run_json, writes_since
+from _runbook import (
+    aws_client,
+    changed_tasks,
+    http_json,
+    irdrive,
+    lock_writes_since,
+    run_json,
+    writes_since,
+)
 from helpers import wait_until
 from kubernetes import client, config
 
@@ -182,6 +190,45 @@ def test_streaming_outage_check_then_cleans_storage_and_is_green(
     assert rc == 0, again
     assert changed_tasks(again) == [] and writes_since(lab, start) == []
     assert [name for name, _ in video_tmp_files(lab)] == fresh_before
+
+
+def test_streaming_outage_scales_a_down_origin_under_the_lock(
+    fresh_lab: dict[str, Any], lab_env: dict[str, str], apps: client.AppsV1Api
+) -> None:
+    """An origin issue alone (the CDN up): the origin is scaled under the target's Lease, which
+    is given back; nothing else changes."""
+    lab = fresh_lab
+    platform = lab["endpoints"]["platform"]
+    apps.patch_namespaced_deployment_scale(
+        "streaming-service", "platform", {"spec": {"replicas": 0}}
+    )
+    wait_until(
+        lambda: (
+            not http_json(f"{platform}/streaming/health")[1]["checks"]["streaming-service"]["ok"]
+        ),
+        timeout=30,
+        what="streaming-service to have no ready pod",
+    )
+    start = mark(lab)
+    rc, report = run_json(lab_env, "streaming-outage")
+    assert rc == 0, report.get("errors")
+    assert changed_tasks(report) == [
+        "Scale the origin deployments and wait until their pods are ready"
+    ]
+    # The prior state it replaced, recorded for the report (and undo).
+    recorded = {c["target"]: c for c in report["recorded"]["irdrive_changes"]}
+    origin = recorded["deployment/platform/streaming-service"]
+    assert origin["before"] == {"replicas": 0} and origin["after"] == {"replicas": 10}
+    locks = lock_writes_since(lab, start)
+    assert locks and all(e["source"] == "kubernetes" for e in locks), locks
+    lease = client.CoordinationV1Api(
+        config.new_client_from_config(config_file=lab["kubeconfig"])
+    ).read_namespaced_lease("irdrive-lock-platform", "platform")
+    assert not lease.spec.holder_identity  # given back
+    assert (
+        apps.read_namespaced_deployment_scale("streaming-service", "platform").spec.replicas == 10
+    )
+    assert http_json(f"{platform}/streaming/health")[0] == 200
 
 
 BAD_INPUT = [
