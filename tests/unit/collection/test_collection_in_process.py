@@ -141,3 +141,36 @@ def test_preload_imports_only_the_collections_in_process_modules() -> None:
     assert name not in sys.modules and host_side not in sys.modules
     in_process.preload("irdrive.ops.pg_health")
     assert name in sys.modules
+
+
+class EchoTemplar:
+    def template(self, value: Any) -> Any:
+        return value
+
+
+@pytest.mark.parametrize(
+    ("connection", "transport", "become", "async_val", "switch", "expected"),
+    [
+        pytest.param("ansible.builtin.local", "local", False, 0, None, True, id="localhost"),
+        pytest.param("local", "local", False, 0, "true", True, id="short-name"),
+        pytest.param("ansible.builtin.ssh", "ssh", False, 0, None, False, id="ssh"),
+        pytest.param("ansible.builtin.local", "local", True, 0, None, False, id="become"),
+        pytest.param("ansible.builtin.local", "local", False, 30, None, False, id="async"),
+        pytest.param("ansible.builtin.local", "local", False, 0, False, False, id="switched-off"),
+        pytest.param(
+            "ansible.builtin.local", "local", False, 0, "no", False, id="switched-off-str"
+        ),
+    ],
+)
+def test_in_process_only_on_the_controller_as_its_user_and_when_not_switched_off(
+    connection: str, transport: str, become: bool, async_val: int, switch: Any, expected: bool
+) -> None:
+    action = in_process.InProcessModuleAction(
+        task=types.SimpleNamespace(async_val=async_val),  # type: ignore[arg-type]
+        connection=types.SimpleNamespace(_load_name=connection, transport=transport),  # type: ignore[arg-type]
+        play_context=types.SimpleNamespace(become=become),  # type: ignore[arg-type]
+        loader=None,  # type: ignore[arg-type]
+        templar=EchoTemplar(),  # type: ignore[arg-type]
+    )
+    task_vars = {} if switch is None else {in_process.SWITCH_VAR: switch}
+    assert action.runs_in_process(task_vars) is expected
