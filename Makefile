@@ -17,7 +17,7 @@ help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
 	@echo "make test   lint + unit + integration tests (starts and stops its own lab)"
 	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile)"
-	@echo "make bench  benchmark payments-failover vs a shell script vs direct API calls"
+	@echo "make bench  benchmark payments-failover vs a shell script vs direct API calls; an API step vs debug"
 
 install: $(STAMP) system-deps
 
@@ -70,6 +70,7 @@ test: install
 
 bench: install
 	$(PY) bench/payments_failover.py
+	$(PY) bench/api_step.py
 
 clean:
 	-$(BIN)/irdrive lab down

@@ -12,6 +12,7 @@ from typing import Any
 from ansible.executor.play_iterator import IteratingStates
 from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
 from ansible.utils.display import Display
+from ansible_collections.irdrive.ops.plugins.plugin_utils.in_process import preload
 
 DOCUMENTATION = r"""
 name: safe_linear
@@ -27,6 +28,9 @@ description:
   - A second signal stops at once, as ansible-core does without this strategy (running
     workers and their process groups are signalled).
   - On SIGHUP the controlling terminal is gone; further output goes to /dev/null.
+  - Before it queues a task of one of the collection's API modules it imports the module in
+    the ansible-playbook process, so the task's worker (forked from it) inherits the module and
+    its libraries instead of importing them on every task.
   - Works the same under AWX, ansible-runner and plain ansible-playbook. Select it in
     ansible.cfg (C(strategy = irdrive.ops.safe_linear)) or with C(strategy:) on a play.
 version_added: "1.0.0"
@@ -137,6 +141,7 @@ class StrategyModule(LinearStrategyModule):
         name = stop_signal_name()
         if name is not None and not in_cleanup(self._iterator_state(host)):
             task = stopped_task(task, f"stopped by {name}")
+        preload(getattr(task, "resolved_action", None))
         super()._queue_task(host, task, task_vars, play_context)
 
     def run(self, iterator: Any, play_context: Any) -> Any:
