@@ -65,6 +65,7 @@ MODULES = frozenset(
         "scale",
         "secretsmanager_rotate",
         "session_revoke",
+        "targets_present",
         "waf_ip_set",
     )
 )
