@@ -24,6 +24,8 @@ author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
   - irdrive.ops.aws_conn
+  - irdrive.ops.lock
+  - irdrive.ops.lock.backend
 options:
   key:
     description: What is locked, for example the account and service a runbook changes.
@@ -41,34 +43,10 @@ options:
     description: Prefix of the lock objects' keys.
     type: str
     default: irdrive-locks/
-  state:
-    description: V(acquired) takes the lock (waiting for it), V(released) gives it up.
-    type: str
-    choices: [acquired, released]
-    default: acquired
-  holder:
-    description:
-      - Who holds the lock. Defaults as in M(irdrive.ops.target_lock) (the irdrive run or AWX
-        job, then C(user@host:pid) of ansible-playbook).
-      - To release, pass the RV(holder) that the acquiring task returned.
-    type: str
-  duration:
-    description:
-      - Seconds the lock is valid without renewal. Set it to the run's deadline. A lock left
-        by a killed run is taken over after this long.
-    type: int
-    default: 600
-  wait:
-    description: Seconds to wait for a lock that another run holds before failing. Use V(0) to refuse at once.
-    type: float
-    default: 30.0
 attributes:
   check_mode:
     description: Reads the object and says what a run would do. Writes nothing and never waits.
     support: full
-  diff_mode:
-    description: No diff.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -88,35 +66,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-state:
-  description: >-
-    V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
-    (release of a lock this run does not hold), V(not_released) (the release failed), and in
-    check mode V(would_acquire) or
-    V(would_wait).
-  returned: success
-  type: str
-  sample: acquired
+extends_documentation_fragment: irdrive.ops.lock
 written:
   description: >-
     Whether the task wrote the object. The task never reports C(changed): the lock is the run's
     bookkeeping, not a change to the target, and a run with nothing to do reports changed=0.
   returned: success
   type: bool
-holder:
-  description: The holder identity this task used.
-  returned: always
-  type: str
-  sample: "root@ops1:41822"
 lock:
   description: The object, as C(s3://<bucket>/<key>).
   returned: success
   type: str
   sample: "s3://ops-locks/irdrive-locks/payments.json"
-reentered:
-  description: Whether this run already held the lock.
-  returned: success
-  type: bool
 lease:
   description: The object after the task (or as read, in check mode).
   returned: success, when the object exists
@@ -127,26 +88,6 @@ lease:
     acquire_time: "2026-12-01T20:01:02.000123Z"
     renew_time: "2026-12-01T20:01:02.000123Z"
     transitions: 3
-took_over:
-  description: The stale lock that was taken over, or would be taken over in check mode.
-  returned: when a stale lock was taken over
-  type: dict
-waited:
-  description: Seconds spent waiting for the lock.
-  returned: success
-  type: float
-conflicts:
-  description: How many conditioned writes lost a race and were decided again.
-  returned: success
-  type: int
-held_by:
-  description: The holder that kept the lock for the whole wait.
-  returned: failure, when locked
-  type: str
-since:
-  description: When the holder that kept the lock took it.
-  returned: failure, when locked
-  type: str
 error_kind:
   description: >-
     V(locked) when another run held the lock for the whole wait, V(invalid_input) when the

@@ -45,12 +45,8 @@ author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:
   - irdrive.ops.k8s_auth
+  - irdrive.ops.lock
 options:
-  state:
-    description: V(acquired) takes the lock (waiting for it), V(released) gives it up.
-    type: str
-    choices: [acquired, released]
-    default: acquired
   key:
     description:
       - What is locked, for example the namespace a runbook changes. The Lease is
@@ -74,17 +70,10 @@ options:
         run's deadline. A lock left by a killed run is taken over after this long.
     type: int
     default: 600
-  wait:
-    description: Seconds to wait for a lock that another run holds before failing. Use V(0) to refuse at once.
-    type: float
-    default: 30.0
 attributes:
   check_mode:
     description: Reads the Lease and says what a run would do. Writes nothing and never waits.
     support: full
-  diff_mode:
-    description: No diff.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -106,35 +95,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-state:
-  description: >-
-    V(acquired), V(reentered) (already held by this run; renewed), V(released), V(not_held)
-    (release of a lock this run does not hold), V(not_released) (the release failed), and in
-    check mode V(would_acquire) or
-    V(would_wait).
-  returned: success
-  type: str
-  sample: acquired
+extends_documentation_fragment: irdrive.ops.lock
 written:
   description: >-
     Whether the task wrote the Lease. The task never reports C(changed): the lock is the run's
     bookkeeping, not a change to the target, and a run with nothing to do reports changed=0.
   returned: success
   type: bool
-holder:
-  description: The holder identity this task used.
-  returned: always
-  type: str
-  sample: "root@ops1:41822"
 lock:
   description: The Lease, as C(Lease <namespace>/<name>).
   returned: success
   type: str
   sample: Lease platform/irdrive-lock-platform
-reentered:
-  description: Whether this run already held the lock.
-  returned: success
-  type: bool
 lease:
   description: The Lease's spec after the task (or as read, in check mode).
   returned: success, when the Lease exists
@@ -145,26 +117,6 @@ lease:
     acquire_time: "2026-12-01T20:01:02.000123Z"
     renew_time: "2026-12-01T20:01:02.000123Z"
     transitions: 3
-took_over:
-  description: The stale lock that was taken over, or would be taken over in check mode.
-  returned: when a stale lock was taken over
-  type: dict
-waited:
-  description: Seconds spent waiting for the lock.
-  returned: success
-  type: float
-conflicts:
-  description: How many conditioned writes lost a race and were decided again.
-  returned: success
-  type: int
-held_by:
-  description: The holder that kept the lock for the whole wait.
-  returned: failure, when locked
-  type: str
-since:
-  description: When the holder that kept the lock took it.
-  returned: failure, when locked
-  type: str
 error_kind:
   description: V(locked) when another run held the lock for the whole wait.
   returned: failure
