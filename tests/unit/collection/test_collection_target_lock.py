@@ -4,6 +4,7 @@ keeps one, against a fake API with resourceVersion preconditions and injected ra
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -294,3 +295,18 @@ def test_a_failed_release_warns_and_does_not_fail_the_run(
     assert not result.get("failed")
     assert result["state"] == "not_released"
     assert "connection refused" in result["warnings"][0]
+
+
+def test_the_action_holds_as_the_run_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(cls: Any, auth: Any) -> Any:
+        raise IrdriveOpsError("connection refused")
+
+    monkeypatch.setattr(action.K8sClient, "from_auth", classmethod(unreachable))
+    args = {"state": "released", "key": "platform", "namespace": "platform", "holder": None}
+    run = {"irdrive_run_id": "r7"}
+    result = action.run_lock({**args, "duration": 600, "wait": 0.0}, run, False)
+    # ansible-playbook's pid: the parent of the worker the action runs in.
+    assert result["holder"] == default_holder(run, pid=os.getppid())
+    assert result["holder"].startswith("irdrive run r7 (")
+    result = action.run_lock({**args, "holder": "me", "duration": 600, "wait": 0.0}, run, False)
+    assert result["holder"] == "me"

@@ -8,7 +8,6 @@ the lock logic is ``module_utils/target_lock.py``, the row ``module_utils/lock_b
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -20,16 +19,13 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
     PG_TABLE,
     PgLockBackend,
-    run_lock,
+    run_controller_lock,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import PgConnParams, PgSession
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
-    LOCK_ARG_SPEC,
-    default_holder,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    **{name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"},
+    **BACKEND_LOCK_ARG_SPEC,
     "table": {"type": "str", "default": PG_TABLE},
     **POSTGRES_ARG_SPEC,
 }
@@ -39,8 +35,6 @@ def run_pg_lock(
     args: dict[str, Any], task_vars: dict[str, Any], check_mode: bool
 ) -> dict[str, Any]:
     """The task's result for validated ``args``."""
-    # Workers are forked from ansible-playbook: its pid is the same for every task of the run.
-    holder = args["holder"] or default_holder(task_vars, pid=os.getppid())
     sessions: list[PgSession] = []
 
     def row() -> PgLockBackend:
@@ -48,7 +42,7 @@ def run_pg_lock(
         return PgLockBackend(sessions[0], args["key"], args["table"])
 
     try:
-        return run_lock(args, holder, row, check_mode)
+        return run_controller_lock(args, task_vars, row, check_mode)
     finally:
         for session in sessions:
             session.close()

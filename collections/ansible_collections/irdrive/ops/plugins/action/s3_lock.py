@@ -8,7 +8,6 @@ Runs on the controller, in-process, like ``target_lock``; the lock logic is
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -20,15 +19,12 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
     S3LockBackend,
-    run_lock,
+    run_controller_lock,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
-    LOCK_ARG_SPEC,
-    default_holder,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    **{name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"},
+    **BACKEND_LOCK_ARG_SPEC,
     "bucket": {"type": "str", "required": True},
     "prefix": {"type": "str", "default": "irdrive-locks/"},
     **AWS_ARG_SPEC,
@@ -39,14 +35,12 @@ def run_s3_lock(
     args: dict[str, Any], task_vars: dict[str, Any], check_mode: bool
 ) -> dict[str, Any]:
     """The task's result for validated ``args``."""
-    # Workers are forked from ansible-playbook: its pid is the same for every task of the run.
-    holder = args["holder"] or default_holder(task_vars, pid=os.getppid())
 
     def s3_object() -> S3LockBackend:
         client = AwsConn(**pick(args, AWS_KEYS)).client("s3")
         return S3LockBackend(client, args["bucket"], args["key"], args["prefix"])
 
-    return run_lock(args, holder, s3_object, check_mode)
+    return run_controller_lock(args, task_vars, s3_object, check_mode)
 
 
 class ActionModule(ActionBase):

@@ -8,20 +8,16 @@ costs a tenth of a module task. The lock logic is ``module_utils/target_lock.py`
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s_client import K8sClient
 from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sAuth
-from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
-    run_lock as run_backend_lock,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import run_controller_lock
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
     LOCK_ARG_SPEC,
     LeaseBackend,
-    default_holder,
 )
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {**LOCK_ARG_SPEC, **K8S_AUTH_ARG_SPEC}
@@ -29,14 +25,12 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {**LOCK_ARG_SPEC, **K8S_AUTH_ARG_SPEC
 
 def run_lock(args: dict[str, Any], task_vars: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """The task's result for validated ``args``."""
-    # Workers are forked from ansible-playbook: its pid is the same for every task of the run.
-    holder = args["holder"] or default_holder(task_vars, pid=os.getppid())
 
     def lease() -> LeaseBackend:
         client = K8sClient.from_auth(K8sAuth.from_params(args))
         return LeaseBackend(client, args["namespace"], args["key"])
 
-    return run_backend_lock(args, holder, lease, check_mode)
+    return run_controller_lock(args, task_vars, lease, check_mode)
 
 
 class ActionModule(ActionBase):

@@ -18,7 +18,8 @@ semantics unchanged:
 * ``S3LockBackend``: ``s3://<bucket>/<prefix><key>.json``, created with ``If-None-Match: *``
   and replaced with ``If-Match: <ETag read>`` (S3's conditional writes).
 
-``run_lock`` turns an acquire or release into a task result, for every backend.
+``run_lock`` turns an acquire or release into a task result, for every backend;
+``run_controller_lock`` is the same in an action plugin, with the run's holder by default.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
     LockBackend,
     LockRecord,
     TargetLock,
+    default_holder,
     lease_name,
 )
 
@@ -88,6 +90,18 @@ def run_lock(
     except ValueError as error:
         return {"failed": True, "msg": str(error), **BAD_INPUT}
     return outcome.to_result(holder, backend.where)
+
+
+def run_controller_lock(
+    args: dict[str, Any],
+    task_vars: dict[str, Any],
+    make_backend: Callable[[], LockBackend],
+    check_mode: bool,
+) -> dict[str, Any]:
+    """``run_lock`` in an action plugin on the controller: the holder is ``args``' or this run's."""
+    # Workers are forked from ansible-playbook: its pid is the same for every task of the run.
+    holder = args["holder"] or default_holder(task_vars, pid=os.getppid())
+    return run_lock(args, holder, make_backend, check_mode)
 
 
 # ---- PostgreSQL: a row of irdrive_locks ----------------------------------------------------

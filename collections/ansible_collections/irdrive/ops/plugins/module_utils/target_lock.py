@@ -48,6 +48,8 @@ LOCK_ARG_SPEC: dict[str, dict[str, Any]] = {
     "duration": {"type": "int", "default": 600},
     "wait": {"type": "float", "default": 30.0},
 }
+#: The options every other lock backend shares: the same, without the Lease's ``namespace``.
+BACKEND_LOCK_ARG_SPEC = {name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"}
 
 
 class LockedError(IrdriveOpsError):

@@ -96,10 +96,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
     FileLockBackend,
     run_lock,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import LOCK_ARG_SPEC
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
 ARGUMENT_SPEC = {
-    **{name: spec for name, spec in LOCK_ARG_SPEC.items() if name != "namespace"},
+    **BACKEND_LOCK_ARG_SPEC,
     "directory": {"type": "path", "default": HOST_LOCK_DIR},
 }
 
