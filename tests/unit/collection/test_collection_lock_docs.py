@@ -97,6 +97,12 @@ def test_shared_parts_come_from_the_fragment_only(rendered: dict[str, Any], name
     fragment = yaml.safe_load(lock.ModuleDocFragment.RETURN)
     for key in SHARED_RETURNS:
         assert rendered[name]["return"][key]["description"] == fragment[key]["description"]
+    # The module's own fields complete the fragment's: its lease's description, the sample here.
+    lease = rendered[name]["return"]["lease"]
+    assert lease["sample"] == fragment["lease"]["sample"] and lease["type"] == "dict"
+    assert lease["description"] == own_return["lease"]["description"]
+    assert rendered[name]["return"]["error_kind"]["type"] == "str"
+    assert "V(locked)" in rendered[name]["return"]["error_kind"]["description"]
 
 
 def test_fragment_options_match_the_lock_spec() -> None:

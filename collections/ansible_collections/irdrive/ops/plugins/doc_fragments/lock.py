@@ -3,6 +3,8 @@
 # What the four lock modules (target_lock, pg_lock, s3_lock, host_lock) share, in options and
 # returns. Matches LOCK_ARG_SPEC in plugins/module_utils/target_lock.py.
 # BACKEND is the holder and duration of the three backends that refer to target_lock's own.
+# ansible-doc merges entries by name, a module's fields over the fragment's: a module gives
+# its lease's description, and s3_lock its own error_kind description.
 
 from __future__ import annotations
 
@@ -80,4 +82,18 @@ since:
   description: When the holder that kept the lock took it.
   returned: failure, when locked
   type: str
+error_kind:
+  description: V(locked) when another run held the lock for the whole wait.
+  returned: failure
+  type: str
+  sample: locked
+# Each module describes its lease (description, returned).
+lease:
+  type: dict
+  sample:
+    holder: "root@ops1:41822"
+    duration: 600
+    acquire_time: "2026-12-01T20:01:02.000123Z"
+    renew_time: "2026-12-01T20:01:02.000123Z"
+    transitions: 3
 """

@@ -65,6 +65,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Doc fragment irdrive.ops.lock adds the shared returns and completes lease and error_kind.
 extends_documentation_fragment: irdrive.ops.lock
 written:
   description: >-
@@ -80,18 +81,6 @@ lock:
 lease:
   description: The row after the task (or as read, in check mode).
   returned: success, when the row exists
-  type: dict
-  sample:
-    holder: "root@ops1:41822"
-    duration: 600
-    acquire_time: "2026-12-01T20:01:02.000123Z"
-    renew_time: "2026-12-01T20:01:02.000123Z"
-    transitions: 3
-error_kind:
-  description: V(locked) when another run held the lock for the whole wait.
-  returned: failure
-  type: str
-  sample: locked
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -66,6 +66,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Doc fragment irdrive.ops.lock adds the shared returns and completes lease and error_kind.
 extends_documentation_fragment: irdrive.ops.lock
 written:
   description: >-
@@ -81,20 +82,10 @@ lock:
 lease:
   description: The object after the task (or as read, in check mode).
   returned: success, when the object exists
-  type: dict
-  sample:
-    holder: "root@ops1:41822"
-    duration: 600
-    acquire_time: "2026-12-01T20:01:02.000123Z"
-    renew_time: "2026-12-01T20:01:02.000123Z"
-    transitions: 3
 error_kind:
   description: >-
     V(locked) when another run held the lock for the whole wait, V(invalid_input) when the
     bucket does not exist.
-  returned: failure
-  type: str
-  sample: locked
 """
 
 from ansible.module_utils.basic import AnsibleModule
