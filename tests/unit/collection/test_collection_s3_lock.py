@@ -15,24 +15,16 @@ from ansible_collections.irdrive.ops.plugins.action.s3_lock import run_s3_lock
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import ConflictError
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import S3LockBackend
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import LockRecord
-from moto import mock_aws
 
 REGION = "us-east-1"
 OBJECT = "irdrive-locks/waf-payments.json"
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket="ops-locks")
-        yield client
+def s3(mocked_aws: str) -> Iterator[Any]:
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket="ops-locks")
+    yield client
 
 
 def lock(check: bool = False, **extra: Any) -> dict[str, Any]:

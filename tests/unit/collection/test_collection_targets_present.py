@@ -11,33 +11,25 @@ import boto3
 import pytest
 from ansible_collections.irdrive.ops.plugins.modules import targets_present
 from collection_fakes import FakeKubeApi
-from moto import mock_aws
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        route53 = boto3.client("route53", region_name=REGION)
-        zone = route53.create_hosted_zone(Name="platform.com", CallerReference="t")["HostedZone"]
-        sm = boto3.client("secretsmanager", region_name=REGION)
-        sm.create_secret(Name="platform/api-key", SecretString="canary-value-never-returned")
-        sm.create_secret(Name="platform/old-key", SecretString="x")
-        sm.delete_secret(SecretId="platform/old-key", RecoveryWindowInDays=7)
-        boto3.client("wafv2", region_name=REGION).create_ip_set(
-            Name="blocked-ips", Scope="REGIONAL", IPAddressVersion="IPV4", Addresses=[]
-        )
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-        nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-        yield {"zone": zone["Id"], "nacl": nacl}
+def aws(mocked_aws: str) -> Iterator[dict[str, Any]]:
+    route53 = boto3.client("route53", region_name=REGION)
+    zone = route53.create_hosted_zone(Name="platform.com", CallerReference="t")["HostedZone"]
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name="platform/api-key", SecretString="canary-value-never-returned")
+    sm.create_secret(Name="platform/old-key", SecretString="x")
+    sm.delete_secret(SecretId="platform/old-key", RecoveryWindowInDays=7)
+    boto3.client("wafv2", region_name=REGION).create_ip_set(
+        Name="blocked-ips", Scope="REGIONAL", IPAddressVersion="IPV4", Addresses=[]
+    )
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    yield {"zone": zone["Id"], "nacl": nacl}
 
 
 def test_present_objects_pass_and_nothing_is_returned_of_a_secret(

@@ -11,29 +11,21 @@ from ansible_collections.irdrive.ops.plugins.module_utils import waf
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import ConflictError
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
 from ansible_collections.irdrive.ops.plugins.modules import waf_ip_set
-from moto import mock_aws
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def wafv2(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("wafv2", region_name=REGION)
-        client.create_ip_set(
-            Name="blocked-ips",
-            Scope="REGIONAL",
-            IPAddressVersion="IPV4",
-            Addresses=["203.0.113.66/32"],
-            Description="kept across updates",
-        )
-        yield client
+def wafv2(mocked_aws: str) -> Iterator[Any]:
+    client = boto3.client("wafv2", region_name=REGION)
+    client.create_ip_set(
+        Name="blocked-ips",
+        Scope="REGIONAL",
+        IPAddressVersion="IPV4",
+        Addresses=["203.0.113.66/32"],
+        Description="kept across updates",
+    )
+    yield client
 
 
 def addresses(client: Any) -> list[str]:

@@ -230,14 +230,7 @@ class FileLockBackend:
             return None
         except (OSError, ValueError) as error:
             raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
-        return LockRecord(
-            holder=str(data.get("holder") or ""),
-            duration=int(data.get("duration") or 0),
-            acquire_time=data.get("acquire_time"),
-            renew_time=data.get("renew_time"),
-            transitions=int(data.get("transitions") or 0),
-            version=str(data.get("version") or 0),
-        )
+        return LockRecord.from_stored(data, str(data.get("version") or 0))
 
     def _write_temp(self, record: LockRecord, version: int) -> str:
         """A complete new lock file under a fresh O_EXCL name; the caller links or renames it."""
@@ -353,14 +346,7 @@ class S3LockBackend:
             data = json.loads(got["Body"].read())
         except ValueError as error:
             raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
-        return LockRecord(
-            holder=str(data.get("holder") or ""),
-            duration=int(data.get("duration") or 0),
-            acquire_time=data.get("acquire_time"),
-            renew_time=data.get("renew_time"),
-            transitions=int(data.get("transitions") or 0),
-            version=str(got["ETag"]),
-        )
+        return LockRecord.from_stored(data, str(got["ETag"]))
 
     def _put(self, record: LockRecord, **condition: str) -> LockRecord:
         body = {

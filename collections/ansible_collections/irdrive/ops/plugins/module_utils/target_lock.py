@@ -114,6 +114,18 @@ class LockRecord:
     version: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def from_stored(cls, data: dict[str, Any], version: str) -> LockRecord:
+        """The lock as a file or an object stores it (its JSON body), at ``version``."""
+        return cls(
+            holder=str(data.get("holder") or ""),
+            duration=int(data.get("duration") or 0),
+            acquire_time=data.get("acquire_time"),
+            renew_time=data.get("renew_time"),
+            transitions=int(data.get("transitions") or 0),
+            version=version,
+        )
+
     def expires(self) -> float | None:
         if self.renew_time is None:
             return None
