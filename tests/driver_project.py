@@ -18,6 +18,7 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(FIXTURE_PROJECT, root)
     monkeypatch.setenv("IRDRIVE_HOME", str(root))
     monkeypatch.setenv("IRDRIVE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("IRDRIVE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path / "lab"))
     return root
 

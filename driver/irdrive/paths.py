@@ -2,7 +2,8 @@
 
 The driver is installed editable from the repository, so the project root is found next to the
 package. ``IRDRIVE_HOME`` points the driver at another copy of the content (a checkout used by
-AWX, a test fixture); ``IRDRIVE_STATE_DIR`` moves the run folders.
+AWX, a test fixture); ``IRDRIVE_STATE_DIR`` moves the run folders and ``IRDRIVE_CACHE_DIR`` the
+cache.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from irdrive.errors import UsageError
 
 ENV_HOME = "IRDRIVE_HOME"
 ENV_STATE_DIR = "IRDRIVE_STATE_DIR"
+ENV_CACHE_DIR = "IRDRIVE_CACHE_DIR"
 
 
 class ProjectNotFound(UsageError):
@@ -84,6 +86,16 @@ def state_dir() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return (Path(xdg) / "irdrive").resolve()
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt at any time (parsed YAML): ``$IRDRIVE_CACHE_DIR`` or
+    ``$XDG_CACHE_HOME/irdrive``."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return (Path(xdg) / "irdrive").resolve()
 
 

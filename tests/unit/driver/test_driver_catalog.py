@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,50 @@ def test_unreadable_runbook_is_listed_with_its_error(project_dir: Path) -> None:
     assert "no_such_role" in (listed["broken"].error or "")
     with pytest.raises(UsageError, match="cannot be read"):
         catalog.get("broken")
+
+
+def test_the_catalog_reuses_parsed_yaml_until_a_file_changes(project_dir: Path) -> None:
+    spec = project_dir / "roles" / "demo_failover" / "meta" / "argument_specs.yml"
+    cache_file = project_dir.parent / "cache" / "yaml.json"
+    first = {rb.name: rb for rb in Catalog(Project(project_dir)).runbooks()}
+    entries = json.loads(cache_file.read_text())["entries"]
+    assert str(spec.resolve()) in entries
+    assert str((project_dir / "playbooks" / "demo-failover.yml").resolve()) in entries
+
+    # A cached document is what the catalog uses while the file keeps its identity ...
+    doc = entries[str(spec.resolve())]["doc"]
+    doc["argument_specs"]["main"]["options"]["cached_only"] = {"type": "str"}
+    cache_file.write_text(json.dumps({"version": 1, "entries": entries}))
+    cached = Catalog(Project(project_dir)).get("demo-failover")
+    assert "cached_only" in cached.parameters
+
+    # ... and a file that changed is parsed again (its size differs, and so does its mtime).
+    spec.write_text(spec.read_text() + "\n# edited\n")
+    fresh = Catalog(Project(project_dir)).get("demo-failover")
+    assert "cached_only" not in fresh.parameters
+    assert set(fresh.parameters) == set(first["demo-failover"].parameters)
+
+
+def test_an_unreadable_yaml_cache_is_ignored(project_dir: Path) -> None:
+    cache_file = project_dir.parent / "cache" / "yaml.json"
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_text("{not json")
+    names = [rb.name for rb in Catalog(Project(project_dir)).runbooks()]
+    assert "demo-failover" in names
+    assert json.loads(cache_file.read_text())["version"] == 1
+
+
+def test_documents_json_would_change_are_not_cached(tmp_path: Path) -> None:
+    from irdrive.catalog import load_yaml
+    from irdrive.yamlcache import YamlCache
+
+    odd = tmp_path / "odd.yml"
+    odd.write_text("when: 2026-12-02\n1: int key\n")
+    plain = tmp_path / "plain.yml"
+    plain.write_text("a: [1, 2]\n")
+    cache = YamlCache(tmp_path / "cache.json")
+    assert cache.load(odd, load_yaml)[1] == "int key"
+    assert cache.load(plain, load_yaml) == {"a": [1, 2]}
+    cache.save()
+    entries = json.loads((tmp_path / "cache.json").read_text())["entries"]
+    assert list(entries) == [str(plain.resolve())]
