@@ -6,6 +6,10 @@ rewritten as each change lands (``irdrive.session``), it is the record a ``kill 
 driver leaves. A marker still ``running`` whose driver is gone is an interrupted run: the
 next ``irdrive run`` says so, once, with when it started and what it had changed, and marks it
 ``interrupted``.
+
+A marker that says ``running`` has an entry of the same name in the runs folder's ``.running/``
+(written before the marker, removed after it stops saying so), so the next run looks at the
+runs that may be interrupted, not at every run ever kept.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from irdrive.report import write_atomic
 from irdrive.stopping import run_id_for, run_processes
 
 MARKER = "run.json"
+RUNNING_INDEX = ".running"
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 
@@ -49,7 +54,14 @@ def finish(run_dir: Path, status: str, exit_code: int, stopped: str | None) -> N
 
 
 def write_marker(run_dir: Path, data: dict[str, Any]) -> None:
-    write_atomic(run_dir / MARKER, json.dumps(data, indent=2))
+    entry = run_dir.parent / RUNNING_INDEX / run_dir.name
+    if data.get("status") == RUNNING:
+        entry.parent.mkdir(exist_ok=True)
+        entry.touch()
+        write_atomic(run_dir / MARKER, json.dumps(data, indent=2))
+    else:
+        write_atomic(run_dir / MARKER, json.dumps(data, indent=2))
+        entry.unlink(missing_ok=True)
 
 
 def read_marker(run_dir: Path) -> dict[str, Any] | None:
@@ -79,13 +91,15 @@ class Interrupted:
 def interrupted_runs(base: Path) -> list[Interrupted]:
     """Runs under ``base`` still marked running whose driver process is gone, oldest first."""
     found = []
+    index = base / RUNNING_INDEX
     try:
-        folders = sorted(p for p in base.iterdir() if p.is_dir())
+        folders = sorted(base / entry.name for entry in index.iterdir())
     except OSError:
         return []
     for folder in folders:
         data = read_marker(folder)
         if not data or data.get("status") != RUNNING:
+            (index / folder.name).unlink(missing_ok=True)  # ended between the two writes
             continue
         pid = data.get("pid")
         if isinstance(pid, int) and _alive(pid, data.get("pid_started")):

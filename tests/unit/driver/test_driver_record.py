@@ -144,3 +144,17 @@ def test_an_interrupted_run_whose_playbook_still_runs_says_so(tmp_path: Path) ->
         left.kill()
         left.wait()
     assert record.interrupted_runs(tmp_path)[0].left == []
+
+
+def test_only_runs_marked_running_are_read_again(tmp_path: Path) -> None:
+    dead = _run_dir(tmp_path, "1-dead", _dead_pid(), None, "running")
+    ended = _run_dir(tmp_path, "2-ended", _dead_pid(), None, "running")
+    record.write_marker(ended, {**(record.read_marker(ended) or {}), "status": "finished"})
+    assert sorted(p.name for p in (tmp_path / record.RUNNING_INDEX).iterdir()) == ["1-dead"]
+    # A run that ended between its marker write and its index entry's removal is tidied up.
+    (tmp_path / record.RUNNING_INDEX / "2-ended").touch()
+    assert [r.run_dir for r in record.interrupted_runs(tmp_path)] == [dead]
+    assert sorted(p.name for p in (tmp_path / record.RUNNING_INDEX).iterdir()) == ["1-dead"]
+    # Runs kept from before are not read at all: a marker with no index entry is not looked at.
+    (tmp_path / record.RUNNING_INDEX / "1-dead").unlink()
+    assert record.interrupted_runs(tmp_path) == []
