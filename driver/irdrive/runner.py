@@ -158,16 +158,41 @@ def remove_extravars(path: Path) -> None:
         pass
 
 
+def vault_encrypt(plaintext: bytes, password: bytes) -> str:
+    """``plaintext`` as an Ansible Vault 1.1 AES256 document (the documented payload format:
+    PBKDF2-SHA256 with 10000 iterations over a random 32-byte salt gives the AES-256-CTR key,
+    the HMAC-SHA256 key and the counter; the body is hex of salt, HMAC and ciphertext, hexed
+    again and wrapped at 80 columns). Written with ``cryptography`` directly: importing
+    ansible.parsing.vault in the driver costs 0.7 s of every run's start."""
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.hmac import HMAC
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    salt = os.urandom(32)
+    derived = PBKDF2HMAC(hashes.SHA256(), length=80, salt=salt, iterations=10000).derive(password)
+    cipher_key, hmac_key, counter = derived[:32], derived[32:64], derived[64:]
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(cipher_key), modes.CTR(counter)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    mac = HMAC(hmac_key, hashes.SHA256())
+    mac.update(ciphertext)
+    body = b"\n".join(
+        [salt.hex().encode(), mac.finalize().hex().encode(), ciphertext.hex().encode()]
+    )
+    hexed = body.hex()
+    lines = [hexed[i : i + 80] for i in range(0, len(hexed), 80)]
+    return "\n".join(["$ANSIBLE_VAULT;1.1;AES256", *lines, ""])
+
+
 def seal_extravars(path: Path, extravars: dict[str, Any]) -> tuple[dict[str, str], Path]:
     """Write the extra vars to ``path`` encrypted with Ansible Vault under a fresh random key,
     so the file never holds a secret in clear, not even while the playbook starts. The key goes
     to ansible-playbook in its environment (``VAULT_KEY_ENV``, a secret name: scrubbed from the
     artifacts), read by a password script beside the file. Returns (environment, script)."""
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
     key = secrets.token_urlsafe(32)
-    vault = VaultLib([("default", VaultSecret(key.encode()))])
-    write_private(path, vault.encrypt(json.dumps(extravars)).decode())
+    write_private(path, vault_encrypt(json.dumps(extravars).encode(), key.encode()))
     script = path.with_name("vault-key")
     write_private(script, f'#!/bin/sh\nprintf %s "${VAULT_KEY_ENV}"\n')
     script.chmod(0o700)
@@ -243,7 +268,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             cancel_callback=lambda: False,
         )
         while thread.is_alive():
-            thread.join(0.2)
+            thread.join(0.05)
             stopper.poll()
         status, rc = str(runner.status), runner.rc
     finally:
