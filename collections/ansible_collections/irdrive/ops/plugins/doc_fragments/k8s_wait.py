@@ -21,7 +21,11 @@ options:
     type: int
     default: 180
   wait_sleep:
-    description: Seconds between two reads of the rollout status.
+    description:
+      - Longest gap, in seconds, between two reads of the rollout status.
+      - The reads start 0.05 s apart and the gap grows by half after each read up to this, so a
+        rollout that completes in a second is seen at once and a long one is read at most this
+        often.
     type: float
-    default: 0.25
+    default: 1.0
 """

@@ -115,7 +115,7 @@ def aws_argument_spec() -> dict[str, dict[str, Any]]:
 WAIT_ARG_SPEC: dict[str, dict[str, Any]] = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 180},
-    "wait_sleep": {"type": "float", "default": 0.25},
+    "wait_sleep": {"type": "float", "default": 1.0},
 }
 
 

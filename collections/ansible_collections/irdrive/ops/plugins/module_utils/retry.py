@@ -27,11 +27,17 @@ def backoff_delays(
     factor: float = 2.0,
     max_delay: float = 5.0,
     rand: Callable[[], float] = random.random,
+    jitter: bool = True,
 ) -> Iterator[float]:
-    """Endless full-jitter delays: uniform in [0, min(max_delay, base_delay * factor**n)]."""
+    """Endless full-jitter delays: uniform in [0, min(max_delay, base_delay * factor**n)].
+
+    Without ``jitter`` each delay is the cap itself: probes that confirm a state (is the
+    processor really down?) are then evenly apart, never two at the same instant.
+    """
     ceiling = base_delay
     while True:
-        yield rand() * min(max_delay, ceiling)
+        cap = min(max_delay, ceiling)
+        yield rand() * cap if jitter else cap
         ceiling *= factor
 
 
@@ -47,6 +53,7 @@ def retry[T](
     clock: Callable[[], float] = time.monotonic,
     rand: Callable[[], float] = random.random,
     on_retry: Callable[[int, BaseException, float], None] | None = None,
+    jitter: bool = True,
 ) -> T:
     """Return ``call()``, retrying exceptions in ``transient``.
 
@@ -58,7 +65,7 @@ def retry[T](
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
     started = clock()
-    delays = backoff_delays(base_delay, factor, max_delay, rand)
+    delays = backoff_delays(base_delay, factor, max_delay, rand, jitter)
     attempt = 0
     while True:
         attempt += 1

@@ -304,6 +304,10 @@ def rollback_operations(
 
 
 # ---- waiting ----------------------------------------------------------------------------------
+#: The first gap between two reads of a rollout; the gaps grow to the task's ``wait_sleep``.
+FIRST_READ_GAP = 0.05
+
+
 def describe(deployment: dict[str, Any]) -> str:
     s = summarize_deployment(deployment)
     return (
@@ -348,6 +352,7 @@ def wait_for_rollouts(
         complete,
         timeout,
         sleep,
+        first_interval=FIRST_READ_GAP,
         on_timeout=lambda: _timeout(client, namespace, pending, done, problems, timeout),
     )
     return waited.value, waited.elapsed

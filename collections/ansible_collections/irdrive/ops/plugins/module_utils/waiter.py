@@ -3,7 +3,10 @@
 """The one wait loop of irdrive.ops: poll a condition until it holds or a deadline passes.
 
 ``poll_until(probe, timeout, interval)`` calls ``probe()`` until it returns something other
-than None, sleeping ``interval`` seconds between calls, on a monotonic clock.  The last call
+than None, sleeping ``interval`` seconds between calls, on a monotonic clock.  With
+``first_interval`` the gaps start there and grow by ``GROWTH`` up to ``interval``: a state that
+settles in a second is seen within a tenth of one, and a long wait still reads at most once per
+``interval``.  The last call
 happens at the deadline at the latest (the final sleep is shortened), and when the condition
 still does not hold the wait raises what ``on_timeout()`` returns (``DeadlineExceeded`` by
 default).  The clock and the sleep are parameters, so tests run on a fake clock.
@@ -19,6 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import DeadlineExceeded
+
+#: Factor the gap between two probes grows by when ``first_interval`` is given.
+GROWTH = 1.5
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ def poll_until[T](
     on_timeout: Callable[[], BaseException] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    first_interval: float | None = None,
 ) -> Waited[T]:
     """Call ``probe()`` until it returns a value (not None); raise ``on_timeout()`` at the deadline.
 
@@ -48,6 +55,9 @@ def poll_until[T](
         raise ValueError("timeout must not be negative")
     if interval <= 0:
         raise ValueError("interval must be positive")
+    if first_interval is not None and first_interval <= 0:
+        raise ValueError("first_interval must be positive")
+    gap = min(first_interval or interval, interval)
     started = clock()
     deadline = started + timeout
     probes = 0
@@ -61,4 +71,5 @@ def poll_until[T](
             if on_timeout is not None:
                 raise on_timeout()
             raise DeadlineExceeded(f"not done after {timeout:g}s ({probes} checks)")
-        sleep(min(interval, deadline - now))
+        sleep(min(gap, deadline - now))
+        gap = min(gap * GROWTH, interval)

@@ -68,6 +68,13 @@ options:
         description: Largest cap, in seconds.
         type: float
         default: 5.0
+      jitter:
+        description:
+          - Draw each delay at random below its cap (spreads the load of many callers).
+          - With V(false) each delay is the cap itself, so the probes of a confirmation (is
+            this endpoint really down?) are evenly apart.
+        type: bool
+        default: true
   deadline:
     description: Seconds after which no further attempt starts.
     type: float
@@ -232,6 +239,7 @@ def argument_spec() -> dict[str, Any]:
                 "delay": {"type": "float", "default": 0.5},
                 "factor": {"type": "float", "default": 2.0},
                 "max_delay": {"type": "float", "default": 5.0},
+                "jitter": {"type": "bool", "default": True},
             },
         },
         "deadline": {"type": "float", "default": 60.0},
@@ -303,6 +311,7 @@ def check(params: dict[str, Any], url: str, pattern: re.Pattern[str] | None) -> 
             base_delay=backoff["delay"],
             factor=backoff["factor"],
             max_delay=backoff["max_delay"],
+            jitter=backoff["jitter"],
         )
     except IrdriveOpsError as error:
         if not isinstance(error, UnhealthyError):
