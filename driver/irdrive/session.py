@@ -127,7 +127,7 @@ class Session:
             redactor.scrub(event)  # in place: ansible-runner writes the scrubbed event
             collector.handle(event)
             if event.get("event") in RECORD_EVENTS:  # a task started or ended: rewrite it
-                write_report(report, run_dir)
+                write_report(report, run_dir, final=False)
 
         outcome = runner.run(request, run_dir, on_event)
         report.status, report.rc = outcome.status, outcome.rc

@@ -48,7 +48,9 @@ def _index(path: Path) -> dict[int, frozenset[str]]:
     """Line (1-based) of each task-like mapping in ``path`` -> its effective tags."""
     try:
         with open(path, encoding="utf-8") as fh:
-            documents = list(yaml.compose_all(fh, Loader=yaml.SafeLoader))
+            # libyaml's parser where PyYAML has it: four times faster, the same nodes and marks.
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            documents = list(yaml.compose_all(fh, Loader=loader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     index: dict[int, frozenset[str]] = {}

@@ -33,7 +33,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import call as aws_call
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
@@ -322,6 +321,12 @@ class S3LockBackend:
         self.where = f"s3://{bucket}/{self.object_key}"
 
     def _call(self, what: str, **kwargs: Any) -> Any:
+        # Imported here: aws_clients imports boto3 (0.2 s), which the Lease, row and host locks
+        # sharing this file never need.
+        from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import (
+            call as aws_call,
+        )
+
         try:
             return aws_call(f"{what} {self.where}", getattr(self.client, what), **kwargs)
         except IrdriveOpsError as error:
