@@ -45,10 +45,10 @@ def backend_crashlooping(state: Mapping[str, Any]) -> bool:
 
     core = client.CoreV1Api(config.new_client_from_config(config_file=state["kubeconfig"]))
     pods = core.list_namespaced_pod("platform", label_selector="app=backend").items
+    statuses = [cs for pod in pods if pod.status for cs in pod.status.container_statuses or []]
     return any(
-        cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
-        for pod in pods
-        for cs in (pod.status.container_statuses or [])
+        cs.state and cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
+        for cs in statuses
     )
 
 
