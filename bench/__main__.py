@@ -234,7 +234,7 @@ def render(results: Mapping[str, Any]) -> str:
             if bound is not None:
                 met = value < bound if op == "<" else value <= bound
                 verdict = f"target {op} {bound:g}: " + ("met" if met else "NOT met")
-            lines.append(f"  {label:<42} {value:7.2f}   {verdict}")
+            lines.append(f"  {label:<42} {value:7.2f}   {verdict}".rstrip())
     for section, why in (results.get("skipped") or {}).items():
         lines.append(f"\nskipped {section}: {why}")
     return "\n".join(lines)
