@@ -10,6 +10,7 @@ TEST_PORT_BASE ?= 17800
 PYTEST_ARGS ?=
 # Test files run on this many workers, each with its own lab (2 cores: 2 workers).
 PYTEST_WORKERS ?= 2
+BENCH_ARGS ?=
 
 .PHONY: help install system-deps demo lab-up lab-down test lint unit integration bench clean
 
@@ -17,7 +18,8 @@ help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
 	@echo "make test   lint + unit + integration tests (starts and stops its own lab)"
 	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile)"
-	@echo "make bench  benchmark payments-failover vs a shell script vs direct API calls; an API step vs debug"
+	@echo "make bench  time the five incident runbooks (slowest steps), payments-failover vs shell and"
+	@echo "            direct API calls, block-ips on 3 and 30 hosts, an API step vs debug (BENCH_ARGS=--json)"
 
 install: $(STAMP) system-deps
 
@@ -68,9 +70,9 @@ test: install
 	cat .state/lint.log; \
 	exit $$status
 
+# BENCH_ARGS: --rounds N, --json (one JSON object on stdout), --only SECTION|RUNBOOK.
 bench: install
-	$(PY) bench/payments_failover.py
-	$(PY) bench/api_step.py
+	@$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/irdrive lab down

@@ -4,7 +4,8 @@ Runs one playbook of N ``ansible.builtin.debug`` tasks and one of N ``irdrive.op
 tasks against a local HTTP server, in-process (the action plugin on the controller, the
 default) and as a module (``irdrive_in_process=false``: AnsiballZ and an interpreter per task),
 each with the project's ansible.cfg. Prints, per way, the median over the rounds of
-(playbook time - debug playbook time) / N. A benchmark, not a test; no lab needed.
+(playbook time - debug playbook time) / N; ``measure()`` is what ``python -m bench`` calls.
+A benchmark, not a test; no lab needed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,37 +63,59 @@ def run(path: Path, *extra: str) -> float:
     return elapsed
 
 
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure(rounds: int, steps: int = 10) -> dict[str, Any]:
+    """Time the three playbooks ``rounds`` times each. Returns the medians of the debug
+    playbook's time per step (``debug_step_s``) and of one API step's cost above a debug step,
+    in-process and as a module, and the raw playbook seconds per way under ``rounds``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/health"
+    try:
+        with tempfile.TemporaryDirectory(prefix="irdrive-bench-") as folder:
+            debug = Path(folder) / "debug.yml"
+            debug.write_text(playbook({"ansible.builtin.debug": {"msg": "step"}}, steps))
+            api = Path(folder) / "api.yml"
+            api.write_text(playbook({"irdrive.ops.http_health": {"url": url}}, steps))
+            ways: dict[str, tuple[Path, tuple[str, ...]]] = {
+                "debug": (debug, ()),
+                "in_process": (api, ()),
+                "module": (api, ("-e", "irdrive_in_process=false")),
+            }
+            times: dict[str, list[float]] = {way: [] for way in ways}
+            for rnd in range(rounds):
+                for way, (path, extra) in ways.items():
+                    times[way].append(run(path, *extra))
+                progress(
+                    f"round {rnd + 1} api step: "
+                    + ", ".join(f"{w} {t[-1]:.2f}s" for w, t in times.items())
+                )
+    finally:
+        server.shutdown()
+    result: dict[str, Any] = {
+        "steps": steps,
+        "debug_step_s": round(statistics.median(times["debug"]) / steps, 3),
+    }
+    for way in ("in_process", "module"):
+        above = [(t - d) / steps for t, d in zip(times[way], times["debug"], strict=True)]
+        result[f"{way}_above_debug_s"] = round(statistics.median(above), 3)
+    result["rounds"] = {way: [round(t, 3) for t in ts] for way, ts in times.items()}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/health"
-    with tempfile.TemporaryDirectory(prefix="irdrive-bench-") as folder:
-        debug = Path(folder) / "debug.yml"
-        debug.write_text(playbook({"ansible.builtin.debug": {"msg": "step"}}, args.steps))
-        api = Path(folder) / "api.yml"
-        api.write_text(playbook({"irdrive.ops.http_health": {"url": url}}, args.steps))
-        ways = {
-            "debug": (debug, ()),
-            "in-process": (api, ()),
-            "module": (api, ("-e", "irdrive_in_process=false")),
-        }
-        times: dict[str, list[float]] = {way: [] for way in ways}
-        for rnd in range(args.rounds):
-            for way, (path, extra) in ways.items():
-                times[way].append(run(path, *extra))
-            print(f"round {rnd + 1}: " + ", ".join(f"{w} {t[-1]:.2f}s" for w, t in times.items()))
-    server.shutdown()
-    print(f"\none step above ansible.builtin.debug, median of {args.rounds} ({args.steps} steps):")
-    for way in ("in-process", "module"):
-        above = [(t - d) / args.steps for t, d in zip(times[way], times["debug"], strict=True)]
-        print(f"  {way:<11} {statistics.median(above):6.3f}s a step")
-    print(
-        f"  debug       {statistics.median(times['debug']) / args.steps:6.3f}s a step (whole playbook / N)"
-    )
+    res = measure(args.rounds, args.steps)
+    print(f"one step above ansible.builtin.debug, median of {args.rounds} ({args.steps} steps):")
+    print(f"  in-process  {res['in_process_above_debug_s']:6.3f}s a step")
+    print(f"  module      {res['module_above_debug_s']:6.3f}s a step")
+    print(f"  debug       {res['debug_step_s']:6.3f}s a step (whole playbook / N)")
 
 
 if __name__ == "__main__":

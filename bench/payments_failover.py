@@ -3,8 +3,9 @@
 Compares, against a bench lab of its own:
   irdrive   `irdrive run payments-failover --yes --json` (ansible-runner, the real runbook)
   shell     bench/failover.sh: the playbook's kubectl + curl lines
-  python    one Python process making the same API calls directly (the floor)
-Prints the median of each and the ratios to the floor. A benchmark, not a test.
+  floor     one Python process making the same API calls directly
+Prints the median of each and the ratios to the floor; ``measure()`` is what ``python -m bench``
+calls. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from irdrive_lab.control import manager
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.faults import faults
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PORT_BASE = 17700  # the demo lab is on 17600, the test labs from 17800
+DEFAULT_LAB_DIR = REPO / ".state" / "bench-lab"
 NS = "platform"
 
 
@@ -85,7 +90,8 @@ def run_shell(state: dict) -> None:
     env = dict(
         os.environ, KUBECONFIG=state["kubeconfig"], PLATFORM_URL=state["endpoints"]["platform"]
     )
-    subprocess.run([str(REPO / "bench" / "failover.sh")], env=env, check=True)
+    # Its output goes to stderr: stdout is kept for the bench's one JSON object.
+    subprocess.run([str(REPO / "bench" / "failover.sh")], env=env, check=True, stdout=sys.stderr)
 
 
 def run_irdrive(cfg: LabConfig) -> None:
@@ -108,38 +114,63 @@ def run_irdrive(cfg: LabConfig) -> None:
         )
 
 
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure(
+    rounds: int, port_base: int = DEFAULT_PORT_BASE, lab_dir: Path = DEFAULT_LAB_DIR
+) -> dict[str, Any]:
+    """Time the three ways ``rounds`` times each against the bench lab (started if it is not up,
+    and then stopped at the end; a lab already up is left up). Returns the medians
+    ``irdrive_s``, ``shell_s`` and ``floor_s`` and the raw seconds per way under ``rounds``."""
+    cfg = LabConfig(dir=Path(lab_dir).resolve(), port_base=port_base)
+    started = not manager.is_up(cfg)
+    t0 = time.monotonic()
+    manager.up(cfg)
+    if started:
+        progress(f"bench lab up in {time.monotonic() - t0:.1f}s ({cfg.dir})")
+    ways: dict[str, Callable[[dict[str, Any]], None]] = {
+        "irdrive": lambda state: run_irdrive(cfg),
+        "shell": run_shell,
+        "floor": python_floor,
+    }
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    try:
+        for rnd in range(rounds):
+            for way, fn in ways.items():
+                manager.reset(cfg)
+                state = manager.require_up(cfg)
+                faults.inject(cfg, state, "processor-down", {})
+                start = time.monotonic()
+                fn(state)
+                times[way].append(time.monotonic() - start)
+            progress(
+                f"round {rnd + 1} payments: "
+                + ", ".join(f"{w} {t[-1]:.2f}s" for w, t in times.items())
+            )
+    finally:
+        if started:
+            manager.down(cfg)
+    result: dict[str, Any] = {
+        f"{way}_s": round(statistics.median(ts), 3) for way, ts in times.items()
+    }
+    result["rounds"] = {way: [round(t, 3) for t in ts] for way, ts in times.items()}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--port-base", type=int, default=17700)
-    parser.add_argument("--lab-dir", default=str(REPO / ".state" / "bench-lab"))
+    parser.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE)
+    parser.add_argument("--lab-dir", type=Path, default=DEFAULT_LAB_DIR)
     args = parser.parse_args()
-    cfg = LabConfig(dir=Path(args.lab_dir).resolve(), port_base=args.port_base)
-    t0 = time.monotonic()
-    state = manager.up(cfg)
-    print(f"bench lab up in {time.monotonic() - t0:.1f}s ({cfg.dir})")
-    methods = {
-        "irdrive": lambda: run_irdrive(cfg),
-        "shell": lambda: run_shell(state),
-        "python": lambda: python_floor(state),
-    }
-    times: dict[str, list[float]] = {m: [] for m in methods}
-    try:
-        for rnd in range(args.rounds):
-            for name, fn in methods.items():
-                manager.reset(cfg)
-                faults.inject(cfg, state, "processor-down", {})
-                start = time.monotonic()
-                fn()
-                times[name].append(time.monotonic() - start)
-            print(f"round {rnd + 1}: " + ", ".join(f"{m} {t[-1]:.2f}s" for m, t in times.items()))
-    finally:
-        manager.down(cfg)
-    floor = statistics.median(times["python"])
-    print(f"\npayments failover, fault -> verified recovery, median of {args.rounds}:")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"  {name:<8} {med:6.2f}s   x{med / floor:5.1f} the direct-API floor")
+    res = measure(args.rounds, args.port_base, args.lab_dir)
+    floor = res["floor_s"]
+    print(f"payments failover, fault -> verified recovery, median of {args.rounds}:")
+    for way in ("irdrive", "shell", "floor"):
+        med = res[f"{way}_s"]
+        print(f"  {way:<8} {med:6.2f}s   x{med / floor:5.1f} the direct-API floor")
 
 
 if __name__ == "__main__":
