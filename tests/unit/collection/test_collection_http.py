@@ -205,3 +205,86 @@ def test_urls_are_checked_together_and_reported_by_name(run_module, server) -> N
 def test_url_or_urls_is_required(run_module, args, message) -> None:
     result, failed = run_module(http_health, args)
     assert failed and message in result["msg"]
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "irdrive test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_tls_settings_are_honoured_per_request(server, tmp_path) -> None:
+    """The TLS context is built once per settings, not once per request: each request still
+    verifies as its own validate_certs and ca_path say."""
+    import ssl
+
+    from ansible_collections.irdrive.ops.plugins.module_utils.errors import TLSError
+    from ansible_collections.irdrive.ops.plugins.module_utils.http import tls_context
+
+    url, _ = server
+    cert, key = _self_signed(tmp_path)
+    httpd_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    httpd_ctx.load_cert_chain(cert, key)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = httpd_ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.daemon = True
+    thread.start()
+    https = f"https://127.0.0.1:{httpd.server_address[1]}/health"
+    try:
+        tls_context.cache_clear()
+        assert request(url + "/health").status == 200  # plain http beside them
+        with pytest.raises(TLSError):
+            request(https)  # not trusted by the system's CAs
+        assert request(https, ca_path=cert).status == 200
+        assert request(https, validate_certs=False).status == 200
+        with pytest.raises(TLSError):
+            request(https)  # the cached default context still verifies
+        assert tls_context.cache_info().misses == 3
+        assert tls_context.cache_info().hits >= 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
