@@ -13,6 +13,7 @@ from ansible.executor.play_iterator import IteratingStates
 from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
 from ansible.utils.display import Display
 from ansible_collections.irdrive.ops.plugins.plugin_utils.in_process import preload
+from ansible_collections.irdrive.ops.plugins.plugin_utils.warm import warm
 
 DOCUMENTATION = r"""
 name: safe_linear
@@ -30,7 +31,9 @@ description:
   - On SIGHUP the controlling terminal is gone; further output goes to /dev/null.
   - Before it queues a task of one of the collection's API modules it imports the module in
     the ansible-playbook process, so the task's worker (forked from it) inherits the module and
-    its libraries instead of importing them on every task.
+    its libraries instead of importing them on every task. Before the first task it loads the
+    Jinja filter and test plugins (the legacy ones and the collection's) and the common lookups
+    there too, so that no worker loads them again.
   - Works the same under AWX, ansible-runner and plain ansible-playbook. Select it in
     ansible.cfg (C(strategy = irdrive.ops.safe_linear)) or with C(strategy:) on a play.
 version_added: "1.0.0"
@@ -146,6 +149,7 @@ class StrategyModule(LinearStrategyModule):
 
     def run(self, iterator: Any, play_context: Any) -> Any:
         self._safe_iterator = iterator
+        warm()
         return super().run(iterator, play_context)
 
     def _iterator_state(self, host: Any) -> Any:
