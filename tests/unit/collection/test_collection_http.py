@@ -251,7 +251,7 @@ def test_tls_settings_are_honoured_per_request(server, tmp_path) -> None:
     import ssl
 
     from ansible_collections.irdrive.ops.plugins.module_utils.errors import TLSError
-    from ansible_collections.irdrive.ops.plugins.module_utils.http import tls_context
+    from ansible_collections.irdrive.ops.plugins.module_utils.http import _tls_context
 
     url, _ = server
     cert, key = _self_signed(tmp_path)
@@ -275,7 +275,7 @@ def test_tls_settings_are_honoured_per_request(server, tmp_path) -> None:
     thread.start()
     https = f"https://127.0.0.1:{httpd.server_address[1]}/health"
     try:
-        tls_context.cache_clear()
+        _tls_context.cache_clear()
         assert request(url + "/health").status == 200  # plain http beside them
         with pytest.raises(TLSError):
             request(https)  # not trusted by the system's CAs
@@ -283,8 +283,8 @@ def test_tls_settings_are_honoured_per_request(server, tmp_path) -> None:
         assert request(https, validate_certs=False).status == 200
         with pytest.raises(TLSError):
             request(https)  # the cached default context still verifies
-        assert tls_context.cache_info().misses == 3
-        assert tls_context.cache_info().hits >= 2
+        assert _tls_context.cache_info().misses == 3
+        assert _tls_context.cache_info().hits >= 2
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -110,3 +110,21 @@ def test_delays_are_jittered_and_capped() -> None:
 def test_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError):
         retry(lambda: None, attempts=0)
+
+
+def test_without_jitter_each_delay_is_its_cap() -> None:
+    delays = backoff_delays(
+        base_delay=0.15, factor=1.0, max_delay=5.0, rand=lambda: 0.0, jitter=False
+    )
+    assert [next(delays) for _ in range(3)] == [0.15, 0.15, 0.15]
+    sleeps: list[float] = []
+    calls = iter([TransientError("down"), TransientError("down"), "up"])
+
+    def call() -> str:
+        value = next(calls)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert retry(call, base_delay=0.2, factor=1.0, jitter=False, sleep=sleeps.append) == "up"
+    assert sleeps == [0.2, 0.2]

@@ -116,3 +116,34 @@ def test_a_probe_error_propagates_at_once():
 def test_bad_arguments_are_refused(timeout, interval):
     with pytest.raises(ValueError):
         poll_until(lambda: "ok", timeout, interval)
+
+
+def test_gaps_start_at_first_interval_and_grow_to_interval():
+    clock = FakeClock()
+    probe = answers(*([None] * 9), "ok", clock=clock)
+    waited = poll_until(probe, 60.0, 1.0, clock=clock, sleep=clock.sleep, first_interval=0.1)
+    assert waited.probes == 10
+    expected = [0.1, 0.15, 0.225, 0.3375, 0.50625, 0.759375, 1.0, 1.0, 1.0]
+    assert clock.sleeps == pytest.approx(expected)
+    # A rollout that settles 0.3 s in is seen about 0.2 s later, not a whole interval later.
+    clock = FakeClock()
+    settled = clock.now + 0.3
+    waited = poll_until(
+        lambda: "ok" if clock.now >= settled else None,
+        60.0,
+        1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        first_interval=0.05,
+    )
+    assert waited.elapsed <= 0.5
+
+
+def test_a_first_interval_above_interval_is_capped_and_a_bad_one_refused():
+    clock = FakeClock()
+    poll_until(
+        answers(None, None, "ok"), 60.0, 0.5, clock=clock, sleep=clock.sleep, first_interval=2.0
+    )
+    assert clock.sleeps == [0.5, 0.5]
+    with pytest.raises(ValueError):
+        poll_until(lambda: "ok", 1.0, 1.0, first_interval=0.0)

@@ -13,6 +13,7 @@ import functools
 import http.client
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Mapping
@@ -29,11 +30,20 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 USER_AGENT = "irdrive.ops"
 
 
+_TLS_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=8)
+def _tls_context(validate_certs: bool, ca_path: str | None) -> ssl.SSLContext:
+    return make_context(cafile=ca_path, validate_certs=validate_certs)
+
+
 def tls_context(validate_certs: bool, ca_path: str | None) -> ssl.SSLContext:
     """One TLS context per settings for the process: building one loads the system's CA bundle
-    (about 0.1 s of CPU), which ``open_url`` did again for every request, https or not."""
-    return make_context(cafile=ca_path, validate_certs=validate_certs)
+    (about 40 ms of CPU), which ``open_url`` did again for every request, https or not. Built
+    under a lock, so checks running in threads at the same time share one."""
+    with _TLS_LOCK:
+        return _tls_context(validate_certs, ca_path)
 
 
 @dataclass
