@@ -149,7 +149,9 @@ def test_kill_9_leaves_a_record_and_the_next_run_says_it_was_interrupted(
         time.sleep(0.1)
     assert _switch(core) == "enabled"
     # The record a kill -9 leaves: the marker still "running", the change with its prior state.
-    (run_dir,) = Path(env["IRDRIVE_STATE_DIR"], "runs").iterdir()
+    (run_dir,) = [
+        p for p in Path(env["IRDRIVE_STATE_DIR"], "runs").iterdir() if not p.name.startswith(".")
+    ]
     marker = json.loads((run_dir / "run.json").read_text())
     assert (marker["status"], marker["pid"]) == ("running", proc.pid)
     assert _changes(env)["Disable payments with the kill switch"] == {"payments": "enabled"}

@@ -152,7 +152,7 @@ def test_default_target_is_the_lab(
     assert asked == [lab_dir]
     assert "Switch the processor" in result.output and "SUCCESS" in result.output
     assert "Verified:\n  ✓ Verify the switch [localhost]: switch verified" in result.output
-    run_dir = next((tmp_path / "state" / "runs").iterdir())
+    run_dir = next(p for p in (tmp_path / "state" / "runs").iterdir() if not p.name.startswith("."))
     envvars = json.loads((run_dir / "env" / "envvars").read_text())
     assert envvars["IRDRIVE_LAB_DIR"] == str(lab_dir)
     assert envvars["ANSIBLE_CONFIG"] == str(project_dir / "ansible.cfg")
