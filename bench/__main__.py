@@ -5,10 +5,11 @@ Runs, in one bench run and with the same number of rounds:
   payments   payments-failover: irdrive, the shell script, the direct-API floor
   runbooks   each incident runbook from its lab fault to verified recovery, its slowest steps
   api-step   one API step above an ``ansible.builtin.debug`` task
+  cli        ``irdrive --help`` and ``irdrive list``
 payments and runbooks share one bench lab (each round resets it). Prints medians and ratios
 against the targets of issue 10; with ``--json`` exactly one JSON object on stdout (progress
 goes to stderr): ``{"payments_failover": {...}, "fleet": {...}, "runbooks": {NAME: {...}},
-"api_step": {...}, "ratios": {...}}``.
+"api_step": {...}, "cli": {...}, "ratios": {...}}``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PORT_BASE = 17700  # the demo lab is on 17600, the test labs from 17800
 DEFAULT_LAB_DIR = REPO / ".state" / "bench-lab"
 FLEET_PORT_OFFSET = 20  # the fleet lab's ports: the bench lab's base + 20 (a lab spans 10)
-SECTIONS = ("fleet", "payments", "runbooks", "api_step")
+SECTIONS = ("fleet", "payments", "runbooks", "api_step", "cli")
 # The section modules under bench/; each has measure(rounds, ...) -> dict.
 MODULES = {
     "fleet": "bench.fleet",
     "payments": "bench.payments_failover",
     "runbooks": "bench.runbooks",
     "api_step": "bench.api_step",
+    "cli": "bench.cli",
 }
 FLEET_KEYS = ("hosts_3_s", "hosts_30_s", "shell_30_s")
 PAYMENTS_KEYS = ("irdrive_s", "shell_s", "floor_s")
@@ -46,6 +48,8 @@ TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
     ("fleet_irdrive_30_over_shell_30", "block-ips 30 hosts irdrive / shell loop", 1.0, "<"),
     ("api_step_in_process_above_debug_s", "API step above debug, in-process (s)", 0.15, "<="),
     ("api_step_module_above_debug_s", "API step above debug, as a module (s)", None, ""),
+    ("cli_list_s", "irdrive list (s)", 0.3, "<="),
+    ("cli_help_s", "irdrive --help (s)", 0.15, "<="),
 )
 
 Measure = Callable[..., dict[str, Any]]
@@ -138,6 +142,10 @@ def ratios(results: Mapping[str, Any]) -> dict[str, float | None]:
     if api:
         out["api_step_in_process_above_debug_s"] = api["in_process_above_debug_s"]
         out["api_step_module_above_debug_s"] = api["module_above_debug_s"]
+    cli = results.get("cli")
+    if cli:
+        out["cli_list_s"] = cli["list_s"]
+        out["cli_help_s"] = cli["help_s"]
     return out
 
 
@@ -194,6 +202,11 @@ def run_all(
         figures = api(rounds=rounds)
         require_keys("api_step", figures, ("in_process_above_debug_s", "module_above_debug_s"))
         results["api_step"] = figures
+    if "cli" in sections and (cli := measure_of("cli")):
+        progress("cli: irdrive --help and irdrive list")
+        figures = cli(rounds=rounds)
+        require_keys("cli", figures, ("help_s", "list_s"))
+        results["cli"] = figures
     results["ratios"] = ratios(results)
     if skipped:
         results["skipped"] = skipped
@@ -223,6 +236,11 @@ def render(results: Mapping[str, Any]) -> str:
         lines.append("\nan API step above ansible.builtin.debug:")
         lines.append(f"  in-process {api['in_process_above_debug_s']:7.3f}s")
         lines.append(f"  module     {api['module_above_debug_s']:7.3f}s")
+    cli = results.get("cli")
+    if cli:
+        lines.append("\nthe driver's start-up:")
+        lines.append(f"  irdrive --help {cli['help_s']:7.3f}s")
+        lines.append(f"  irdrive list   {cli['list_s']:7.3f}s")
     got = results.get("ratios") or {}
     if got:
         lines.append("\nratios (issue 10 targets):")

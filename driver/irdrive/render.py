@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
 from rich.table import Table
 
 from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
-from irdrive.report import RunReport, TaskResult, task_error
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from irdrive.catalog import Runbook
+    from irdrive.report import RunReport, TaskResult
 
 STATUS_STYLE = {
     "ok": "green",
@@ -148,6 +149,8 @@ def render_summary(console: Console, report: RunReport) -> None:
     # Each message once and whole: a failed task's is its entry in errors (report.task_error),
     # or another entry that tells the same words; a report without either (not built by the
     # collector) still names its failed tasks.
+    from irdrive.report import task_error
+
     prefixes = {task_error(task, ""): task for task in report.failed}
     for error in report.errors:
         label = "[bold red]Failed:[/] " if error.startswith(tuple(prefixes)) else ""
