@@ -151,6 +151,10 @@ class Recorder:
         self.calls.append(("api_step", kw))
         return {"in_process_above_debug_s": 0.09, "module_above_debug_s": 0.8}
 
+    def cli(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("cli", kw))
+        return {"help_s": 0.11, "list_s": 0.35, "rounds": {}}
+
     @contextlib.contextmanager
     def lab(self, port_base: int, lab_dir: Path) -> Iterator[None]:
         self.labs.append((port_base, lab_dir))
@@ -177,6 +181,8 @@ def test_one_bench_run_gives_the_issue_shape_and_the_ratios(tmp_path: Path) -> N
         "fleet_irdrive_30_over_shell_30": 0.5,
         "api_step_in_process_above_debug_s": 0.09,
         "api_step_module_above_debug_s": 0.8,
+        "cli_list_s": 0.35,
+        "cli_help_s": 0.11,
     }
     assert "skipped" not in res
     # payments and runbooks share one lab; the fleet gets its own folder and ports.
@@ -194,6 +200,8 @@ def test_one_bench_run_gives_the_issue_shape_and_the_ratios(tmp_path: Path) -> N
     assert lines["payments-failover irdrive / floor"].endswith("target <= 3: NOT met")
     assert lines["block-ips 30 hosts irdrive / shell loop"].endswith("target < 1: met")
     assert lines["API step above debug, in-process (s)"].endswith("target <= 0.15: met")
+    assert lines["irdrive list (s)"].endswith("target <= 0.3: NOT met")
+    assert lines["irdrive --help (s)"].endswith("target <= 0.15: met")
 
 
 def test_a_missing_fleet_bench_is_skipped_and_the_rest_runs(tmp_path: Path) -> None:
