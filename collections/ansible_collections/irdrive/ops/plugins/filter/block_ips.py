@@ -269,10 +269,35 @@ def block_ips_host_verify(
     }
 
 
+def block_ips_hosts_verify(
+    results: Mapping[str, Any], *, plan: Mapping[str, Any], state: str = "present"
+) -> dict[str, Any]:
+    """Every planned host's read-back (``results``: host -> its host_blocklist result), at once.
+
+    A host without a result, or whose block failed, is a problem too: it was not verified.
+    """
+    present = state == "present"
+    problems: list[str] = []
+    verified: list[str] = []
+    for host in plan.get("hosts") or []:
+        result = results.get(host) or {}
+        if not result or result.get("failed") or result.get("unreachable"):
+            why = result.get("msg") or "its block did not run"
+            problems.append(f"{host}: nothing read back to verify ({why})")
+            continue
+        one = block_ips_host_verify(result, plan=plan, host=host, state=state)
+        problems.extend(one["problems"])
+        if not one["problems"]:
+            verified.append(host)
+    where = f"{len(verified)} host(s): {', '.join(verified)}" if verified else "no host"
+    return {"problems": problems, "verified": verified, "summary": _summary(plan, present, where)}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "block_ips_plan": block_ips_plan,
             "block_ips_verify": block_ips_verify,
             "block_ips_host_verify": block_ips_host_verify,
+            "block_ips_hosts_verify": block_ips_hosts_verify,
         }
