@@ -2,11 +2,13 @@
 
 Starts a bench lab of its own with 30 web hosts (``irdrive lab up --web-hosts 30``) and times,
 each round after a lab reset and the intrusion fault (so every round makes the real change):
-  hosts_3    `irdrive run block-ips --yes --json` on 3 web hosts (hosts_group=web_hosts[0:2])
+  hosts_3    `irdrive run block-ips --yes --json -e targets=hosts` on 3 web hosts
+             (hosts_group=web_hosts[0:2])
   hosts_30   the same on all 30 web hosts (hosts_group=web_hosts)
   shell_30   bench/fleet_block.sh: the per-host commands over ssh, one host after another
-irdrive's runs also block at the WAF and the network ACL (the runbook's controller play); the
-shell loop does the hosts only. Every timed run is checked afterwards (outside the timing): each
+Both do the hosts only (targets=hosts: no WAF or network ACL change), so they do the same work;
+irdrive also checks its inputs, takes the target's locks and each host's lock, and reads every
+host back and verifies it. Every timed run is checked afterwards (outside the timing): each
 host's nginx deny include and nftables set hold the intrusion's addresses.
 Prints the medians and the ratios hosts_30/hosts_3 (target <= 3) and hosts_30/shell_30 (target
 < 1). A benchmark, not a test. ``measure`` is what `make bench` calls.
@@ -60,6 +62,8 @@ def run_irdrive(cfg: LabConfig, hosts: int) -> None:
             "addresses=" + ",".join(ADDRESSES),
             "-e",
             f"hosts_group={group}",
+            "-e",
+            "targets=hosts",
         ],
         env=env,
         capture_output=True,

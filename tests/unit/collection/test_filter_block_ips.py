@@ -186,17 +186,16 @@ def test_hosts_verify_checks_every_planned_host_at_once() -> None:
         "web": good,
         "web-2": {"mismatch": {"nft": ["203.0.113.45/32"], "nginx": []}},
         "web-3": {"failed": True, "msg": "lock file web-3:/l/web-3.json is locked by run B"},
-        # web-4: no result (unreachable before its task, or not run)
+        # web-4: no result registered (unreachable)
         "db": good,  # not in the plan: not looked at
     }
+    # The failed and the unreachable host failed the run in their own task: not told again.
     assert block_ips_hosts_verify(results, plan=plan) == {
-        "problems": [
-            "web-2 nftables sets lack 203.0.113.45/32",
-            "web-3: nothing read back to verify (lock file web-3:/l/web-3.json is locked by run B)",
-            "web-4: nothing read back to verify (its block did not run)",
-        ],
+        "problems": ["web-2 nftables sets lack 203.0.113.45/32"],
         "verified": ["web"],
-        "summary": "198.51.100.0/24, 203.0.113.45/32 blocked by 1 host(s): web",
+        "not_run": ["web-3", "web-4"],
+        "summary": "198.51.100.0/24, 203.0.113.45/32 blocked by 1 host(s): web"
+        " (not verified, failed or unreachable: web-3, web-4)",
     }
     every = block_ips_hosts_verify({h: good for h in plan["hosts"]}, plan=plan, state="absent")
     assert every["problems"] == [] and every["verified"] == plan["hosts"]
