@@ -12,7 +12,7 @@ import click
 
 from irdrive.errors import IrdriveError, UsageError, handle_errors
 from irdrive.labsite import default_lab_dir
-from irdrive_lab.control.config import LabConfig, default_port_base
+from irdrive_lab.control.config import MAX_WEB_HOSTS, LabConfig, default_port_base
 from irdrive_lab.control.errors import LabError
 
 pass_cfg = click.make_pass_decorator(LabConfig)
@@ -76,22 +76,34 @@ def _print_endpoints(state: dict[str, Any]) -> None:
         if url:
             click.echo(f"  {name:<11} {url}")
     click.echo(f"Kubeconfig:  {state['kubeconfig']}")
-    for host, info in (state.get("hosts") or {}).items():
-        if isinstance(info, dict) and info.get("address"):
+    hosts = [(h, i) for h, i in (state.get("hosts") or {}).items() if isinstance(i, dict)]
+    for host, info in hosts if len(hosts) <= 6 else [*hosts[:3], hosts[-1]]:
+        if info.get("address"):
             click.echo(f"  host {host:<9} {info['address']}")
+    if len(hosts) > 6:
+        click.echo(f"  ({len(hosts)} hosts, {state.get('web_hosts')} of them web hosts)")
     inventory = Path(__file__).resolve().parents[3] / "inventories" / "lab"
     click.echo(f"Inventory:   {inventory}  (IRDRIVE_LAB_DIR={state['dir']})")
 
 
 @lab.command()
+@click.option(
+    "--web-hosts",
+    type=click.IntRange(1, MAX_WEB_HOSTS),
+    default=None,
+    metavar="N",
+    help="Start N web hosts (web, web-2 .. web-N), each a namespace with sshd, nginx files and"
+    " nft, for fleet runs (default 1). A lab already up with another N is left as it is and"
+    " the command fails: `irdrive lab down` first.",
+)
 @pass_cfg
 @lab_errors
-def up(cfg: LabConfig) -> None:
+def up(cfg: LabConfig, web_hosts: int | None) -> None:
     """Start the lab in the background and wait until every part is healthy."""
     from irdrive_lab.control import manager
 
     already = manager.is_up(cfg)
-    state = manager.up(cfg)
+    state = manager.up(cfg, web_hosts=web_hosts)
     if already:
         click.echo("The lab is already up.")
     else:

@@ -30,6 +30,24 @@ PORT_OFFSETS = {
 PORT_SPAN = 10
 
 HOST_NAMES = ("web", "db", "streaming")
+# `irdrive lab up --web-hosts N`: N web hosts, web and web-2 .. web-N. Each host takes a /30 of
+# the lab's /24 (64 of them), so 2 + MAX_WEB_HOSTS hosts fit with room to spare.
+MAX_WEB_HOSTS = 60
+
+
+def host_names(web_hosts: int = 1) -> list[str]:
+    """The lab's hosts with ``web_hosts`` web hosts: web, db, streaming, then web-2 .. web-N.
+
+    The first three keep their place (and so their addresses) whatever N is.
+    """
+    if not 1 <= web_hosts <= MAX_WEB_HOSTS:
+        raise ValueError(f"web hosts must be 1..{MAX_WEB_HOSTS}, not {web_hosts}")
+    return [*HOST_NAMES, *(f"web-{k}" for k in range(2, web_hosts + 1))]
+
+
+def host_kind(host: str) -> str:
+    """What a host is (web, db or streaming): web-2 .. web-N are web hosts like web."""
+    return "web" if host.startswith("web-") else host
 
 
 def default_lab_dir() -> Path:

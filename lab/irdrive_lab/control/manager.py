@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from irdrive_lab.control import proc
-from irdrive_lab.control.config import PORT_OFFSETS, LabConfig
+from irdrive_lab.control.config import MAX_WEB_HOSTS, PORT_OFFSETS, LabConfig, host_kind
 from irdrive_lab.control.errors import LabError, LabUsageError
 from irdrive_lab.control.journal import Journal
 
@@ -91,11 +91,25 @@ def _all_procs(state: dict[str, Any], skip: set[str] | None = None) -> list[dict
     return out
 
 
-def up(cfg: LabConfig, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
-    """Start the lab (or confirm it is up); return the lab.json dict."""
+def up(
+    cfg: LabConfig, timeout: float = READY_TIMEOUT, web_hosts: int | None = None
+) -> dict[str, Any]:
+    """Start the lab (or confirm it is up); return the lab.json dict.
+
+    ``web_hosts``: how many web hosts (web, web-2 .. web-N; default 1). A lab that is up with
+    another number is not changed: LabUsageError says so (``down`` first, then ``up`` again).
+    """
+    if web_hosts is not None and not 1 <= web_hosts <= MAX_WEB_HOSTS:
+        raise LabUsageError(f"--web-hosts must be 1..{MAX_WEB_HOSTS}, not {web_hosts}")
     if is_up(cfg):
         state = cfg.read_state()
         assert state is not None
+        running = int(state.get("web_hosts") or 1)
+        if web_hosts is not None and web_hosts != running:
+            raise LabUsageError(
+                f"the lab in {cfg.dir} is up with {running} web host(s), not {web_hosts}; "
+                f"run `irdrive lab down`, then `irdrive lab up --web-hosts {web_hosts}`"
+            )
         return state
     existing = cfg.read_state()
     if existing:  # a lab left half-running (e.g. killed): clean it before starting again
@@ -105,7 +119,7 @@ def up(cfg: LabConfig, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
     started: dict[str, dict[str, Any]] = {}
     t0 = time.monotonic()
     try:
-        ctx: dict[str, Any] = {}
+        ctx: dict[str, Any] = {"web_hosts": web_hosts or 1}
         for name in PARTS:
             info = _part(name).start(cfg, ctx)
             started[name] = info
@@ -149,6 +163,8 @@ def _compose(cfg: LabConfig, parts: dict[str, dict[str, Any]], partial: bool) ->
             "postgres": _pg_url(pg) if pg else None,
         },
         "hosts": parts.get("hosts", {}),
+        # `irdrive lab up --web-hosts N`: web, web-2 .. web-N (the inventory script lists them)
+        "web_hosts": sum(1 for h in parts.get("hosts", {}) if host_kind(h) == "web") or 1,
         "aws": aws,
         "postgres": pg,
         "platform": labd.get("platform_info", {}),
@@ -218,6 +234,7 @@ def status(cfg: LabConfig) -> dict[str, Any]:
         "parts": parts,
         "endpoints": state.get("endpoints", {}),
         "kubeconfig": state.get("kubeconfig"),
+        "web_hosts": state.get("web_hosts", 1),
         "faults": faults.active(cfg),
     }
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from irdrive_lab.control.config import host_kind
 from irdrive_lab.control.errors import LabError
 
 VIDEO_TMPFS_BYTES = 64 * 1024 * 1024
@@ -98,17 +99,21 @@ def log_line(ip: str, ts: float, method: str, path: str, status: int, size: int,
 
 
 def seeded_access_log(host: str, now: float | None = None) -> str:
-    """The seeded access log of ``host``: the same requests every time, ending at ``now``."""
+    """The seeded access log of ``host``: the same requests every time, ending at ``now``.
+
+    web-2 .. web-N get a web host's log, each with its own (seeded) clients and times.
+    """
     now = time.time() if now is None else now
+    kind = host_kind(host)
     rng = random.Random(f"irdrive-lab-{host}")
-    n = SEED_LINES[host]
-    ips = ["10.20.0.15"] if host == "db" else _client_ips(rng, 150)
+    n = SEED_LINES[kind]
+    ips = ["10.20.0.15"] if kind == "db" else _client_ips(rng, 150)
     times = sorted(now - rng.uniform(0, 86400) for _ in range(n))
     lines = []
     for ts in times:
-        method, path, status = _request(host, rng)
+        method, path, status = _request(kind, rng)
         size = {200: rng.randint(300, 90000), 304: 0, 301: 162, 404: 153}.get(status, 0)
-        ua = "Prometheus/2.51.0" if host == "db" else rng.choice(USER_AGENTS)
+        ua = "Prometheus/2.51.0" if kind == "db" else rng.choice(USER_AGENTS)
         lines.append(log_line(rng.choice(ips), ts, method, path, status, size, ua))
     return "\n".join(lines) + "\n"
 
@@ -143,11 +148,12 @@ def _seed_storage(host: str, storage: Path) -> None:
         else:
             child.unlink()
     rng = random.Random(f"irdrive-lab-storage-{host}")
-    if host == "streaming":
+    kind = host_kind(host)
+    if kind == "streaming":
         for name in VIDEOS:
             header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
             (storage / f"{name}.mp4").write_bytes(header + rng.randbytes(rng.randint(2048, 8192)))
-    elif host == "web":
+    elif kind == "web":
         for i in range(3):
             (storage / f"avatar-{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + rng.randbytes(512))
     else:

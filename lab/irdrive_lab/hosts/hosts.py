@@ -1,4 +1,4 @@
-"""The lab's hosts web, db and streaming: network namespaces reached over SSH.
+"""The lab's hosts web, db and streaming (and web-2 .. web-N): network namespaces over SSH.
 
 Each host is a network namespace with Debian's sshd on its own veth address (see
 :mod:`irdrive_lab.hosts.netns`) and a root folder ``cfg.host_root(host)`` holding its nginx access
@@ -11,6 +11,10 @@ The streaming host's video storage is a small tmpfs (64 MiB) when the lab may mo
 and the fault writes sparse files whose apparent size (``du --apparent-size``) shows the
 pressure. When network namespaces cannot be made, the hosts are local-connection hosts with a
 root folder each, and ``health`` says so.
+
+``irdrive lab up --web-hosts N`` (``ctx["web_hosts"]``) adds web hosts web-2 .. web-N, seeded
+like web (access log, nginx configuration, uploads folder), each with its own namespace, sshd
+and nft. The hosts a lab has are the records in lab.json: stop, reseed and health go by them.
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from irdrive_lab.control import proc as lab_proc
-from irdrive_lab.control.config import HOST_NAMES, LabConfig
-from irdrive_lab.control.errors import LabError
+from irdrive_lab.control.config import (
+    HOST_NAMES,
+    MAX_WEB_HOSTS,
+    LabConfig,
+    host_kind,
+    host_names,
+)
+from irdrive_lab.control.errors import LabError, LabUsageError
 from irdrive_lab.hosts import hostdata, netns
 
 ENV_HOSTS_MODE = "IRDRIVE_LAB_HOSTS"  # auto (default) | netns | local
@@ -32,8 +42,23 @@ MODES = ("auto", "netns", "local")
 
 
 # ---- names and paths --------------------------------------------------------------------
-def links(cfg: LabConfig) -> list[netns.HostLink]:
-    return [netns.host_link(cfg, host, i) for i, host in enumerate(HOST_NAMES)]
+def links(cfg: LabConfig, names: list[str] | tuple[str, ...] = HOST_NAMES) -> list[netns.HostLink]:
+    return [netns.host_link(cfg, host, i) for i, host in enumerate(names)]
+
+
+def names_of(info: dict[str, Any] | None) -> list[str]:
+    """The hosts a lab has: its records in lab.json, in start order (the default three if none).
+
+    lab.json keeps its keys sorted, so the order is rebuilt: web, db, streaming, web-2 .. web-N.
+    """
+    names = [name for name, rec in (info or {}).items() if isinstance(rec, dict)]
+    order = {name: i for i, name in enumerate(host_names(MAX_WEB_HOSTS))}
+    return sorted(names, key=lambda n: order.get(n, len(order))) or list(HOST_NAMES)
+
+
+def web_hosts(info: dict[str, Any] | None) -> int:
+    """How many web hosts the lab was started with (``--web-hosts``)."""
+    return sum(1 for name in names_of(info) if host_kind(name) == "web")
 
 
 def ssh_key(cfg: LabConfig) -> Path:
@@ -59,7 +84,9 @@ def host_paths(cfg: LabConfig, host: str) -> dict[str, str]:
         # irdrive.ops.host_lock's lock files (the journal marks their writes lock: true)
         "locks": root / "var/lib/irdrive/locks",
         "storage": root
-        / {"web": "var/www/uploads", "db": "var/lib/postgresql"}.get(host, "var/lib/videos"),
+        / {"web": "var/www/uploads", "db": "var/lib/postgresql"}.get(
+            host_kind(host), "var/lib/videos"
+        ),
     }
     if host == "streaming":
         paths["video_storage"] = paths["storage"]
@@ -75,18 +102,25 @@ def _mode(ctx: dict[str, Any] | None) -> str:
 
 # ---- component interface ----------------------------------------------------------------
 def start(cfg: LabConfig, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Create the hosts and start their sshd; return ``{"web": {...}, "db": ..., ...}``."""
+    """Create the hosts and start their sshd; return ``{"web": {...}, "db": ..., ...}``.
+
+    ``ctx["web_hosts"]`` (default 1) is how many web hosts: web, then web-2 .. web-N.
+    """
     mode = _mode(ctx)
+    try:
+        names = host_names(int((ctx or {}).get("web_hosts") or 1))
+    except ValueError as exc:
+        raise LabUsageError(f"lab hosts: {exc}") from exc
     cfg.ensure_dirs()
     reason = "forced by the hosts mode 'local'" if mode == "local" else netns.probe_netns(cfg)
     if reason and mode == "netns":
         raise LabError(f"lab hosts: cannot make network namespaces ({reason})")
-    storage_fs = _prepare_roots(cfg)
+    storage_fs = _prepare_roots(cfg, names)
     if reason:
-        return {h: _local_record(cfg, h, reason, storage_fs) for h in HOST_NAMES}
+        return {h: _local_record(cfg, h, reason, storage_fs) for h in names}
     records: dict[str, Any] = {}
     try:
-        _start_netns_hosts(cfg, records, storage_fs)
+        _start_netns_hosts(cfg, records, storage_fs, names)
     except BaseException:
         stop(cfg, records)
         raise
@@ -107,7 +141,8 @@ def wait_ready(cfg: LabConfig, info: dict[str, Any], timeout: float = 10.0) -> N
 def health(cfg: LabConfig, info: dict[str, Any]) -> tuple[bool, str]:
     problems: list[str] = []
     parts: list[str] = []
-    for host in HOST_NAMES:
+    names = names_of(info)
+    for host in [*(h for h in HOST_NAMES if h not in names), *names]:
         rec = (info or {}).get(host)
         if not rec:
             problems.append(f"{host}: not started")
@@ -133,22 +168,24 @@ def health(cfg: LabConfig, info: dict[str, Any]) -> tuple[bool, str]:
             f"local-connection hosts {', '.join(parts)} (no network namespaces: "
             f"{first.get('note', 'unknown reason')})"
         )
-    nft = "nft in each namespace" if all(info[h].get("nft") for h in HOST_NAMES) else "no nft"
+    nft = "nft in each namespace" if all(info[h].get("nft") for h in names) else "no nft"
+    if len(parts) > 6:  # a fleet: the count and the first and last, not a line of 30 addresses
+        parts = [f"{len(parts)} hosts ({web_hosts(info)} web): {parts[0]} .. {parts[-1]}"]
     return True, f"ssh on {', '.join(parts)}; {nft}"
 
 
 def stop(cfg: LabConfig, info: dict[str, Any] | None) -> None:
-    """Stop sshd by PID, remove veths and namespaces, unmount the video tmpfs. Idempotent."""
-    for host in HOST_NAMES:
+    """Stop sshd by PID, remove veths and namespaces, unmount the video tmpfs. Idempotent.
+
+    Namespaces of this lab folder that ``info`` does not name (left by a crash of a lab started
+    with more web hosts) go too.
+    """
+    names = names_of(info)
+    for host in names:
         for record in ((info or {}).get(host) or {}).get("procs", []):
             lab_proc.stop(record)
-    errors: list[str] = []
-    for link in links(cfg):
-        try:
-            netns.teardown(link)
-        except LabError as exc:
-            errors.append(str(exc))
-    for host in HOST_NAMES:
+    errors: list[str] = _teardown(cfg, names)
+    for host in names:
         (cfg.run_dir / f"sshd-{host}.pid").unlink(missing_ok=True)
     storage = Path(host_paths(cfg, "streaming")["video_storage"])
     if os.path.ismount(storage):
@@ -161,7 +198,7 @@ def stop(cfg: LabConfig, info: dict[str, Any] | None) -> None:
 
 def reseed(cfg: LabConfig, info: dict[str, Any]) -> None:
     """Rewrite access logs and storage, remove deny includes and nft rules in each host."""
-    for host in HOST_NAMES:
+    for host in names_of(info):
         hostdata.reseed_host(host, host_paths(cfg, host))
         rec = (info or {}).get(host) or {}
         if rec.get("connection") == "ssh" and rec.get("nft"):
@@ -192,9 +229,26 @@ def clear_intrusion_hosts(
 
 
 # ---- internals --------------------------------------------------------------------------
-def _prepare_roots(cfg: LabConfig) -> dict[str, Any]:
+def _teardown(cfg: LabConfig, names: list[str]) -> list[str]:
+    """Remove the links of ``names`` and any other namespace of this lab; the errors met."""
+    errors: list[str] = []
+    known = links(cfg, names)
+    for link in known:
+        try:
+            netns.teardown(link)
+        except LabError as exc:
+            errors.append(str(exc))
+    for name in set(netns.lab_namespaces(cfg)) - {link.netns for link in known}:
+        netns.kill_netns_pids(name)  # its veth goes with the namespace
+        res = netns.run([netns.IP, "netns", "del", name], f"removing namespace {name}", False)
+        if res.returncode != 0:
+            errors.append(f"removing namespace {name}: {res.stderr.strip()}")
+    return errors
+
+
+def _prepare_roots(cfg: LabConfig, names: list[str]) -> dict[str, Any]:
     storage_fs: dict[str, Any] = {}
-    for host in HOST_NAMES:
+    for host in names:
         paths = host_paths(cfg, host)
         Path(paths["storage"]).mkdir(parents=True, exist_ok=True)
         if host == "streaming":
@@ -209,6 +263,7 @@ def _prepare_roots(cfg: LabConfig) -> dict[str, Any]:
 def _base_record(cfg: LabConfig, host: str, storage_fs: dict[str, Any]) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "name": host,
+        "kind": host_kind(host),
         "root": str(cfg.host_root(host)),
         "paths": host_paths(cfg, host),
         "user": "root",
@@ -228,10 +283,13 @@ def _local_record(
     return rec
 
 
-def _start_netns_hosts(cfg: LabConfig, records: dict[str, Any], storage_fs: dict[str, Any]) -> None:
-    host_links = links(cfg)
-    for link in host_links:  # leftovers of this same lab folder after a crash
-        netns.teardown(link)
+def _start_netns_hosts(
+    cfg: LabConfig, records: dict[str, Any], storage_fs: dict[str, Any], names: list[str]
+) -> None:
+    host_links = links(cfg, names)
+    errors = _teardown(cfg, names)  # leftovers of this same lab folder after a crash
+    if errors:
+        raise LabError("lab hosts: cannot remove what a crashed lab left: " + "; ".join(errors))
     other = netns.subnet_conflict(cfg, {link.veth for link in host_links})
     if other:
         raise LabError(
@@ -278,7 +336,7 @@ def _start_netns_hosts(cfg: LabConfig, records: dict[str, Any], storage_fs: dict
 
 def _write_ssh_config(cfg: LabConfig, records: dict[str, Any]) -> None:
     lines = [f"# Written by the irdrive lab. Use: ssh -F {ssh_config(cfg)} web", ""]
-    for host in HOST_NAMES:
+    for host in records:
         lines += [f"Host {host}", f"  HostName {records[host]['address']}", ""]
     lines += [
         "Host *",

@@ -44,12 +44,19 @@ class HostLink:
 
 
 def host_link(cfg: LabConfig, host: str, index: int) -> HostLink:
+    """The link of the ``index``-th host: the /30 ``10.213.<subnet>.4*index`` (index < 64)."""
+    if not 0 <= index < 64:
+        raise ValueError(f"host index {index} does not fit the lab's /24 (0..63)")
     base = 4 * index
     net = f"10.213.{cfg.subnet_index}"
+    # web-k is "w<k>": ir<6-hex lab id>w60 is 11 characters, under IFNAMSIZ (15).
+    letter = HOST_LETTERS.get(host) or (
+        "w" + host.removeprefix("web-") if host.startswith("web-") else str(index)
+    )
     return HostLink(
         host=host,
         netns=f"ird-{cfg.lab_id}-{host}",
-        veth=f"ir{cfg.lab_id}{HOST_LETTERS.get(host, str(index))}",
+        veth=f"ir{cfg.lab_id}{letter}",
         gateway=f"{net}.{base + 1}",
         address=f"{net}.{base + 2}",
     )
@@ -162,6 +169,16 @@ def teardown(link: HostLink) -> None:
         run([IP, "netns", "del", link.netns], f"removing namespace {link.netns}")
 
 
+def lab_namespaces(cfg: LabConfig) -> list[str]:
+    """Every network namespace of this lab folder, whatever hosts it was started with."""
+    prefix = f"ird-{cfg.lab_id}-"
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if n.startswith(prefix) and not n.endswith("-probe"))
+
+
 def nft_available(netns: str) -> bool:
     """True when ``nft`` works inside the namespace (its ruleset is the host's own)."""
     try:
@@ -211,6 +228,10 @@ def sshd_config_text(
             "X11Forwarding no",
             "PrintMotd no",
             "UseDNS no",
+            # X25519 key exchange: OpenSSH's default hybrid sntrup761x25519 costs ~0.1 CPU-second
+            # per connection on each side, which on a small machine with a fleet of lab hosts
+            # (one connection each) is most of the run. Every client of the lab gets the same.
+            "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
             "MaxStartups 50:30:100",
             "MaxSessions 50",
             "Subsystem sftp internal-sftp",

@@ -171,3 +171,101 @@ def test_query_reports_missing_without_writing(run_module, nft, paths) -> None:
 def test_invalid_address_fails_before_touching_the_host(run_module, nft, paths) -> None:
     result, failed = run_module(host_blocklist, {**paths, "addresses": ["::1"]})
     assert failed and "'::1' is a loopback address" in result["msg"] and nft.calls == []
+
+
+# ---- the host's lock file, taken by the module around its change (lock_key) ------------------
+def _lock_file(locks: Path, host: str = "web1") -> dict[str, Any]:
+    return dict(json.loads((locks / f"{host}.json").read_text()))
+
+
+def _locked(paths: dict[str, Any], locks: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        **paths,
+        "addresses": ["203.0.113.45"],
+        "nft": False,
+        "lock_key": "web1",
+        "lock_directory": str(locks),
+        "lock_holder": "run A",
+        "lock_wait": 0,
+        **extra,
+    }
+
+
+def test_the_change_is_made_under_the_hosts_lock_and_gives_it_back(
+    run_module, nft, paths, tmp_path
+) -> None:
+    locks = tmp_path / "locks"
+    result, failed = run_module(host_blocklist, _locked(paths, locks))
+    assert not failed and result["changed"], result
+    assert result["host_lock"]["state"] == "acquired" and result["host_lock"]["holder"] == "run A"
+    assert result["host_lock"]["released"] == "released"
+    assert result["host_lock"]["lock"].endswith(f"{locks}/web1.json")
+    # host_lock's file: written (version 1), then released (version 2, no holder).
+    assert _lock_file(locks)["holder"] == "" and _lock_file(locks)["version"] == 2
+
+
+def test_another_runs_lock_refuses_naming_it_and_changes_nothing(
+    run_module, nft, paths, tmp_path
+) -> None:
+    from ansible_collections.irdrive.ops.plugins.modules import host_lock
+
+    locks = tmp_path / "locks"
+    held, _ = run_module(
+        host_lock, {"key": "web1", "directory": str(locks), "holder": "run B", "wait": 0}
+    )
+    assert held["state"] == "acquired"
+    result, failed = run_module(host_blocklist, _locked(paths, locks))
+    assert failed and result["error_kind"] == "locked" and result["held_by"] == "run B"
+    assert "is locked by run B" in result["msg"]
+    assert not Path(paths["nginx_deny_path"]).exists() and nft.calls == []
+    assert _lock_file(locks)["holder"] == "run B"  # left as it was
+
+
+def test_a_failed_change_still_gives_the_lock_back(run_module, nft, paths, tmp_path) -> None:
+    locks = tmp_path / "locks"
+    nft.nginx_rc = 1
+    result, failed = run_module(host_blocklist, _locked(paths, locks))
+    assert failed and "nginx -t" in result["msg"]
+    assert _lock_file(locks)["holder"] == "" and _lock_file(locks)["version"] == 2
+
+
+def test_a_lock_this_run_holds_is_reentered_and_left_to_its_taker(
+    run_module, nft, paths, tmp_path
+) -> None:
+    from ansible_collections.irdrive.ops.plugins.modules import host_lock
+
+    locks = tmp_path / "locks"
+    run_module(host_lock, {"key": "web1", "directory": str(locks), "holder": "run A", "wait": 0})
+    result, failed = run_module(host_blocklist, _locked(paths, locks))
+    assert not failed and result["host_lock"]["state"] == "reentered"
+    assert result["host_lock"]["released"] == "not_taken"
+    assert _lock_file(locks)["holder"] == "run A"  # the outer task gives it back
+
+
+def test_check_mode_reads_the_lock_and_writes_nothing(run_module, nft, paths, tmp_path) -> None:
+    locks = tmp_path / "locks"
+    result, failed = run_module(host_blocklist, _locked(paths, locks), check_mode=True)
+    assert not failed and result["changed"]
+    assert result["host_lock"]["state"] == "would_acquire" and not locks.exists()
+    assert not Path(paths["nginx_deny_path"]).exists()
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning(
+    run_module, nft, paths, tmp_path, capsys
+) -> None:
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    stale = {"holder": "dead run", "duration": 60, "acquire_time": 1.0, "renew_time": 2.0}
+    (locks / "web1.json").write_text(json.dumps({**stale, "transitions": 0, "version": 4}))
+    result, failed = run_module(host_blocklist, _locked(paths, locks))
+    assert not failed and result["host_lock"]["took_over"]["holder"] == "dead run"
+    # module.warn: in the result in-process, on stderr from the ansible-core harness.
+    warned = [*result.get("warnings", []), capsys.readouterr().err]
+    assert any("took over the stale lock of dead run" in w for w in warned), warned
+    assert _lock_file(locks)["holder"] == "" and _lock_file(locks)["transitions"] == 1
+
+
+def test_the_lock_needs_the_holder_its_action_names(run_module, nft, paths, tmp_path) -> None:
+    result, failed = run_module(host_blocklist, _locked(paths, tmp_path, lock_holder=None))
+    assert failed and result["error_kind"] == "invalid_input" and "lock_holder" in result["msg"]
+    assert nft.calls == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import ConflictError
-from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import FileLockBackend
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_file import FileLockBackend
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
     LockedError,
     LockRecord,

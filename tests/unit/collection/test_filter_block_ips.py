@@ -10,6 +10,7 @@ from ansible_collections.irdrive.ops.plugins.filter.block_ips import (
     FilterModule,
     blast_refusals,
     block_ips_host_verify,
+    block_ips_hosts_verify,
     block_ips_plan,
     block_ips_verify,
     controller_addresses,
@@ -178,11 +179,35 @@ def test_host_verify(state: str, result: dict, problems: list[str], summary: str
     }
 
 
+def test_hosts_verify_checks_every_planned_host_at_once() -> None:
+    plan = {**PLAN, "hosts": ["web", "web-2", "web-3", "web-4"]}
+    good = {"mismatch": {"nft": [], "nginx": []}}
+    results = {
+        "web": good,
+        "web-2": {"mismatch": {"nft": ["203.0.113.45/32"], "nginx": []}},
+        "web-3": {"failed": True, "msg": "lock file web-3:/l/web-3.json is locked by run B"},
+        # web-4: no result registered (unreachable)
+        "db": good,  # not in the plan: not looked at
+    }
+    # The failed and the unreachable host failed the run in their own task: not told again.
+    assert block_ips_hosts_verify(results, plan=plan) == {
+        "problems": ["web-2 nftables sets lack 203.0.113.45/32"],
+        "verified": ["web"],
+        "not_run": ["web-3", "web-4"],
+        "summary": "198.51.100.0/24, 203.0.113.45/32 blocked by 1 host(s): web"
+        " (not verified, failed or unreachable: web-3, web-4)",
+    }
+    every = block_ips_hosts_verify({h: good for h in plan["hosts"]}, plan=plan, state="absent")
+    assert every["problems"] == [] and every["verified"] == plan["hosts"]
+    assert every["summary"].endswith("not blocked by 4 host(s): web, web-2, web-3, web-4")
+
+
 def test_the_filters_are_registered() -> None:
     assert FilterModule().filters() == {
         "block_ips_plan": block_ips_plan,
         "block_ips_verify": block_ips_verify,
         "block_ips_host_verify": block_ips_host_verify,
+        "block_ips_hosts_verify": block_ips_hosts_verify,
     }
 
 

@@ -269,10 +269,40 @@ def block_ips_host_verify(
     }
 
 
+def block_ips_hosts_verify(
+    results: Mapping[str, Any], *, plan: Mapping[str, Any], state: str = "present"
+) -> dict[str, Any]:
+    """Every planned host's read-back (``results``: host -> its host_blocklist result), at once.
+
+    A host whose block failed, or that was unreachable (no result registered), is not verified
+    and not a problem here: its own task already failed the run with its own error, which this
+    must not repeat. The summary names both lists.
+    """
+    present = state == "present"
+    problems: list[str] = []
+    verified: list[str] = []
+    not_run: list[str] = []
+    for host in plan.get("hosts") or []:
+        result = results.get(host) or {}
+        if not result or result.get("failed") or result.get("unreachable"):
+            not_run.append(host)
+            continue
+        one = block_ips_host_verify(result, plan=plan, host=host, state=state)
+        problems.extend(one["problems"])
+        if not one["problems"]:
+            verified.append(host)
+    where = f"{len(verified)} host(s): {', '.join(verified)}" if verified else "no host"
+    summary = _summary(plan, present, where)
+    if not_run:
+        summary += f" (not verified, failed or unreachable: {', '.join(not_run)})"
+    return {"problems": problems, "verified": verified, "not_run": not_run, "summary": summary}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "block_ips_plan": block_ips_plan,
             "block_ips_verify": block_ips_verify,
             "block_ips_host_verify": block_ips_host_verify,
+            "block_ips_hosts_verify": block_ips_hosts_verify,
         }

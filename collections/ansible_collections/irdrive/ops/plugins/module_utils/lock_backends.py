@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, irdrive maintainers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The lock of ``target_lock.py`` kept in PostgreSQL (a row) and on a host (a file).
+"""The lock of ``target_lock.py`` kept in PostgreSQL (a row) and in S3 (an object).
 
 Both keep the Lease's fields (holder, duration, acquire/renew time, transitions) and a version,
 and write only conditioned on the version read, so ``TargetLock`` gives them the Lease's
@@ -10,23 +10,16 @@ semantics unchanged:
   ``CREATE TABLE IF NOT EXISTS`` on the first write). A new lock is
   ``INSERT ... ON CONFLICT DO NOTHING``, every other write ``UPDATE ... WHERE version = read``;
   no row written means another run won and ``ConflictError`` makes the lock read again.
-* ``FileLockBackend``: ``<directory>/<key>.json`` on the host. A new lock is written to a
-  temporary file made with ``O_EXCL`` and hard-linked into place (``link`` fails when the file
-  exists, and the file is never seen half written); a takeover or renewal re-reads the version
-  under ``flock`` on ``<key>.json.flock`` and renames a new file over the old one.
-
 * ``S3LockBackend``: ``s3://<bucket>/<prefix><key>.json``, created with ``If-None-Match: *``
   and replaced with ``If-Match: <ETag read>`` (S3's conditional writes).
 
-``run_lock`` turns an acquire or release into a task result, for every backend;
-``run_controller_lock`` is the same in an action plugin, with the run's holder by default.
+The host's lock file is in ``lock_file.py`` (it runs on the host: no AWS or PostgreSQL code
+goes there with it). ``run_controller_lock`` is ``target_lock.run_lock`` in an action plugin,
+with the run's holder by default.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import json
 import os
 import re
@@ -42,53 +35,13 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
     LockBackend,
     LockRecord,
-    TargetLock,
     default_holder,
     lease_name,
+    run_lock,
 )
 
-BAD_INPUT = {"error_kind": "invalid_input"}
 PG_TABLE = "irdrive_locks"
-HOST_LOCK_DIR = "/var/lib/irdrive/locks"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
-
-
-def run_lock(
-    args: dict[str, Any],
-    holder: str,
-    make_backend: Callable[[], LockBackend],
-    check_mode: bool,
-) -> dict[str, Any]:
-    """The task result of ``args`` (state, duration, wait) on the backend ``make_backend`` makes."""
-    if args["duration"] < 1:
-        return {"failed": True, "msg": "duration must be at least 1 second", **BAD_INPUT}
-    if args["wait"] < 0:
-        return {"failed": True, "msg": "wait must not be negative", **BAD_INPUT}
-    try:
-        backend = make_backend()
-        lock = TargetLock(backend, holder, args["duration"])
-        if args["state"] == "released":
-            outcome = lock.release(check_mode)
-        else:
-            outcome = lock.acquire(args["wait"], check_mode)
-    except IrdriveOpsError as error:
-        if args["state"] == "released":
-            # The work is done (or has failed on its own): a release that cannot write must not
-            # turn it into a failure. The lock is taken over once stale; say so.
-            return {
-                "changed": False,
-                "state": "not_released",
-                "holder": holder,
-                "msg": f"could not release the lock: {error}",
-                "warnings": [
-                    f"could not release the lock of {holder} ({error}); another run takes it "
-                    f"over {args['duration']}s after this run's last renewal"
-                ],
-            }
-        return {"failed": True, "msg": str(error), "holder": holder, **error.to_result()}
-    except ValueError as error:
-        return {"failed": True, "msg": str(error), **BAD_INPUT}
-    return outcome.to_result(holder, backend.where)
 
 
 def run_controller_lock(
@@ -207,96 +160,6 @@ _TABLE_COMMENT = (
     "irdrive: one row per locked target (holder, duration, acquire/renew time, transitions); "
     "written only with version-conditioned statements. The one object irdrive creates here."
 )
-
-
-# ---- a host: a JSON file under /var/lib/irdrive/locks ---------------------------------------
-class FileLockBackend:
-    """The lock as ``<directory>/<key>.json`` (made with O_EXCL + link, replaced under flock)."""
-
-    def __init__(self, directory: str, key: str, host: str = "") -> None:
-        if not os.path.isabs(directory):
-            raise ValueError(f"lock directory {directory!r} must be an absolute path")
-        slug = lease_name(key)[len("irdrive-lock-") :]
-        self.directory = directory
-        self.path = os.path.join(directory, f"{slug}.json")
-        self.where = f"lock file {host + ':' if host else ''}{self.path}"
-
-    def read(self) -> LockRecord | None:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as error:
-            raise IrdriveOpsError(f"cannot read {self.where}: {error}") from error
-        return LockRecord.from_stored(data, str(data.get("version") or 0))
-
-    def _write_temp(self, record: LockRecord, version: int) -> str:
-        """A complete new lock file under a fresh O_EXCL name; the caller links or renames it."""
-        body = {
-            "holder": record.holder,
-            "duration": max(int(record.duration), 1),
-            "acquire_time": record.acquire_time,
-            "renew_time": record.renew_time,
-            "transitions": int(record.transitions),
-            "version": version,
-            "managed_by": "irdrive",
-        }
-        temp = f"{self.path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(body, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return temp
-
-    def _flock(self) -> int:
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd = os.open(f"{self.path}.flock", os.O_WRONLY | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise IrdriveOpsError(f"cannot write {self.where}: {error}") from error
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
-
-    def _store(self, record: LockRecord, expect: str | None) -> LockRecord:
-        """Write ``record`` if the file is still at version ``expect`` (None: must not exist)."""
-        fd = self._flock()
-        temp = ""
-        try:
-            current = self.read()
-            if expect is None and current is not None:
-                raise ConflictError(f"{self.where}: another run created the lock first")
-            if expect is not None and (current is None or current.version != expect):
-                raise ConflictError(f"{self.where}: another run wrote the lock in between")
-            version = int(expect or 0) + 1
-            temp = self._write_temp(record, version)
-            if expect is None:
-                os.link(temp, self.path)  # EEXIST if a writer without the flock got there
-            else:
-                os.replace(temp, self.path)
-                temp = ""
-        except FileExistsError as error:
-            raise ConflictError(f"{self.where}: another run created the lock first") from error
-        except OSError as error:
-            if error.errno == errno.EEXIST:
-                raise ConflictError(f"{self.where}: created by another run") from error
-            raise IrdriveOpsError(f"cannot write {self.where}: {error}") from error
-        finally:
-            if temp:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-            os.close(fd)  # closing drops the flock
-        written = self.read()
-        if written is None:
-            raise ConflictError(f"{self.where}: removed while being written")
-        return written
-
-    def create(self, record: LockRecord) -> LockRecord:
-        return self._store(record, None)
-
-    def replace(self, record: LockRecord) -> LockRecord:
-        return self._store(record, record.version or "0")
 
 
 # ---- AWS: an S3 object written with conditional puts -----------------------------------------

@@ -304,6 +304,47 @@ class TargetLock:
         raise ConflictError(f"{self.backend.where}: could not release the lock: kept changing")
 
 
+BAD_INPUT = {"error_kind": "invalid_input"}
+
+
+def run_lock(
+    args: dict[str, Any],
+    holder: str,
+    make_backend: Callable[[], LockBackend],
+    check_mode: bool,
+) -> dict[str, Any]:
+    """The task result of ``args`` (state, duration, wait) on the backend ``make_backend`` makes."""
+    if args["duration"] < 1:
+        return {"failed": True, "msg": "duration must be at least 1 second", **BAD_INPUT}
+    if args["wait"] < 0:
+        return {"failed": True, "msg": "wait must not be negative", **BAD_INPUT}
+    try:
+        backend = make_backend()
+        lock = TargetLock(backend, holder, args["duration"])
+        if args["state"] == "released":
+            outcome = lock.release(check_mode)
+        else:
+            outcome = lock.acquire(args["wait"], check_mode)
+    except IrdriveOpsError as error:
+        if args["state"] == "released":
+            # The work is done (or has failed on its own): a release that cannot write must not
+            # turn it into a failure. The lock is taken over once stale; say so.
+            return {
+                "changed": False,
+                "state": "not_released",
+                "holder": holder,
+                "msg": f"could not release the lock: {error}",
+                "warnings": [
+                    f"could not release the lock of {holder} ({error}); another run takes it "
+                    f"over {args['duration']}s after this run's last renewal"
+                ],
+            }
+        return {"failed": True, "msg": str(error), "holder": holder, **error.to_result()}
+    except ValueError as error:
+        return {"failed": True, "msg": str(error), **BAD_INPUT}
+    return outcome.to_result(holder, backend.where)
+
+
 # ---- Kubernetes: a coordination.k8s.io/v1 Lease ------------------------------------------
 class LeaseBackend:
     """The lock as a Lease ``irdrive-lock-<key>`` in ``namespace`` (get, POST, conditioned PUT)."""

@@ -23,6 +23,15 @@ description:
     stopped nginx reads the file when it starts, so nothing is reloaded."
   - Every address is validated first; one invalid address fails the task, naming it, with
     nothing changed.
+  - "One remediation per host: with O(lock_key) the module takes the host's lock file, the one
+    M(irdrive.ops.host_lock) keeps (C(<lock_directory>/<lock_key>.json), same semantics: a live
+    holder is waited for O(lock_wait) seconds and then the task fails with
+    RV(error_kind=locked) naming it, changing nothing; a stale lock is taken over with a
+    warning), makes the change, and gives the lock back whether the change succeeded or failed
+    (unless this run already held it). Lock, change and release are one module run on the
+    host: a third of the cost of a M(irdrive.ops.host_lock) task on each side of the change."
+  - An action plugin names the lock's holder on the controller (the same for the whole run, as
+    for M(irdrive.ops.host_lock)) and runs this module on the host.
 author:
   - irdrive maintainers (@irdrive)
 requirements:
@@ -64,9 +73,39 @@ options:
     description: Reload nginx after a change when it is running.
     type: bool
     default: true
+  lock_key:
+    description:
+      - Take the host's lock file C(<lock_directory>/<lock_key>.json) for the change (the roles
+        pass the host's name, as for M(irdrive.ops.host_lock)). Empty takes no lock.
+    type: str
+    default: ""
+  lock_directory:
+    description:
+      - Directory of the lock files on the host (created, mode 0700, when missing). The roles
+        pass the inventory variable C(irdrive_host_lock_dir) when it is set.
+    type: path
+    default: /var/lib/irdrive/locks
+  lock_duration:
+    description:
+      - Seconds the lock is valid without renewal. A lock left by a killed run is taken over
+        after this long.
+    type: int
+    default: 600
+  lock_wait:
+    description:
+      - Seconds to wait for a lock that another run holds before failing. V(0) refuses at once.
+    type: float
+    default: 30.0
+  lock_holder:
+    description:
+      - Who holds the lock. The action plugin defaults it as M(irdrive.ops.host_lock) does (the
+        irdrive run or AWX job, then C(user@host:pid) of ansible-playbook).
+    type: str
 attributes:
   check_mode:
-    description: Reads the sets and the include and computes the same result, changing nothing.
+    description: >-
+      Reads the sets, the include and the lock file and computes the same result, changing
+      nothing (the lock is not taken and not waited for).
     support: full
   diff_mode:
     description: Returns the blocked networks before and after.
@@ -80,6 +119,13 @@ EXAMPLES = r"""
     nft: "{{ nft_available | bool }}"
     nginx_deny_path: "{{ nginx_deny_include_path }}"
     nginx_conf_path: "{{ nginx_conf_path }}"
+
+- name: Block on each host under its own lock file (one remediation per host)
+  irdrive.ops.host_blocklist:
+    addresses: [203.0.113.45]
+    nginx_deny_path: "{{ nginx_deny_include_path }}"
+    nginx_conf_path: "{{ nginx_conf_path }}"
+    lock_key: "{{ inventory_hostname }}"
 
 - name: What is still missing?
   irdrive.ops.host_blocklist:
@@ -133,6 +179,16 @@ mismatch:
   returned: always
   type: dict
   sample: {"nft": [], "nginx": []}
+host_lock:
+  description:
+    - The host's lock, as M(irdrive.ops.host_lock) returns it (C(state) V(acquired),
+      V(reentered), or in check mode V(would_acquire) or V(would_wait); C(holder), C(lock),
+      C(took_over) of a stale lock), and C(released) (V(released), V(not_taken) when this run
+      held it already or in check mode, V(not_released) when giving it back failed).
+  returned: when O(lock_key) is set and the lock was taken or read
+  type: dict
+  sample: {"state": "acquired", "holder": "irdrive run 20261202T014500-block-ips (root@ops1:4182)",
+           "lock": "lock file web1:/var/lib/irdrive/locks/web1.json", "released": "released"}
 diff:
   description: The blocked networks before and after, in diff mode.
   returned: when diff mode is on
@@ -150,6 +206,10 @@ from ansible_collections.irdrive.ops.plugins.module_utils.host_blocklist import 
     converge,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_file import (
+    HOST_LOCK_OPTIONS,
+    under_host_lock,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
@@ -163,6 +223,7 @@ def argument_spec() -> dict[str, Any]:
         "nginx_conf_path": {"type": "path"},
         "nginx_binary": {"type": "str", "default": "nginx"},
         "nginx_reload": {"type": "bool", "default": True},
+        **HOST_LOCK_OPTIONS,
     }
 
 
@@ -186,8 +247,15 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         nginx=params["nginx_binary"],
         reload=params["nginx_reload"],
     )
-    result = converge(run, networks, opts, check_mode=module.check_mode, which=module.get_bin_path)
-    for warning in result.pop("warnings"):
+
+    def change() -> dict[str, Any]:
+        return converge(
+            run, networks, opts, check_mode=module.check_mode, which=module.get_bin_path
+        )
+
+    # Lock, change and release in this one module run (the lock is the host_lock file).
+    result = under_host_lock(params, module.check_mode, change)
+    for warning in [*result.pop("warnings"), *result.get("host_lock", {}).pop("warnings", [])]:
         module.warn(warning)
     missing: set[str] = set()
     for part in ("nft", "nginx"):

@@ -80,12 +80,14 @@ lease:
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_file import (
     HOST_LOCK_DIR,
     FileLockBackend,
+)
+from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
+    BACKEND_LOCK_ARG_SPEC,
     run_lock,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
 ARGUMENT_SPEC = {
     **BACKEND_LOCK_ARG_SPEC,
