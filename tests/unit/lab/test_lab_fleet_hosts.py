@@ -80,8 +80,57 @@ def test_the_inventory_script_lists_the_fleet_from_lab_json(tmp_path: Path) -> N
     inv = json.loads(res.stdout)
     assert inv["lab_hosts"]["hosts"] == [f"web-{k}" for k in range(2, 12)]
     assert inv["web_hosts"]["hosts"] == ["web", *(f"web-{k}" for k in range(2, 12))]
-    assert inv["_meta"]["hostvars"]["web-10"] == {"irdrive_host": records["web-10"]}
+    assert inv["_meta"]["hostvars"]["web-10"] == {
+        "irdrive_host": records["web-10"],
+        "ansible_host": "web-10",
+        "ansible_port": 22,
+        "ansible_ssh_private_key_file": "",
+        "video_storage_path": "",
+    }
     assert set(inv["_meta"]["hostvars"]) == set(records)
+    assert inv["all"]["vars"] == {"irdrive_lab": state, "irdrive_lab_dir": str(tmp_path / "lab")}
+
+
+def test_a_lab_hosts_variables_are_plain_values_from_its_record(tmp_path: Path) -> None:
+    record = {
+        "name": "web",
+        "connection": "ssh",
+        "address": "10.1.2.3",
+        "port": 2222,
+        "user": "root",
+        "ssh_key": "/lab/pki/key",
+        "ssh_args": "-o IdentitiesOnly=yes",
+        "root": "/lab/hosts/web",
+        "nft": True,
+        "paths": {
+            "access_log": "/lab/hosts/web/access.log",
+            "storage": "/lab/hosts/web/uploads",
+            "nginx_conf": "/lab/hosts/web/nginx.conf",
+            "nginx_conf_dir": "/lab/hosts/web/conf.d",
+            "nginx_deny_include": "/lab/hosts/web/conf.d/deny.conf",
+        },
+    }
+    res = _inventory(tmp_path, json.dumps({"hosts": {"web": record}}))
+    assert res.returncode == 0, res.stderr
+    web = json.loads(res.stdout)["_meta"]["hostvars"]["web"]
+    assert web == {
+        "irdrive_host": record,
+        "ansible_connection": "ssh",
+        "ansible_host": "10.1.2.3",
+        "ansible_port": 2222,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": "/lab/pki/key",
+        "ansible_ssh_common_args": "-o IdentitiesOnly=yes",
+        "host_root": "/lab/hosts/web",
+        "access_log_path": "/lab/hosts/web/access.log",
+        "storage_path": "/lab/hosts/web/uploads",
+        "video_storage_path": "",
+        "nginx_conf_path": "/lab/hosts/web/nginx.conf",
+        "nginx_conf_dir": "/lab/hosts/web/conf.d",
+        "nginx_deny_include_path": "/lab/hosts/web/conf.d/deny.conf",
+        "nft_available": True,
+        "irdrive_host_lock_dir": "/lab/hosts/web/var/lib/irdrive/locks",
+    }
 
 
 def test_the_inventory_script_without_a_lab_adds_nothing(tmp_path: Path) -> None:
