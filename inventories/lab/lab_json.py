@@ -2,9 +2,9 @@
 """The lab as lab.json records it: an inventory script (Ansible's ``script`` plugin).
 
 hosts.yml lists the hosts every lab has (web, db, streaming). A lab started with
-``irdrive lab up --web-hosts N`` has N web hosts (web, web-2 .. web-N); this script adds the
-extra ones to ``lab_hosts`` (so they are in ``platform_hosts``, with group_vars/lab_hosts.yml)
-and puts every web host in ``web_hosts``.
+``irdrive lab up --web-hosts N`` has N web hosts (web, web-2 .. web-N); this script lists every
+lab host in ``lab_hosts`` (so the extra ones are in ``platform_hosts`` too, with
+group_vars/lab_hosts.yml) and every web host in ``web_hosts``.
 
 It also gives the inventory the lab's values as plain data, read once here:
   - ``all``: ``irdrive_lab`` (lab.json) and ``irdrive_lab_dir``, from which group_vars/all.yml
@@ -91,10 +91,11 @@ def inventory(state: dict[str, Any] | None, folder: Path | None = None) -> dict[
     records = ((state or {}).get("hosts") or {}).items()
     # lab.json keeps its keys sorted; list web, db, streaming, then web-2 .. web-N in order.
     hosts = dict(sorted(((n, r) for n, r in records if isinstance(r, dict)), key=_order))
-    extra = [name for name in hosts if name not in STATIC_HOSTS]
     web = [name for name, rec in hosts.items() if rec.get("kind", name) == "web"]
     answer: dict[str, Any] = {
-        "lab_hosts": {"hosts": extra},
+        # Every lab host, hosts.yml's too: Ansible's script plugin gives _meta.hostvars only to
+        # the hosts the script itself lists in a group.
+        "lab_hosts": {"hosts": list(hosts)},
         "web_hosts": {"hosts": web},
         "_meta": {"hostvars": {name: host_vars(rec) for name, rec in hosts.items()}},
     }

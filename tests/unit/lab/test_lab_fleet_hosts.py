@@ -78,7 +78,12 @@ def test_the_inventory_script_lists_the_fleet_from_lab_json(tmp_path: Path) -> N
     res = _inventory(tmp_path, json.dumps(state, sort_keys=True))
     assert res.returncode == 0, res.stderr
     inv = json.loads(res.stdout)
-    assert inv["lab_hosts"]["hosts"] == [f"web-{k}" for k in range(2, 12)]
+    assert inv["lab_hosts"]["hosts"] == [
+        "web",
+        "db",
+        "streaming",
+        *(f"web-{k}" for k in range(2, 12)),
+    ]
     assert inv["web_hosts"]["hosts"] == ["web", *(f"web-{k}" for k in range(2, 12))]
     assert inv["_meta"]["hostvars"]["web-10"] == {
         "irdrive_host": records["web-10"],
