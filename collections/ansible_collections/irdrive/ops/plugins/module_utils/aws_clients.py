@@ -77,6 +77,7 @@ TRANSIENT_CODES = frozenset(
         "InternalFailure",
         "InternalServiceError",
         "InternalServiceErrorException",
+        "PriorRequestNotComplete",  # Route53: the zone's previous change is still applying
         "ServiceFailure",
         "WAFInternalErrorException",
         "WAFServiceLinkedRoleErrorException",

@@ -44,6 +44,7 @@ LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy
 # (host_blocklist, storage_cleanup) are not here: they run on the hosts, over ssh.
 MODULES = frozenset(
     (
+        "cloudfront_info",
         "configmap_keys",
         "evidence_manifest",
         "evidence_upload",
@@ -62,6 +63,7 @@ MODULES = frozenset(
         "platform_diagnose",
         "rollback",
         "rollout_restart",
+        "route53_record",
         "scale",
         "secretsmanager_rotate",
         "session_revoke",
