@@ -93,7 +93,7 @@ EXAMPLES = r"""
     hosted_zone_id: Z0123456789ABCDEFGHIJ
     name: cdn.platform.com
   register: cdn_readback
-  failed_when: cdn_readback.record.values != ['platform.backup-cdn.net']
+  failed_when: cdn_readback.record['values'] != ['platform.backup-cdn.net']
 """
 
 RETURN = r"""
