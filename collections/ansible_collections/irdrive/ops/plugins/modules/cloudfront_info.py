@@ -64,6 +64,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import Aws
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.route53 import distribution_info
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("cloudfront",)
+
 
 def argument_spec() -> dict[str, Any]:
     spec = aws_argument_spec()

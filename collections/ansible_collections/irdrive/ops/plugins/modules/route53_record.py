@@ -166,6 +166,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.route53 import (
     host,
 )
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("route53",)
+
 
 def argument_spec() -> dict[str, Any]:
     spec = aws_argument_spec()
