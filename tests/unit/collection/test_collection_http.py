@@ -142,6 +142,24 @@ def test_body_match(run_module, server, pattern: str, healthy: bool) -> None:
         assert "body does not match" in result["reason"]
 
 
+@pytest.mark.parametrize(
+    ("expected", "reason"),
+    [
+        ({"content-TYPE": "application/json"}, ""),
+        ({"Content-Type": "text/html"}, "header Content-Type is 'application/json', expected"),
+        ({"X-Lab-Edge": "backup"}, "header X-Lab-Edge is missing, expected 'backup'"),
+    ],
+)
+def test_expected_headers(run_module, server, expected: dict[str, str], reason: str) -> None:
+    """Which edge served an answer is a header: named case-insensitively, exact value, and a
+    missing header is unhealthy too."""
+    url, _ = server
+    args = {"url": url, "expected_headers": expected, "retries": 1, **FAST}
+    result, failed = run_module(http_health, {**args, "fail_on_unhealthy": False})
+    assert not failed and result["healthy"] is (not reason)
+    assert reason in result["reason"] and result["attempts"] == (1 if not reason else 2)
+
+
 def test_expected_status_list(run_module, server) -> None:
     url, script = server
     script.then((204, ""))

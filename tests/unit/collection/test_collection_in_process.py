@@ -143,6 +143,24 @@ def test_preload_imports_only_the_collections_in_process_modules() -> None:
     assert name in sys.modules
 
 
+def test_preload_of_an_aws_module_sets_up_its_boto3_client_for_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent reads the service model into boto3's default session, which every worker
+    forked after inherits; a module without AWS_SERVICES leaves boto3 alone."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    in_process.preload("irdrive.ops.pg_health")
+    assert boto3.DEFAULT_SESSION is None
+    in_process.preload("irdrive.ops.route53_record")
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    loaded = [key for key in session._loader._cache if "route53" in repr(key)]
+    assert loaded, "the route53 service model was not read"
+    assert session.get_credentials() is None or session.get_credentials().access_key != "warm"
+
+
 class EchoTemplar:
     def template(self, value: Any) -> Any:
         return value

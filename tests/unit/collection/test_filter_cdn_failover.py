@@ -14,9 +14,8 @@ from ansible_collections.irdrive.ops.plugins.filter.cdn_failover import (
 RECORD, BACKUP_RECORD = "cdn.platform.com", "cdn-backup.platform.com"
 PRIMARY, BACKUP = "d111.cloudfront.net", "backup.fastly.net"
 ORIGIN = {"streaming-service": 10, "video-processor": 5}
-DEPLOYMENTS = [
-    {"metadata": {"name": name}} for name in ("streaming-service", "video-processor", "web")
-]
+# As irdrive.ops.k8s_workload_health returns them: a summary per deployment, keyed by name.
+DEPLOYMENTS = {name: {"name": name} for name in ("streaming-service", "video-processor", "web")}
 
 
 def _records(*rrsets: tuple[str, str, str]) -> dict[str, Any]:
@@ -29,9 +28,8 @@ def _records(*rrsets: tuple[str, str, str]) -> dict[str, Any]:
 
 
 def _distribution(enabled: bool = True, status: str = "Deployed") -> dict[str, Any]:
-    config = {"Enabled": enabled}
-    dist = {"DomainName": "D111.cloudfront.net.", "Status": status, "DistributionConfig": config}
-    return {"cloudfront": {"result": {"Distribution": dist}}}
+    dist = {"domain_name": "D111.cloudfront.net.", "status": status, "enabled": enabled}
+    return {"changed": False, "distribution": dist}  # irdrive.ops.cloudfront_info's result
 
 
 def _plan(current: str | None = PRIMARY, backup: bool = True, **kwargs: Any) -> dict[str, Any]:
@@ -212,3 +210,17 @@ def test_the_filters_are_registered() -> None:
         "cdn_failover_plan": cdn_failover_plan,
         "cdn_failover_decision": cdn_failover_decision,
     }
+
+
+def test_plan_reads_the_records_from_a_loop_of_reads() -> None:
+    """The role reads the record and the backup record with one route53_record task looping
+    over both; a missing record is a read with no record set."""
+    loop = {
+        "results": [
+            _records(("cdn.platform.com.", "CNAME", PRIMARY + ".")),
+            _records(("cdn-backup.platform.com.", "CNAME", BACKUP.upper())),
+            {"resource_record_sets": [], "record": None},
+        ]
+    }
+    plan = cdn_failover_plan(loop, record=RECORD, backup_record=BACKUP_RECORD)
+    assert (plan["record_found"], plan["record"], plan["backup"]) == (True, PRIMARY, BACKUP)

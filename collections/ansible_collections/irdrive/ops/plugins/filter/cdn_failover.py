@@ -2,7 +2,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Decisions of the cdn_failover role (P1 Video Streaming Outage, CDN issue).
 
-``cdn_failover_plan`` reads the CDN record, the backup record and the CloudFront distribution
+``cdn_failover_plan`` reads the CDN record, the backup record (irdrive.ops.route53_record,
+``state: read``, one result or a loop's) and the CloudFront distribution (irdrive.ops.cloudfront_info)
 from what the role read, and works out the URLs to check; ``cdn_failover_decision`` takes that
 plan and the checks' results and decides: ``none``, ``refuse``, ``converge`` or ``switch``, with
 the reason the run reports and the target the record must point to. Hostnames are compared
@@ -33,6 +34,13 @@ def _cnames(rrsets: Iterable[Mapping[str, Any]], wanted: set[str]) -> dict[str, 
     return found
 
 
+def _record_sets(records: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The record sets of one read result, or of every result of a loop of reads."""
+    if "results" in records:
+        return [rrset for result in records["results"] for rrset in _record_sets(result)]
+    return list(records.get("resource_record_sets") or [])
+
+
 def cdn_failover_plan(
     records: Mapping[str, Any],
     *,
@@ -50,19 +58,18 @@ def cdn_failover_plan(
     base = str(platform_url or "").rstrip("/")
     urls = edge_test_urls or {}
     record_key, backup_key = _host(record), _host(backup_record)
-    found = _cnames(records.get("resource_record_sets") or [], {record_key, backup_key})
-    cloudfront = (distribution or {}).get("cloudfront") or {}
-    dist = (cloudfront.get("result") or {}).get("Distribution", {})
+    found = _cnames(_record_sets(records), {record_key, backup_key})
+    dist = (distribution or {}).get("distribution") or {}
     test_object = test_url or f"{base}/cdn/test.mp4"
     return {
         "record": found.get(record_key, ""),
         "record_found": record_key in found,
-        "primary": _host(primary_target or dist.get("DomainName", "")),
+        "primary": _host(primary_target or dist.get("domain_name", "")),
         "backup": _host(backup_target or found.get(backup_key, "")),
         "distribution": {
             "id": distribution_id,
-            "status": dist.get("Status", ""),
-            "enabled": dist.get("DistributionConfig", {}).get("Enabled", False),
+            "status": dist.get("status", ""),
+            "enabled": bool(dist.get("enabled", False)),
         },
         "test_url": test_object,
         "checks": [
@@ -78,7 +85,7 @@ def cdn_failover_decision(
     health: list[Mapping[str, Any]],
     *,
     record: str,
-    deployments: Iterable[Mapping[str, Any]] = (),
+    deployments: Iterable[str] = (),
     origin_replicas: Mapping[str, Any] | None = None,
     direction: str = "failover",
     force: Any = False,
@@ -87,11 +94,14 @@ def cdn_failover_decision(
     distribution_id: str = "",
     namespace: str = "platform",
 ) -> dict[str, Any]:
-    """What the CDN failover (or failback) must do, given the plan and the three checks."""
+    """What the CDN failover (or failback) must do, given the plan and the three checks.
+
+    ``deployments`` names the namespace's Deployments (irdrive.ops.k8s_workload_health's
+    ``deployments`` mapping, whose keys are the names, will do)."""
     decision = _decide(
         plan,
         health,
-        [d["metadata"]["name"] for d in deployments],
+        [str(name) for name in deployments],
         origin_replicas or {},
         direction,
         force,

@@ -43,6 +43,12 @@ options:
     description:
       - Regular expression (Python C(re.search)) the body must match to count as healthy.
     type: str
+  expected_headers:
+    description:
+      - Response headers that must be present with exactly these values to count as healthy,
+        for example which CDN edge served the answer. Header names are case-insensitive.
+    type: dict
+    default: {}
   timeout:
     description: Seconds to wait for each request.
     type: float
@@ -244,6 +250,7 @@ def argument_spec() -> dict[str, Any]:
         },
         "deadline": {"type": "float", "default": 60.0},
         "headers": {"type": "dict", "default": {}},
+        "expected_headers": {"type": "dict", "default": {}},
         "bearer_token": {"type": "str", "no_log": True},
         "validate_certs": {"type": "bool", "default": True},
         "ca_path": {"type": "path"},
@@ -252,12 +259,22 @@ def argument_spec() -> dict[str, Any]:
     }
 
 
-def judge(response: HttpResponse, expected: list[int], pattern: re.Pattern[str] | None) -> str:
+def judge(
+    response: HttpResponse,
+    expected: list[int],
+    pattern: re.Pattern[str] | None,
+    expected_headers: dict[str, Any] | None = None,
+) -> str:
     """Why ``response`` is unhealthy, or '' when it is healthy."""
     if response.status not in expected:
         return f"status {response.status} not in {expected}"
     if pattern is not None and not pattern.search(response.text()):
         return f"body does not match {pattern.pattern!r}"
+    for name, want in (expected_headers or {}).items():
+        have = response.headers.get(str(name).lower())
+        if have != str(want):
+            got = "missing" if have is None else repr(have)
+            return f"header {name} is {got}, expected {str(want)!r}"
     return ""
 
 
@@ -295,7 +312,7 @@ def check(params: dict[str, Any], url: str, pattern: re.Pattern[str] | None) -> 
             ca_path=params["ca_path"],
         )
         last["response"] = response
-        reason = judge(response, params["expected_status"], pattern)
+        reason = judge(response, params["expected_status"], pattern, params["expected_headers"])
         if reason:
             raise UnhealthyError(reason)
         return response

@@ -100,6 +100,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.k8s_config import K8sA
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 from ansible_collections.irdrive.ops.plugins.module_utils.targets_present import Wanted, check
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("route53",)
+
 
 def argument_spec() -> dict[str, Any]:
     spec = aws_argument_spec()

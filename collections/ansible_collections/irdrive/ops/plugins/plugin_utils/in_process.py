@@ -44,6 +44,7 @@ LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy
 # (host_blocklist, storage_cleanup) are not here: they run on the hosts, over ssh.
 MODULES = frozenset(
     (
+        "cloudfront_info",
         "configmap_keys",
         "evidence_manifest",
         "evidence_upload",
@@ -62,6 +63,7 @@ MODULES = frozenset(
         "platform_diagnose",
         "rollback",
         "rollout_restart",
+        "route53_record",
         "scale",
         "secretsmanager_rotate",
         "session_revoke",
@@ -199,15 +201,21 @@ def preload(action: str | None) -> None:
 
     For the strategy, in the ansible-playbook process before it forks the task's worker: the
     worker then inherits the module and its libraries (boto3 alone takes 0.4 s to import)
-    instead of importing them again for every task. Never fails the run; the worker imports
-    what is missing.
+    instead of importing them again for every task. A module that names ``AWS_SERVICES`` also
+    has those boto3 clients' set-up done here once (``aws_clients.warm``). Never fails the run;
+    the worker imports what is missing.
     """
     if not action or not action.startswith(COLLECTION_PREFIX):
         return
     name = action[len(COLLECTION_PREFIX) :]
     if name in MODULES:
         with contextlib.suppress(Exception):
-            load_module(name)
+            module = load_module(name)
+            services = getattr(module, "AWS_SERVICES", ())
+            if services:  # the AWS modules: a boto3 client's set-up too (aws_clients.warm)
+                from ansible_collections.irdrive.ops.plugins.module_utils import aws_clients
+
+                aws_clients.warm(tuple(services))
 
 
 class InProcessModuleAction(ActionBase):
