@@ -192,3 +192,22 @@ def test_in_process_only_on_the_controller_as_its_user_and_when_not_switched_off
     )
     task_vars = {} if switch is None else {in_process.SWITCH_VAR: switch}
     assert action.runs_in_process(task_vars) is expected
+
+
+def test_every_aws_module_names_the_boto3_services_it_uses() -> None:
+    """AWS_SERVICES of each in-process module names real boto3 services, and every module that
+    makes AWS clients names them (so its worker never reads a service model itself)."""
+    import re
+    from pathlib import Path
+
+    import boto3
+
+    available = set(boto3.session.Session().get_available_services())
+    modules_dir = Path(in_process.__file__).resolve().parents[1] / "modules"
+    for name in in_process.MODULES:
+        module = in_process.load_module(name)
+        services = getattr(module, "AWS_SERVICES", ())
+        assert set(services) <= available, (name, services)
+        source = (modules_dir / f"{name}.py").read_text()
+        used = set(re.findall(r"\.client\(\s*\"([a-z0-9-]+)\"", source))
+        assert used <= set(services), f"{name} makes {sorted(used)} clients, names {services}"

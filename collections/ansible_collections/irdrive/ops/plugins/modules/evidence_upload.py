@@ -128,6 +128,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.evidence import (
 from ansible_collections.irdrive.ops.plugins.module_utils.evidence_upload import Uploader
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("s3",)
+
 
 def argument_spec() -> dict[str, Any]:
     spec = aws_argument_spec()

@@ -120,6 +120,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import
     rotation_token,
 )
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("iam", "secretsmanager")
+
 MAX_KEYS = 2
 
 

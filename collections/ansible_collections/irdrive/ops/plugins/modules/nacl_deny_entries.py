@@ -170,6 +170,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.nacl_deny_entries impo
     query,
 )
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("ec2",)
+
 
 def argument_spec() -> dict[str, Any]:
     return {

@@ -277,6 +277,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.secret_rotation import
     ValueSpec,
 )
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("secretsmanager",)
+
 POSTGRES_OPTIONS: dict[str, dict[str, Any]] = {
     "login_host": {"type": "str"},
     "login_port": {"type": "int", "default": 5432},

@@ -101,7 +101,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.module_result import r
 from ansible_collections.irdrive.ops.plugins.module_utils.targets_present import Wanted, check
 
 #: The boto3 clients whose set-up the in-process runner does before forking the worker.
-AWS_SERVICES = ("route53",)
+AWS_SERVICES = ("ec2", "route53", "secretsmanager", "wafv2")
 
 
 def argument_spec() -> dict[str, Any]:

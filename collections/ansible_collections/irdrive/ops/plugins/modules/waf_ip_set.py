@@ -179,6 +179,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.waf import (
     read,
 )
 
+#: The boto3 clients whose set-up the in-process runner does before forking the worker.
+AWS_SERVICES = ("wafv2",)
+
 
 def argument_spec() -> dict[str, Any]:
     return {
