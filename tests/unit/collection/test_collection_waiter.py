@@ -120,10 +120,10 @@ def test_bad_arguments_are_refused(timeout, interval):
 
 def test_gaps_start_at_first_interval_and_grow_to_interval():
     clock = FakeClock()
-    probe = answers(*([None] * 9), "ok", clock=clock)
+    probe = answers(*([None] * 14), "ok", clock=clock)
     waited = poll_until(probe, 60.0, 1.0, clock=clock, sleep=clock.sleep, first_interval=0.1)
-    assert waited.probes == 10
-    expected = [0.1, 0.15, 0.225, 0.3375, 0.50625, 0.759375, 1.0, 1.0, 1.0]
+    assert waited.probes == 15
+    expected = [0.1 * 1.25**k for k in range(11)] + [1.0] * 3
     assert clock.sleeps == pytest.approx(expected)
     # A rollout that settles 0.3 s in is seen about 0.2 s later, not a whole interval later.
     clock = FakeClock()

@@ -23,9 +23,9 @@ options:
   wait_sleep:
     description:
       - Longest gap, in seconds, between two reads of the rollout status.
-      - The reads start 0.05 s apart and the gap grows by half after each read up to this, so a
-        rollout that completes in a second is seen at once and a long one is read at most this
-        often.
+      - The reads start 0.05 s apart and the gap grows by a quarter after each read up to
+        this, so a rollout that completes in a second is seen within a quarter of a second and a
+        long one is read at most this often.
     type: float
     default: 1.0
 """

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import DeadlineExceeded
 
 #: Factor the gap between two probes grows by when ``first_interval`` is given.
-GROWTH = 1.5
+GROWTH = 1.25
 
 
 @dataclass(frozen=True)
