@@ -34,6 +34,7 @@ LONGEST_FIRST = (
     "test_rotate_secrets.py",
     "test_deadlines.py",
     "test_db_cache_diagnose.py",
+    "test_lab_fleet.py",
     "test_payments_failover.py",
     "test_rollback_scale.py",
 )
