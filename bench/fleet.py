@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,11 @@ from typing import Any
 from irdrive_lab.control import manager
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.faults import faults
+
+try:
+    from bench.payments_failover import irdrive_run
+except ModuleNotFoundError:  # run as a script (python bench/fleet.py): bench/ is on sys.path
+    from payments_failover import irdrive_run  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parents[1]
 WEB_HOSTS = 30
@@ -49,31 +53,12 @@ def web_hosts(n: int) -> list[str]:
 
 def run_irdrive(cfg: LabConfig, hosts: int) -> None:
     """`irdrive run block-ips` on the first ``hosts`` web hosts; fails unless all were blocked."""
-    env = dict(os.environ, IRDRIVE_LAB_DIR=str(cfg.dir), IRDRIVE_LAB_PORT_BASE=str(cfg.port_base))
     group = "web_hosts" if hosts == WEB_HOSTS else f"web_hosts[0:{hosts - 1}]"
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "irdrive"),
-            "run",
-            "block-ips",
-            "--yes",
-            "--json",
-            "-e",
-            "addresses=" + ",".join(ADDRESSES),
-            "-e",
-            f"hosts_group={group}",
-            "-e",
-            "targets=hosts",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    addresses = "addresses=" + ",".join(ADDRESSES)
+    report = irdrive_run(
+        cfg, "block-ips", "-e", addresses, "-e", f"hosts_group={group}", "-e", "targets=hosts"
     )
-    if out.returncode != 0:
-        raise SystemExit(
-            f"irdrive failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}"
-        )
-    ran = set(json.loads(out.stdout).get("hosts") or {}) - {"localhost"}
+    ran = set(report.get("hosts") or {}) - {"localhost"}
     if ran != set(web_hosts(hosts)):
         raise SystemExit(f"irdrive ran on {sorted(ran)}, not the first {hosts} web hosts")
 

@@ -94,24 +94,21 @@ def run_shell(state: dict) -> None:
     subprocess.run([str(REPO / "bench" / "failover.sh")], env=env, check=True, stdout=sys.stderr)
 
 
-def run_irdrive(cfg: LabConfig) -> None:
+def irdrive_run(cfg: LabConfig, runbook: str, *args: str) -> dict[str, Any]:
+    """`irdrive run RUNBOOK --yes --json ARGS` against the lab ``cfg``; its report, or the bench
+    stops with the run's output when it did not exit 0."""
     env = dict(os.environ, IRDRIVE_LAB_DIR=str(cfg.dir), IRDRIVE_LAB_PORT_BASE=str(cfg.port_base))
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "irdrive"),
-            "run",
-            "payments-failover",
-            "--yes",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    argv = [str(Path(sys.executable).parent / "irdrive"), "run", runbook, "--yes", "--json"]
+    out = subprocess.run([*argv, *args], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(
             f"irdrive failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}"
         )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def run_irdrive(cfg: LabConfig) -> None:
+    irdrive_run(cfg, "payments-failover")
 
 
 def progress(msg: str) -> None:

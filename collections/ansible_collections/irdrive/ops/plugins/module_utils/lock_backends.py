@@ -217,14 +217,7 @@ class S3LockBackend:
         return LockRecord.from_stored(data, str(got["ETag"]))
 
     def _put(self, record: LockRecord, **condition: str) -> LockRecord:
-        body = {
-            "holder": record.holder,
-            "duration": max(int(record.duration), 1),
-            "acquire_time": record.acquire_time,
-            "renew_time": record.renew_time,
-            "transitions": int(record.transitions),
-            "managed_by": "irdrive",
-        }
+        body = record.to_stored()
         put = self._call(
             "put_object",
             Bucket=self.bucket,

@@ -117,15 +117,7 @@ class FileLockBackend:
 
     def _write_temp(self, record: LockRecord, version: int) -> str:
         """A complete new lock file under a fresh O_EXCL name; the caller links or renames it."""
-        body = {
-            "holder": record.holder,
-            "duration": max(int(record.duration), 1),
-            "acquire_time": record.acquire_time,
-            "renew_time": record.renew_time,
-            "transitions": int(record.transitions),
-            "version": version,
-            "managed_by": "irdrive",
-        }
+        body = record.to_stored(version=version)
         temp = f"{self.path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

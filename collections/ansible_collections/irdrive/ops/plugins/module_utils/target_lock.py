@@ -126,6 +126,18 @@ class LockRecord:
             version=version,
         )
 
+    def to_stored(self, **extra: Any) -> dict[str, Any]:
+        """The JSON body a file or an object stores (``from_stored`` reads it back)."""
+        return {
+            "holder": self.holder,
+            "duration": max(int(self.duration), 1),
+            "acquire_time": self.acquire_time,
+            "renew_time": self.renew_time,
+            "transitions": int(self.transitions),
+            **extra,
+            "managed_by": "irdrive",
+        }
+
     def expires(self) -> float | None:
         if self.renew_time is None:
             return None
