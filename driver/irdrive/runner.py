@@ -10,9 +10,11 @@ ansible's stdout file is not written. The command line carries no secret.
 
 The environment does: ansible-playbook inherits the driver's (AWS_SECRET_ACCESS_KEY,
 PGPASSWORD, K8S_AUTH_API_KEY...), and ansible-runner writes all of it into
-``artifacts/<ident>/command`` (and our own variables into ``env/envvars``). Those files are
-rewritten with the secret values replaced (``irdrive.redact.scrub_env``) once the playbook has
-started, at its first event, and again when the run ends, however it ends.
+``artifacts/<ident>/command`` (and our own variables into ``env/envvars``). The command file
+never reaches the disk unscrubbed: its path is a symlink to a pipe this process reads
+(``CommandFileInMemory``) until the playbook has started. Both files are rewritten with the
+secret values replaced (``irdrive.redact.scrub_env``) once the playbook has started, at its first
+event, and again when the run ends, however it ends.
 
 Stopping (``irdrive.stopping``): SIGINT, SIGTERM and SIGHUP to the driver, and the run's
 deadline, are forwarded to ansible-playbook, whose strategy stops it safely (the running task
@@ -124,20 +126,13 @@ def scrub_artifacts(run_dir: Path, ident: str, redactor: Redactor) -> None:
     """Rewrite the files ansible-runner keeps the environment, command line and fact cache
     in, with every secret variable's value (and any other occurrence of a secret) replaced."""
     for path in (run_dir / "artifacts" / ident / "command", run_dir / "env" / "envvars"):
+        if path.is_symlink():
+            continue  # the command file still in memory (CommandFileInMemory), not on disk
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             continue
-        try:
-            data = json.loads(text)
-        except ValueError:
-            write_private(path, redactor.text(text))
-            continue
-        if isinstance(data, dict) and isinstance(data.get("env"), dict):
-            data["env"] = scrub_env(data["env"])  # the command file: command, cwd, env
-        elif isinstance(data, dict) and path.name == "envvars":
-            data = scrub_env(data)
-        write_private(path, json.dumps(redactor.scrub(data), ensure_ascii=False))
+        write_private(path, scrub_artifact_text(path.name, text, redactor))
     # The command line, and facts cached as Ansible gathered them (a controller's ansible_env).
     facts = run_dir / "artifacts" / ident / "fact_cache"
     for path in [run_dir / "env" / "cmdline", *(facts.iterdir() if facts.is_dir() else ())]:
@@ -145,6 +140,64 @@ def scrub_artifacts(run_dir: Path, ident: str, redactor: Redactor) -> None:
             text = path.read_text(encoding="utf-8", errors="replace")
             if redactor.text(text) != text:
                 write_private(path, redactor.text(text))
+
+
+def scrub_artifact_text(name: str, text: str, redactor: Redactor) -> str:
+    """The text of ``command`` or ``env/envvars`` with every secret variable's value (and any
+    other occurrence of a secret) replaced."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return redactor.text(text)
+    if isinstance(data, dict) and isinstance(data.get("env"), dict):
+        data["env"] = scrub_env(data["env"])  # the command file: command, cwd, env
+    elif isinstance(data, dict) and name == "envvars":
+        data = scrub_env(data)
+    return json.dumps(redactor.scrub(data), ensure_ascii=False)
+
+
+class CommandFileInMemory:
+    """Keeps ansible-runner's ``artifacts/<ident>/command`` off the disk until it is scrubbed.
+
+    ansible-runner writes that file (the command line, the working folder and the whole
+    environment, secrets included) just before it starts ansible-playbook, and the driver can
+    only rewrite it after. Instead of a file, the path is a symlink to the write end of a pipe
+    this process drains: the document goes to memory. ``settle`` then puts the scrubbed
+    document in the symlink's place (0600). Linux only: the symlink names ``/proc/<pid>/fd``.
+    """
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self.redactor = redactor
+        self._chunks: list[bytes] = []
+        self._read_fd, write_fd = os.pipe()
+        self._write_fd: int | None = write_fd
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.symlink(f"/proc/{os.getpid()}/fd/{write_fd}", path)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        while chunk := os.read(self._read_fd, 65536):
+            self._chunks.append(chunk)
+
+    def settle(self) -> None:
+        """Write the scrubbed document in the symlink's place; once (ansible-runner has closed
+        the file by the time the process runs)."""
+        if self._write_fd is None:
+            return
+        os.close(self._write_fd)  # ansible-runner's own handle is closed: the reader ends
+        self._write_fd = None
+        self._reader.join(timeout=10)
+        os.close(self._read_fd)
+        text = b"".join(self._chunks).decode("utf-8", errors="replace")
+        if not self.path.is_symlink():
+            return
+        temp = self.path.with_name(f".{self.path.name}.tmp")
+        write_private(
+            temp, scrub_artifact_text(self.path.name, text, self.redactor) if text else ""
+        )
+        os.replace(temp, self.path)
 
 
 def remove_extravars(path: Path) -> None:
@@ -216,10 +269,13 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
     env_redactor = Redactor([*environment_secrets(request), *vault_env.values()])
     scrubbed = threading.Event()
 
+    command_file = CommandFileInMemory(run_dir / "artifacts" / ident / "command", env_redactor)
+
     def scrub_once() -> None:
-        # The command file is written before the process starts: scrub it as soon as it runs.
+        # The command file is written before the process starts: settle it as soon as it runs.
         if not scrubbed.is_set():
             scrubbed.set()
+            command_file.settle()
             scrub_artifacts(run_dir, ident, env_redactor)
 
     def event_handler(event: dict[str, Any]) -> bool:
@@ -274,6 +330,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
     finally:
         # Whatever is left of the run (workers, modules, ssh masters): nothing outlives it.
         terminate(run_id)
+        command_file.settle()
         shutil.rmtree(control_dir, ignore_errors=True)
         stopper.restore()
         remove_extravars(extravars_file)
