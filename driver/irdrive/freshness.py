@@ -137,7 +137,9 @@ class Freshness:
         }
 
 
-def judge(last: DrillRecord | None, digest: str | None, now: datetime, limit: timedelta) -> Freshness:
+def judge(
+    last: DrillRecord | None, digest: str | None, now: datetime, limit: timedelta
+) -> Freshness:
     """The freshness of a runbook whose files now have ``digest``, given its last passing drill."""
     if last is None:
         return Freshness(NEVER)
@@ -179,7 +181,9 @@ def assess(
     return found
 
 
-def check(project: Project, names: Iterable[str], now: datetime | None = None) -> dict[str, Freshness]:
+def check(
+    project: Project, names: Iterable[str], now: datetime | None = None
+) -> dict[str, Freshness]:
     """``assess`` against the configured history store, at ``now`` (default: the clock)."""
     from irdrive.history import last_passing_all
 

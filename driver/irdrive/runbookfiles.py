@@ -14,7 +14,12 @@ From ``playbooks/<runbook>.yml``:
   ``plugin_utils``), transitively.
 
 Role and file names built by Jinja cannot be followed and are left out. YAML is read through
-the catalog's parse cache (``irdrive.yamlcache``), so a second look costs file reads only.
+the catalog's parse cache (``irdrive.yamlcache``). ``irdrive list`` digests every drilled
+runbook, so what is found is cached in the cache folder: per runbook its files, digest and the
+identity (size, mtime, inode) of every file and folder they were found from
+(``runbook-files.json``); per file its sha256 and the plugin names in it (``file-scans.json``).
+An entry is used only while all of those identities hold (a file added to a role changes its
+folder's); anything changed in the last two seconds is not cached (``_racy``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,7 @@ OTHER_PLUGIN_DIRS = ("strategy", "lookup", "callback", "test", "inventory", "bec
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _IMPORT = re.compile(r"ansible_collections\.(\w+)\.(\w+)\.plugins\.(\w+)\.(\w+)")
 SCAN_CACHE_VERSION = 1
+RACY_NS = 2_000_000_000  # see _racy
 RUNBOOKS_CACHE = "runbook-files.json"
 FILES_CACHE = "file-scans.json"
 _FILTER_NAME = re.compile(r"""["'](\w+)["']\s*:""")
@@ -113,8 +120,9 @@ class RunbookFiles:
             total.update(self._memo[key][0] or b"")
         deps = {path: _stat(path) for path in sorted(self._deps | self._index_deps | set(found))}
         entry = {"files": found, "digest": total.hexdigest(), "deps": deps}
-        runbooks[runbook] = entry
-        self._dirty.add(RUNBOOKS_CACHE)
+        if not any(_racy(ident) for ident in deps.values()):
+            runbooks[runbook] = entry
+            self._dirty.add(RUNBOOKS_CACHE)
         return entry
 
     def _collect(self, runbook: str) -> set[str]:
@@ -220,20 +228,10 @@ class RunbookFiles:
         if key.endswith(".py") and "ansible_collections." in text:
             refs += sorted({".".join(m) for m in _IMPORT.findall(text)})
         found = hashlib.sha256(data).digest(), tuple(refs)
-        scans[key] = [ident, found[0].hex(), refs]
-        self._dirty.add(FILES_CACHE)
+        if not _racy(ident):
+            scans[key] = [ident, found[0].hex(), refs]
+            self._dirty.add(FILES_CACHE)
         return found
-
-    def _scan_cache(self) -> dict[str, Any]:
-        if self._scans is None:
-            try:
-                data = json.loads(self._scans_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = {}
-            ok = isinstance(data, dict) and data.get("version") == SCAN_CACHE_VERSION
-            entries = data.get("entries") if ok else None
-            self._scans = entries if isinstance(entries, dict) else {}
-        return self._scans
 
     def _playbook(self, path: Path) -> None:
         path = Path(os.path.normpath(path))
@@ -295,14 +293,14 @@ class RunbookFiles:
         role_dir = self._role_dir(name)
         if role_dir is None:
             return
-        for path in _walk(role_dir, self._deps):
-            self._add(path)
+        for file in _walk(role_dir, self._deps):
+            self._add(file)
         for sub in ("tasks", "handlers"):
             for path in sorted((role_dir / sub).rglob("*.y*ml")):
                 self._tasks(self._yaml(path), path.parent)
         for meta in ("main.yml", "main.yaml"):
-            path = role_dir / "meta" / meta
-            doc = self._yaml(path) if path.is_file() else None
+            meta_file = role_dir / "meta" / meta
+            doc = self._yaml(meta_file) if meta_file.is_file() else None
             deps = doc.get("dependencies") if isinstance(doc, dict) else None
             for dep in deps if isinstance(deps, list) else []:
                 dep_name = _literal(dep.get("role") if isinstance(dep, dict) else dep)
@@ -373,6 +371,13 @@ def _write_json(file: Path, doc: dict[str, Any]) -> None:
 
 def _identity(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _racy(ident: list[int] | None) -> bool:
+    """Whether a file or folder changed too recently to be cached by its identity: file
+    systems stamp times at a coarse tick, so a second change within the tick could keep the
+    same size and mtime (git's "racily clean" entries)."""
+    return ident is not None and ident[1] > time.time_ns() - RACY_NS
 
 
 def _stat(path: str) -> list[int] | None:

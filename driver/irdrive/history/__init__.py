@@ -33,28 +33,32 @@ def store_url(url: str | None = None) -> str:
     return url or location.configured_url() or location.sqlite_url(location.default_path())
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open (and migrate to the newest schema) the store at ``url`` or the configured one."""
-    from irdrive.history.store import open_engine_store
+def open_store(url: str | None = None, *, connect_timeout: int | None = None) -> Store:
+    """Open (and migrate to the newest schema) the store at ``url`` or the configured one.
+    ``connect_timeout``: seconds to wait for a PostgreSQL server (default 5)."""
+    from irdrive.history.store import PG_CONNECT_TIMEOUT, open_engine_store
 
-    return open_engine_store(store_url(url))
+    return open_engine_store(store_url(url), connect_timeout or PG_CONNECT_TIMEOUT)
 
 
-def last_passing_all() -> dict[str, DrillRecord]:
-    """The newest passing drill of each runbook in the configured store, cheaply: an SQLite
-    store that does not exist yet is not created, and one at the newest schema is read
-    without SQLAlchemy."""
+def last_passing_all(url: str | None = None, connect_timeout: int = 2) -> dict[str, DrillRecord]:
+    """The newest passing drill of each runbook in the store, cheaply, for ``irdrive list``
+    and ``irdrive run``: an SQLite store that does not exist yet is not created, and one at the
+    newest schema (SQLite or PostgreSQL) is read without SQLAlchemy. A PostgreSQL server gets
+    ``connect_timeout`` seconds (libpq's minimum is 2): a responder does not wait for it."""
     from irdrive.history import lite
 
-    url = store_url()
+    url = store_url(url)
     path = lite.sqlite_path(url)
     if path is not None:
         if not path.exists():
             return {}
         found = lite.last_passing_all(path)
-        if found is not None:
-            return found
-    with open_store(url) as store:
+    else:
+        found = lite.last_passing_pg(url, connect_timeout)
+    if found is not None:
+        return found
+    with open_store(url, connect_timeout=connect_timeout) as store:
         return store.last_passing_all()
 
 

@@ -46,7 +46,7 @@ class DrillRecord:
         return data
 
 
-def record_from_row(row: Mapping[str, Any]) -> DrillRecord:
+def record_from_row(row: Mapping[Any, Any]) -> DrillRecord:
     """A DrillRecord from a row of ``drills`` (a mapping of column name to value)."""
     started = row["started_at"]
     if isinstance(started, str):  # a row read without SQLAlchemy's types (irdrive.history.lite)

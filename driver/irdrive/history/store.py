@@ -31,7 +31,7 @@ def _reason(exc: BaseException) -> str:
     return location.redact(lines[0] if lines else type(orig).__name__)
 
 
-def make_engine(url: str) -> tuple[sa.Engine, str]:
+def make_engine(url: str, connect_timeout: int = PG_CONNECT_TIMEOUT) -> tuple[sa.Engine, str]:
     """An engine for ``url`` and the URL as it may be printed (password hidden)."""
     shown = location.redact(url)
     try:
@@ -44,7 +44,7 @@ def make_engine(url: str) -> tuple[sa.Engine, str]:
     shown = parsed.render_as_string(hide_password=True)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT}
+        kwargs["connect_args"] = {"connect_timeout": connect_timeout}
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
@@ -171,8 +171,8 @@ class Store:
         return {rec.runbook: rec for rec in records}
 
 
-def open_engine_store(url: str) -> Store:
-    store = Store(*make_engine(url))
+def open_engine_store(url: str, connect_timeout: int = PG_CONNECT_TIMEOUT) -> Store:
+    store = Store(*make_engine(url, connect_timeout))
     try:
         store.upgrade()
     except BaseException:

@@ -103,12 +103,12 @@ def test_a_secret_typed_on_the_command_line_is_warned_about_never_shown(
     args = ["-e", "reason=x", "-e", f"api_token={canary}", "-i", "local"]
     result = invoke("run", "demo-failover", *args, input="n\n")
     assert result.exit_code == 2 and not state_dir.exists()
-    warnings = [line for line in result.output.splitlines() if line.startswith("Warning:")]
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning: secret")]
     assert len(warnings) == 1
     assert "api_token" in warnings[0] and "-e @FILE" in warnings[0]
     assert canary not in result.output
     quiet = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
-    assert "Warning:" not in quiet.output
+    assert "Warning: secret" not in quiet.output
 
 
 def test_should_confirm_only_for_a_person_and_a_real_change(project_dir: Path) -> None:
