@@ -10,12 +10,11 @@ is optional::
     drill_max_age_days = 30
 
 Environment variables win over the file (``IRDRIVE_DB_URL``, ``IRDRIVE_DRILL_MAX_AGE_DAYS``).
-The file is read with the standard library's ``tomllib``, once per process.
+The file is read with the standard library's ``tomllib`` when a setting is asked for.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ def config_file() -> Path:
     return Path(xdg) / "irdrive" / "config.toml"
 
 
-@functools.cache
 def _read(path: Path) -> dict[str, Any]:
     import tomllib
 

@@ -294,7 +294,7 @@ def render_catalog(
     table.add_column("Incident playbook procedure")
     table.add_column("What it does")
     if drills is not None:
-        table.add_column("Last drill", no_wrap=True)
+        table.add_column("Drill", no_wrap=True)
     # The incident procedures first, by severity; then the building blocks they are made of.
     ordered = sorted(runbooks, key=lambda rb: (rb.severity or "~", rb.name))
     for i, runbook in enumerate(ordered):

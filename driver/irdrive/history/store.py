@@ -42,6 +42,9 @@ def make_engine(url: str, connect_timeout: int = PG_CONNECT_TIMEOUT) -> tuple[sa
             "(dialect+driver://user:password@host:port/database, or sqlite:///PATH)"
         ) from None
     shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # psycopg2 is irdrive's dependency; SQLAlchemy 2.1's default for postgresql:// is psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         kwargs["connect_args"] = {"connect_timeout": connect_timeout}
