@@ -30,7 +30,7 @@ COLUMNS = (
 LAST_PASSING = (
     f"SELECT {COLUMNS} FROM (SELECT {COLUMNS}, row_number() OVER ("
     "PARTITION BY runbook ORDER BY started_at DESC, id DESC) AS rank FROM drills WHERE passed) "
-    "WHERE rank = 1"
+    "AS ranked WHERE rank = 1"
 )
 
 
@@ -57,6 +57,7 @@ def last_passing_pg(url: str, connect_timeout: int) -> dict[str, DrillRecord] | 
     """The same from PostgreSQL at ``url`` (``postgresql[+psycopg2]://``); None when the URL
     is not one libpq reads or the schema is not at ``HEAD_REVISION``."""
     import psycopg2
+    import psycopg2.errors
 
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
