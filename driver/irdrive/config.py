@@ -33,6 +33,8 @@ def config_file() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
     import tomllib
 
     try:

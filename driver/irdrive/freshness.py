@@ -14,7 +14,6 @@ clock; only the command-line entry points read the real one.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,6 +68,8 @@ def files_digest(project: Project, runbook: str, cache: YamlCache | None = None)
 def runbook_commit(project: Project) -> str | None:
     """The project's git HEAD, with ``+dirty`` when the work tree has changes (untracked files
     included); None outside a git checkout or without git."""
+
+    import subprocess
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -163,7 +164,6 @@ def assess(
     have a passing drill."""
     from irdrive.runbookfiles import RunbookFiles
 
-    limit = max_age() if limit is None else limit
     collector: RunbookFiles | None = None
     found: dict[str, Freshness] = {}
     for name in names:
@@ -175,7 +175,9 @@ def assess(
                 digest = collector.digest(name)
             except (OSError, UsageError):
                 digest = ""  # the playbook is gone or unreadable: not what was drilled
-        found[name] = judge(last, digest, now, limit)
+        if last is not None and limit is None:
+            limit = max_age()
+        found[name] = judge(last, digest, now, limit or timedelta(days=DEFAULT_MAX_AGE_DAYS))
     if collector is not None:
         collector.save()
     return found

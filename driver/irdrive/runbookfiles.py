@@ -24,7 +24,6 @@ folder's); anything changed in the last two seconds is not cached (``_racy``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -111,6 +110,8 @@ class RunbookFiles:
         deps = hit.get("deps") if isinstance(hit, dict) else None
         if isinstance(deps, dict) and all(_stat(path) == ident for path, ident in deps.items()):
             return hit  # type: ignore[no-any-return]
+        import hashlib
+
         found = sorted(self._collect(runbook))
         total = hashlib.sha256()
         root = str(self.project.root) + os.sep
@@ -227,7 +228,9 @@ class RunbookFiles:
         refs = sorted({"".join(m) for m in self._fqcn.findall(text)}) if self._fqcn else []
         if key.endswith(".py") and "ansible_collections." in text:
             refs += sorted({".".join(m) for m in _IMPORT.findall(text)})
-        found = hashlib.sha256(data).digest(), tuple(refs)
+        from hashlib import sha256
+
+        found = sha256(data).digest(), tuple(refs)
         if not _racy(ident):
             scans[key] = [ident, found[0].hex(), refs]
             self._dirty.add(FILES_CACHE)

@@ -46,13 +46,13 @@ def last_passing_all(url: str | None = None, connect_timeout: int = 2) -> dict[s
     and ``irdrive run``: an SQLite store that does not exist yet is not created, and one at the
     newest schema (SQLite or PostgreSQL) is read without SQLAlchemy. A PostgreSQL server gets
     ``connect_timeout`` seconds (libpq's minimum is 2): a responder does not wait for it."""
+    url = store_url(url)
+    path = location.sqlite_path(url)
+    if path is not None and not path.exists():
+        return {}
     from irdrive.history import lite
 
-    url = store_url(url)
-    path = lite.sqlite_path(url)
     if path is not None:
-        if not path.exists():
-            return {}
         found = lite.last_passing_all(path)
     else:
         found = lite.last_passing_pg(url, connect_timeout)

@@ -34,14 +34,6 @@ LAST_PASSING = (
 )
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file of a plain ``sqlite:///PATH`` URL, None for any other URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or "?" in url or len(url) == len(prefix):
-        return None
-    return Path(url[len(prefix) :]).expanduser()
-
-
 def _records(cursor: Any) -> dict[str, DrillRecord] | None:
     """Run the version check and the query on a DB-API cursor."""
     cursor.execute(f"SELECT version_num FROM {VERSION_TABLE}")

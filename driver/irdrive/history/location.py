@@ -39,6 +39,14 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL, None for any other URL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url or len(url) == len(prefix):
+        return None
+    return Path(url[len(prefix) :]).expanduser()
+
+
 def redact(text: str) -> str:
     """``text`` with the password of any ``user:password@`` in it replaced by ``***``."""
     return _PASSWORD.sub(lambda m: f"//{m['user']}:***@", text)
