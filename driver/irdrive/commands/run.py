@@ -89,6 +89,9 @@ def run(
     Ctrl-C stops at once. report.json is written as the run goes: after a kill -9 of irdrive
     the next run says that an earlier run was interrupted and what it had changed.
 
+    A runbook whose last passing drill no longer proves it (stale, see `irdrive list`), or an
+    incident runbook never drilled, gets a one-line warning on stderr first; it never blocks.
+
     One run at a time changes a target: a run waits for another run's lock on it (--lock-wait),
     then fails naming the holder and since when.
 

@@ -52,9 +52,7 @@ def last_passing_pg(url: str, connect_timeout: int) -> dict[str, DrillRecord] | 
     import psycopg2.errors
 
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
-        return None
-    if scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
         return None
     shown = location.redact(url)
     try:
