@@ -26,6 +26,7 @@ from irdrive.paths import Project
 
 if TYPE_CHECKING:
     from irdrive.history import DrillRecord
+    from irdrive.runbookfiles import RunbookFiles
     from irdrive.yamlcache import YamlCache
 
 # severity -> (respond, resolve) in seconds: the playbook's Incident Classification Matrix.
@@ -162,15 +163,16 @@ def assess(
 ) -> dict[str, Freshness]:
     """The freshness of each runbook in ``names``; files are digested only for runbooks that
     have a passing drill."""
-    from irdrive.runbookfiles import RunbookFiles
-
     collector: RunbookFiles | None = None
     found: dict[str, Freshness] = {}
     for name in names:
         last = last_passing.get(name)
         digest = None
         if last is not None:
-            collector = collector or RunbookFiles(project, cache)
+            if collector is None:
+                from irdrive.runbookfiles import RunbookFiles
+
+                collector = RunbookFiles(project, cache)
             try:
                 digest = collector.digest(name)
             except (OSError, UsageError):
