@@ -137,9 +137,11 @@ def test_a_file_added_to_a_used_role_or_a_new_module_changes_the_digest(project:
     assert f"{COLL}/modules/later.py" in rel_files(project, "fix")
 
 
-def test_the_digest_is_the_same_with_and_without_caches(project: Project, tmp_path: Path) -> None:
+def test_the_digest_is_the_same_with_and_without_caches(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cached = freshness.files_digest(project, "fix")
-    os.environ["IRDRIVE_CACHE_DIR"] = str(tmp_path / "cold")
+    monkeypatch.setenv("IRDRIVE_CACHE_DIR", str(tmp_path / "cold"))
     assert freshness.files_digest(project, "fix") == cached
 
 
@@ -262,3 +264,20 @@ def test_runbook_commit(tmp_path: Path) -> None:
     assert freshness.runbook_commit(repo) == head.strip()
     (repo.root / "a.yml").write_text("a: 2\n")
     assert freshness.runbook_commit(repo) == f"{head.strip()}+dirty"
+
+
+def test_the_real_payments_failover_files(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IRDRIVE_CACHE_DIR", str(tmp_path / "cache"))
+    files = {
+        p.relative_to(repo_root).as_posix()
+        for p in freshness.runbook_files(Project(repo_root), "payments-failover")
+    }
+    assert "playbooks/payments-failover.yml" in files
+    assert "roles/processor_failover/tasks/main.yml" in files
+    assert "roles/processor_failover/meta/argument_specs.yml" in files
+    assert f"{COLL}/modules/kill_switch.py" in files and f"{COLL}/action/kill_switch.py" in files
+    assert f"{COLL}/module_utils/kill_switch.py" in files  # imported by the module
+    assert f"{COLL}/strategy/safe_linear.py" in files  # ansible.cfg's strategy
+    assert not [f for f in files if f.startswith(("roles/block_ips/", "playbooks/block-ips"))]
