@@ -281,3 +281,23 @@ def test_the_real_payments_failover_files(
     assert f"{COLL}/module_utils/kill_switch.py" in files  # imported by the module
     assert f"{COLL}/strategy/safe_linear.py" in files  # ansible.cfg's strategy
     assert not [f for f in files if f.startswith(("roles/block_ips/", "playbooks/block-ips"))]
+
+
+def test_an_unchanged_runbook_is_digested_from_the_cache(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irdrive.runbookfiles import RunbookFiles
+
+    before = freshness.files_digest(project, "fix")
+    walks: list[str] = []
+    walk = RunbookFiles._collect
+
+    def counted(self: RunbookFiles, runbook: str) -> set[str]:
+        walks.append(runbook)
+        return walk(self, runbook)
+
+    monkeypatch.setattr(RunbookFiles, "_collect", counted)
+    assert freshness.files_digest(project, "fix") == before and walks == []
+    with open(project.root / "roles/delta/defaults/main.yml", "a") as fh:
+        fh.write("delta_y: 2\n")
+    assert freshness.files_digest(project, "fix") != before and walks == ["fix"]
