@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from irdrive.errors import TargetUnreachable, UsageError
+from irdrive.errors import IrdriveError, TargetUnreachable, UsageError
 from irdrive.history import location
 from irdrive.history.model import DrillRecord, record_from_row
 from irdrive.history.schema import HEAD_REVISION, VERSION_TABLE, drills
@@ -51,7 +51,10 @@ def make_engine(url: str, connect_timeout: int = PG_CONNECT_TIMEOUT) -> tuple[sa
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TargetUnreachable(f"history store {shown}: {exc}") from None
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, ImportError) as exc:
@@ -98,14 +101,27 @@ class Store:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except sa_exc.OperationalError as exc:
+        except sa_exc.OperationalError as exc:  # cannot connect, log in or open the file
             raise TargetUnreachable(f"history store {self.url}: {_reason(exc)}") from None
+        except sa_exc.DBAPIError as exc:  # connected, refused (a permission, a constraint)
+            raise IrdriveError(f"history store {self.url}: {_reason(exc)}") from None
 
     def upgrade(self) -> None:
         """Bring the schema to head; a database already there costs one query."""
         with self._errors(), self.engine.begin() as conn:
-            if current_revision(conn) != HEAD_REVISION:
+            current = current_revision(conn)
+            if current == HEAD_REVISION:
+                return
+            from alembic.util import CommandError
+
+            try:
                 migrate(conn)
+            except CommandError:
+                raise UsageError(
+                    f"history store {self.url} has schema revision {current!r}, which this "
+                    f"irdrive does not know (its newest is {HEAD_REVISION!r}): a newer irdrive "
+                    "wrote it; upgrade irdrive"
+                ) from None
 
     def record_drill(self, rec: DrillRecord) -> int:
         """Store ``rec`` (its ``id`` is ignored); the new record's id."""
