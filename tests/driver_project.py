@@ -20,6 +20,10 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("IRDRIVE_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("IRDRIVE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IRDRIVE_LAB_DIR", str(tmp_path / "lab"))
+    # The history store and settings of the test, not the user's.
+    monkeypatch.delenv("IRDRIVE_DB_URL", raising=False)
+    monkeypatch.delenv("IRDRIVE_DRILL_MAX_AGE_DAYS", raising=False)
+    monkeypatch.setenv("IRDRIVE_CONFIG", str(tmp_path / "config.toml"))
     return root
 
 

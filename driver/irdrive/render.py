@@ -17,9 +17,12 @@ from rich.table import Table
 from irdrive.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.status import Status
 
     from irdrive.catalog import Runbook
+    from irdrive.freshness import Freshness
     from irdrive.report import RunReport, TaskResult
 
 STATUS_STYLE = {
@@ -277,13 +280,21 @@ def _brief(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_catalog(console: Console, runbooks: list[Runbook]) -> None:
-    """``irdrive list``: one row per runbook: name, severity, procedure, one sentence."""
+def render_catalog(
+    console: Console,
+    runbooks: list[Runbook],
+    drills: dict[str, Freshness] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """``irdrive list``: one row per runbook: name, severity, procedure, one sentence, and
+    with ``drills`` (freshness at ``now``) when its last passing drill was."""
     table = Table(title="Runbooks", title_justify="left", show_lines=False, expand=False)
     table.add_column("Runbook", no_wrap=True, style="bold")
     table.add_column("Sev", no_wrap=True)
     table.add_column("Incident playbook procedure")
     table.add_column("What it does")
+    if drills is not None:
+        table.add_column("Drill", no_wrap=True)
     # The incident procedures first, by severity; then the building blocks they are made of.
     ordered = sorted(runbooks, key=lambda rb: (rb.severity or "~", rb.name))
     for i, runbook in enumerate(ordered):
@@ -295,17 +306,32 @@ def render_catalog(console: Console, runbooks: list[Runbook]) -> None:
             what = escape(runbook.summary or _first_sentence(runbook.description))
         severity = runbook.severity
         style = SEVERITY_STYLE.get(severity, "")
-        table.add_row(
+        row = [
             escape(runbook.name),
             f"[{style}]{escape(severity)}[/]" if style else escape(severity or "-"),
             escape(runbook.procedure or "-"),
             what,
-        )
+        ]
+        if drills is not None and now is not None:
+            row.append(drill_cell(drills.get(runbook.name), bool(severity), now))
+        table.add_row(*row)
     console.print(table)
     console.print(
         "[dim]irdrive show NAME for its description, parameters and what it changes.[/]",
         highlight=False,
     )
+
+
+def drill_cell(fresh: Freshness | None, incident: bool, now: datetime) -> str:
+    """ "3d ago" (fresh), "3d ago, stale", or "never" (marked for an incident runbook)."""
+    from irdrive.freshness import STALE, ago
+
+    if fresh is None or fresh.last is None:
+        return "[yellow]never[/]" if incident else "[dim]never[/]"
+    when = ago(fresh.last.started_at, now)
+    if fresh.status == STALE:
+        return f"[yellow]{when}, stale[/]"
+    return f"[green]{when}[/]"
 
 
 def _first_sentence(text: str) -> str:

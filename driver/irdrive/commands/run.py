@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from irdrive.errors import handle_errors
+
+if TYPE_CHECKING:
+    from irdrive.catalog import Runbook
+    from irdrive.paths import Project
 
 
 @click.command()
@@ -85,6 +89,9 @@ def run(
     Ctrl-C stops at once. report.json is written as the run goes: after a kill -9 of irdrive
     the next run says that an earlier run was interrupted and what it had changed.
 
+    A runbook whose last passing drill no longer proves it (stale, see `irdrive list`), or an
+    incident runbook never drilled, gets a one-line warning on stderr first; it never blocks.
+
     One run at a time changes a target: a run waits for another run's lock on it (--lock-wait),
     then fails naming the holder and since when.
 
@@ -160,6 +167,7 @@ def execute(
             "history and /proc/<pid>/cmdline keep it; pass secrets with -e @FILE",
             err=True,
         )
+    warn_if_not_fresh(session.project, session.runbook)
     render.interrupted_runs(Console(stderr=True, highlight=False), notice_interrupted())
     session.confirm(yes)
     with render.LiveProgress(console) as progress:
@@ -170,6 +178,28 @@ def execute(
         render.render_summary(console, report)
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def warn_if_not_fresh(project: Project, runbook: Runbook) -> None:
+    """One line on stderr before running a runbook whose last passing drill no longer proves
+    it (stale), or an incident runbook (one with a severity) never drilled. It never blocks
+    the run: a history store that cannot be read is one more warning line."""
+    from datetime import UTC, datetime
+
+    from irdrive import freshness, history
+
+    now = datetime.now(UTC)
+    try:
+        last = history.last_passing_all()
+        found = freshness.assess(project, [runbook.name], last, now)[runbook.name]
+    except Exception as exc:  # noqa: BLE001 - advisory: nothing here may stop a remediation
+        click.echo(f"Warning: drill history not read: {exc}", err=True)
+        return
+    if found.status == freshness.NEVER and not runbook.severity:
+        return  # a building block: drilled as part of the incident runbooks that use it
+    line = freshness.warning(runbook.name, found, now)
+    if line:
+        click.echo(line, err=True)
 
 
 def notice_interrupted() -> list[Any]:

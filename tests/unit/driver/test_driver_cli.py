@@ -103,12 +103,12 @@ def test_a_secret_typed_on_the_command_line_is_warned_about_never_shown(
     args = ["-e", "reason=x", "-e", f"api_token={canary}", "-i", "local"]
     result = invoke("run", "demo-failover", *args, input="n\n")
     assert result.exit_code == 2 and not state_dir.exists()
-    warnings = [line for line in result.output.splitlines() if line.startswith("Warning:")]
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning: secret")]
     assert len(warnings) == 1
     assert "api_token" in warnings[0] and "-e @FILE" in warnings[0]
     assert canary not in result.output
     quiet = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
-    assert "Warning:" not in quiet.output
+    assert "Warning: secret" not in quiet.output
 
 
 def test_should_confirm_only_for_a_person_and_a_real_change(project_dir: Path) -> None:
@@ -210,3 +210,73 @@ def test_short_forms_pass_typed_values(
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert calls == [(runbook, given, check)]
+
+
+def test_list_shows_the_last_passing_drill_and_stale_or_never(
+    project_dir: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from irdrive import freshness
+    from irdrive.history import DrillRecord, open_store
+    from irdrive.paths import find_project
+
+    digest = freshness.files_digest(find_project(), "demo-failover")
+    drill = DrillRecord(
+        runbook="demo-failover",
+        scenario="demo-failover",
+        variant="",
+        started_at=datetime.now(UTC) - timedelta(days=3, hours=1),
+        passed=True,
+        failed_check=None,
+        outcome="recovered",
+        detect_s=2.5,
+        recover_s=12.0,
+        severity="P1",
+        respond_target_s=1800,
+        resolve_target_s=14400,
+        breached=False,
+        commit=None,
+        files_digest=digest,
+    )
+    with open_store() as store:  # the default: SQLite in the state folder
+        store.record_drill(drill)
+    assert (state_dir / "history.db").is_file()
+    [demo] = [line for line in invoke("list").output.splitlines() if "demo-failover" in line]
+    assert "3d ago" in demo and "stale" not in demo
+    [probe] = [line for line in invoke("list").output.splitlines() if "health-check" in line]
+    assert "never" in probe
+    data = {rb["name"]: rb["drill"] for rb in json.loads(invoke("list", "--json").output)}
+    assert data["health-check"] == {"status": "never", "reasons": [], "last_passing": None}
+    assert data["demo-failover"]["status"] == "fresh"
+    assert data["demo-failover"]["last_passing"]["files_digest"] == digest
+    # A role file of the runbook changes: stale, and `run` says so before it asks.
+    tasks = project_dir / "roles" / "demo_failover" / "tasks" / "main.yml"
+    tasks.write_text(tasks.read_text() + "\n# changed after the drill\n")
+    [demo] = [line for line in invoke("list").output.splitlines() if "demo-failover" in line]
+    assert "3d ago, stale" in demo
+    stale = json.loads(invoke("list", "--json").output)[0]["drill"]
+    assert stale["reasons"] == ["its files changed since the drill"]
+    monkeypatch.setattr(session, "stdin_is_interactive", lambda: True)
+    result = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
+    [line] = [x for x in result.output.splitlines() if "drill" in x]
+    assert line.startswith("Warning: runbook demo-failover is stale: last passing drill 3d ago")
+    assert result.output.index(line) < result.output.index("Run demo-failover?")
+    assert result.exit_code == 2  # declined: the warning did not stop or change anything
+
+
+def test_run_warns_about_a_never_drilled_incident_runbook_and_a_broken_store(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "stdin_is_interactive", lambda: True)
+    result = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
+    assert "Warning: runbook demo-failover has never passed a drill" in result.output
+    # A store that cannot be read is one warning line; the run goes on to its confirmation.
+    monkeypatch.setenv("IRDRIVE_DB_URL", "postgresql://irdrive:pw-canary@127.0.0.1:1/irdrive")
+    result = invoke("run", "demo-failover", "-e", "reason=x", "-i", "local", input="n\n")
+    [line] = [x for x in result.output.splitlines() if "drill history" in x]
+    assert line.startswith("Warning: drill history not read: history store postgresql://")
+    assert "pw-canary" not in result.output and "Run demo-failover?" in result.output
+    listed = invoke("list")
+    assert listed.exit_code == 0 and "pw-canary" not in listed.output
+    assert "Warning: drill history not shown" in listed.output

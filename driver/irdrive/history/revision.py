@@ -1,0 +1,11 @@
+"""The schema revision this code needs, importable without SQLAlchemy or Alembic.
+
+Opening the store compares the database's revision with ``HEAD_REVISION`` and starts Alembic
+only when they differ, so an up-to-date store opens without importing Alembic (about 0.2 s of
+imports). A test checks that it names the head of ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+HEAD_REVISION = "0001"
+VERSION_TABLE = "irdrive_schema_version"
