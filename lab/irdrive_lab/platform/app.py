@@ -16,15 +16,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from irdrive_lab import alerts
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import ApiError
+from irdrive_lab.monitoring.exposition import CONTENT_TYPE
 from irdrive_lab.platform import probes
 from irdrive_lab.platform.cache import ContentCache, cache_admin, resolve_admin_token
 from irdrive_lab.platform.cdn import Cdn, CdnResolver, Route53CdnResolver
 from irdrive_lab.platform.dbcheck import DbCheck, backend_logins, postgres_check
 from irdrive_lab.platform.faults import LabFaults
+from irdrive_lab.platform.metrics import PlatformMetrics
 from irdrive_lab.platform.origin import origin_object
 from irdrive_lab.platform.streaming import streaming_health
 from irdrive_lab.platform.util import InfoProvider
@@ -44,6 +47,9 @@ HOME_PAGE = (
     b"<body><h1>Platform</h1><p>Videos, payments and messaging, served by the irdrive lab.</p>"
     b'<p><a href="/health">health</a></p></body></html>\n'
 )
+
+
+LAB_PATHS = ("/_lab/state", "/_lab/reset", "/_lab/alerts")
 
 
 class TTLCache:
@@ -96,6 +102,7 @@ class PlatformApp:
         self.faults = LabFaults(store, state)
         self.journal = Journal(cfg.journal_file)
         self.admin_token = admin_token or resolve_admin_token(cfg, self.info())
+        self.metrics = PlatformMetrics(store, state, cfg, self.info, self._synthetic)
 
     def info(self) -> dict[str, Any] | None:
         try:
@@ -105,6 +112,19 @@ class PlatformApp:
             return None
 
     def handle(self, req: Request) -> Response:
+        """Answer ``req``; every answer but ``/metrics`` and ``/_lab/`` counts in the metrics."""
+        started = time.monotonic()
+        resp = self._handle(req)
+        path = req.path
+        if path != "/metrics" and not path.startswith("/_lab/"):
+            self.metrics.observe(path, resp.status, time.monotonic() - started)
+        return resp
+
+    def _synthetic(self, path: str) -> Response:
+        """One request of the synthetic traffic: a user's GET, counted like any other."""
+        return self.handle(Request("GET", path, {"user-agent": "irdrive-lab-synthetic"}))
+
+    def _handle(self, req: Request) -> Response:
         try:
             if req.path.startswith("/_lab/"):
                 return self._lab(req)
@@ -120,6 +140,8 @@ class PlatformApp:
 
     def _get(self, req: Request) -> Response:
         path = req.path
+        if path == "/metrics":
+            return Response(200, self.metrics.render().encode(), CONTENT_TYPE)
         if path == "/":
             self._added_latency()
             body = self.cache.read_through("page:/", lambda: HOME_PAGE)
@@ -152,6 +174,13 @@ class PlatformApp:
         path = req.path
         if path == "/_lab/state" and req.method in ("GET", "HEAD"):
             return json_response(200, self.state.snapshot())
+        if path == "/_lab/alerts" and req.method == "POST":
+            # Alertmanager's webhook receiver: recorded in alerts.jsonl, not in the journal
+            try:
+                entry = alerts.record_notification(self.cfg.alerts_file, req.json())
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            return json_response(200, {"recorded": len(entry["alerts"])})
         if path == "/_lab/reset" and req.method == "POST":
             resp = json_response(200, self.reset())
         elif path.startswith("/_lab/faults/") and req.method in ("POST", "DELETE"):
@@ -162,7 +191,7 @@ class PlatformApp:
             else:
                 result = self.faults.clear(name, params)
             resp = json_response(200, {**result, "state": self.state.snapshot()})
-        elif path in ("/_lab/state", "/_lab/reset") or path.startswith("/_lab/faults/"):
+        elif path in LAB_PATHS or path.startswith("/_lab/faults/"):
             return error(405, f"{req.method} is not allowed on {path}")
         else:
             return error(404, f"no such endpoint: {path}")
