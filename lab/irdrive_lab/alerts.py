@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from irdrive_lab.control.config import LabConfig
-from irdrive_lab.control.errors import LabError
+from irdrive_lab.control.errors import LabError, LabUsageError
 
 ACTIVE_QUERY = {"active": "true", "silenced": "false", "inhibited": "false"}
 _write_lock = threading.Lock()
@@ -40,11 +40,14 @@ def alertmanager_url(lab: LabConfig | str | os.PathLike[str] | dict[str, Any]) -
         cfg = lab if isinstance(lab, LabConfig) else LabConfig(dir=Path(lab).resolve())
         read = cfg.read_state()
         if not read:
-            raise LabError(f"the lab in {cfg.dir} is not up; run `irdrive lab up` first")
+            raise LabUsageError(f"the lab in {cfg.dir} is not up; run `irdrive lab up` first")
         state = read
     url = state.get("alertmanager_url")
     if not url:
-        raise LabError("the lab's lab.json names no alertmanager_url; run `irdrive lab up`")
+        raise LabUsageError(
+            "the lab's lab.json names no alertmanager_url (started before monitoring existed); "
+            "run `irdrive lab down`, then `irdrive lab up`"
+        )
     return str(url).rstrip("/")
 
 
