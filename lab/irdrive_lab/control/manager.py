@@ -262,13 +262,18 @@ def reset(cfg: LabConfig) -> None:
         cfg.journal_file
     ).collect()  # writes made before the reset stay attributed to their makers
     faults.clear_all(cfg, state)
-    for name in PARTS:
-        if name in state["parts"]:  # a lab started before a part existed lacks it
-            _part(name).reseed(cfg, state["parts"][name])
-    # Reseeding gives some parts new ids (moto's hosted zone, for one): record them.
-    fresh = _compose(cfg, state["parts"], partial=False)
-    fresh["up_seconds"] = state.get("up_seconds")
-    cfg.write_state(fresh)
+    # While the parts reseed, lab.json says so: the platform's synthetic traffic pauses, so
+    # the moments when moto is empty (no hosted zone, no CDN record) raise no alert.
+    cfg.write_state({**state, "resetting": True})
+    try:
+        for name in PARTS:
+            if name in state["parts"]:  # a lab started before a part existed lacks it
+                _part(name).reseed(cfg, state["parts"][name])
+    finally:
+        # Reseeding gives some parts new ids (moto's hosted zone, for one): record them.
+        fresh = _compose(cfg, state["parts"], partial=False)
+        fresh["up_seconds"] = state.get("up_seconds")
+        cfg.write_state(fresh)
     Journal(cfg.journal_file).collect(host_source="lab")
 
 

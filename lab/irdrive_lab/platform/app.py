@@ -209,6 +209,7 @@ class PlatformApp:
             self.state.flaky_remaining = 0
             self.state.faults.clear()
         self.cache = ContentCache()
+        self._info._at = -1e9  # read lab.json afresh: it says the lab is resetting
         if self.on_reset is not None:
             self.on_reset()
         return {"reset": True, "reseeded": self.on_reset is not None}

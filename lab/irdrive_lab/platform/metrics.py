@@ -72,8 +72,9 @@ class SyntheticTraffic:
         journeys: tuple[str, ...] = JOURNEYS,
         period: float = TRAFFIC_PERIOD,
         idle_stop: float = TRAFFIC_IDLE_STOP,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._send, self.journeys = send, journeys
+        self._send, self.journeys, self._active = send, journeys, active
         self.period, self.idle_stop = period, idle_stop
         self._lock = threading.Lock()
         self._last_poke = 0.0
@@ -97,6 +98,9 @@ class SyntheticTraffic:
                 if started - self._last_poke > self.idle_stop:
                     self._thread = None
                     return
+            if not self._active():  # the lab is starting or resetting: no users yet
+                time.sleep(self.period)
+                continue
             for path in self.journeys:
                 try:
                     self._send(path)
@@ -319,15 +323,20 @@ class PlatformMetrics:
     ) -> None:
         self.store, self.state, self.cfg, self._info = store, state, cfg, info
         self.requests = RequestMetrics()
-        self.traffic = SyntheticTraffic(send)
+        self.traffic = SyntheticTraffic(send, active=self._lab_serving)
         self.waf = WafBlocklist(info)
+
+    def _lab_serving(self) -> bool:
+        """The lab is up (lab.json complete) and not resetting: its users may come."""
+        info = self._info()
+        return info is not None and not info.get("partial") and not info.get("resetting")
 
     def observe(self, path: str, code: int, seconds: float) -> None:
         self.requests.observe(handler_of(path), code, seconds)
 
     def render(self) -> str:
         info = self._info()
-        if info and not info.get("partial"):  # no traffic while the lab is still starting
+        if self._lab_serving():  # no traffic while the lab starts or resets
             self.traffic.poke()
         success = _gauge("metrics_collector_success", "1 when a collector read its source.")
         families: list[Family] = [*self.requests.families(PREFIX)]
@@ -349,10 +358,11 @@ class PlatformMetrics:
         collect("payments", lambda: payments_families(self.store, self.state))
         collect("kubernetes", lambda: kube_families(self.store, self.state))
         collect("storage", lambda: storage_families(self.cfg, info))
-        collect("waf", waf)
-        collect(
-            "database",
-            lambda: database_families(dig(info, "postgres"), blocked_by(networks)),
-        )
+        if self._lab_serving():  # the database and moto may still be starting or reseeding
+            collect("waf", waf)
+            collect(
+                "database",
+                lambda: database_families(dig(info, "postgres"), blocked_by(networks)),
+            )
         families.append(success)
         return render(families)
