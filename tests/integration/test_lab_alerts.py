@@ -76,7 +76,7 @@ def test_each_fault_fires_its_alert_and_it_resolves(
         # the webhook receiver hears of it while it fires (Alertmanager sends nothing for an
         # alert that resolves within group_wait, before its first notification)
         wait_until(
-            lambda name=name: any(  # type: ignore[misc]
+            lambda name=name: any(
                 a["labels"].get("fault") == name and a["status"] == "firing"
                 for note in alerts.notifications(lab_cfg.alerts_file)
                 for a in note["alerts"]
