@@ -57,10 +57,15 @@ class TTLCache:
 
     def __init__(self, fn: Callable[[], Any], ttl: float) -> None:
         self._fn, self._ttl = fn, ttl
-        self._lock = threading.Lock()
+        # reentrant: computing a value may read lab.json, which may invalidate this cache
+        self._lock = threading.RLock()
         self._at = -1e9
         self._value: Any = None
         self._error: Exception | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._at = -1e9
 
     def __call__(self) -> Any:
         with self._lock:
@@ -93,6 +98,7 @@ class PlatformApp:
         self.store, self.state, self.cfg = store, state, cfg
         self.on_reset = on_reset
         self._info = TTLCache(info_provider, 0.5)
+        self._info_signature: int | None = None
         self._cdn_target = TTLCache(cdn_resolver or Route53CdnResolver(self.info), 0.5)
         self._db = TTLCache(
             db_check or (lambda: postgres_check(self.info, backend_logins(self.store))), 1.0
@@ -105,6 +111,16 @@ class PlatformApp:
         self.metrics = PlatformMetrics(store, state, cfg, self.info, self._synthetic)
 
     def info(self) -> dict[str, Any] | None:
+        # A rewritten lab.json (a reset gives moto new ids) is read at once, and the answers
+        # computed from the old one are forgotten: the TTL only spares re-reading the same file.
+        try:
+            signature: int | None = self.cfg.state_file.stat().st_mtime_ns
+        except OSError:
+            signature = None
+        if signature != self._info_signature:
+            self._info_signature = signature
+            for cache in (self._info, self._cdn_target, self._db):
+                cache.invalidate()
         try:
             return self._info()
         except (OSError, ValueError) as exc:
@@ -209,7 +225,6 @@ class PlatformApp:
             self.state.flaky_remaining = 0
             self.state.faults.clear()
         self.cache = ContentCache()
-        self._info._at = -1e9  # read lab.json afresh: it says the lab is resetting
         if self.on_reset is not None:
             self.on_reset()
         return {"reset": True, "reseeded": self.on_reset is not None}

@@ -392,3 +392,18 @@ def test_lab_alerts_says_so_when_alertmanager_is_unreachable(tmp_path: Path) -> 
     assert len(lines) == 1 and f"Alertmanager at http://127.0.0.1:{port} is unreachable" in lines[0]
     res = _irdrive("lab", "--lab-dir", str(tmp_path / "none"), "alerts")
     assert res.exit_code == 2 and "is not up" in res.output
+
+
+def test_a_rewritten_lab_json_is_read_at_once(lab: Lab) -> None:
+    """After a reset rewrites lab.json (moto's new ids), no answer comes from the old one."""
+    lab.info = {"partial": False, "generation": 1}
+    lab.cfg.write_state(lab.info)
+    assert lab.app.info() == {"partial": False, "generation": 1}
+    lab.call("GET", "/cdn/test.mp4")
+    calls = lab.cdn_calls
+    lab.info = {"partial": False, "generation": 2}
+    assert lab.app.info()["generation"] == 1  # within the TTL: the same file is not re-read
+    lab.cfg.write_state(lab.info)
+    assert lab.app.info()["generation"] == 2
+    lab.call("GET", "/cdn/test.mp4")
+    assert lab.cdn_calls == calls + 1  # the CDN target is resolved again, not served cached
