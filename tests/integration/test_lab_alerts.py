@@ -36,14 +36,14 @@ FIRE_TIMEOUT = 30.0
 RESOLVE_TIMEOUT = 30.0
 
 
-def test_the_lab_records_its_monitoring_endpoints(clean_lab: dict[str, Any], lab_cfg: Any) -> None:
+def test_the_lab_records_its_monitoring_endpoints(lab: dict[str, Any], lab_cfg: Any) -> None:
     base = lab_cfg.port_base
-    assert clean_lab["prometheus_url"] == f"http://127.0.0.1:{base + 4}"
-    assert clean_lab["alertmanager_url"] == f"http://127.0.0.1:{base + 5}"
-    with urllib.request.urlopen(f"{clean_lab['prometheus_url']}/api/v1/targets", timeout=5) as r:
+    assert lab["prometheus_url"] == f"http://127.0.0.1:{base + 4}"
+    assert lab["alertmanager_url"] == f"http://127.0.0.1:{base + 5}"
+    with urllib.request.urlopen(f"{lab['prometheus_url']}/api/v1/targets", timeout=5) as r:
         targets = json.load(r)["data"]["activeTargets"]
     assert [(t["scrapeUrl"], t["health"]) for t in targets] == [
-        (f"{clean_lab['endpoints']['platform']}/metrics", "up")
+        (f"{lab['endpoints']['platform']}/metrics", "up")
     ]
 
 
