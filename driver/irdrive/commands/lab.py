@@ -57,7 +57,8 @@ def _config(lab_dir: str | None, port_base: int | None) -> LabConfig:
 @click.pass_context
 @handle_errors
 def lab(ctx: click.Context, lab_dir: str | None, port_base: int | None) -> None:
-    """The local simulated platform: Kubernetes API, AWS (moto), PostgreSQL and hosts.
+    """The local simulated platform: Kubernetes API, AWS (moto), PostgreSQL, hosts, and
+    Prometheus with Alertmanager watching it.
 
     \b
     Examples:
@@ -65,6 +66,7 @@ def lab(ctx: click.Context, lab_dir: str | None, port_base: int | None) -> None:
       irdrive lab fault processor-down
       irdrive lab fault processor-down --clear
       irdrive lab journal --json
+      irdrive lab alerts
       irdrive lab --lab-dir /tmp/lab2 --port-base 17700 up
     """
     ctx.obj = _config(lab_dir, port_base)
@@ -74,7 +76,7 @@ def _print_endpoints(state: dict[str, Any]) -> None:
     click.echo(f"Lab folder:  {state['dir']}")
     for name, url in state.get("endpoints", {}).items():
         if url:
-            click.echo(f"  {name:<11} {url}")
+            click.echo(f"  {name:<12} {url}")
     click.echo(f"Kubeconfig:  {state['kubeconfig']}")
     hosts = [(h, i) for h, i in (state.get("hosts") or {}).items() if isinstance(i, dict)]
     for host, info in hosts if len(hosts) <= 6 else [*hosts[:3], hosts[-1]]:
@@ -145,7 +147,7 @@ def status(cfg: LabConfig, as_json: bool) -> None:
             click.echo(f"The lab in {st['dir']} is not running.")
         for name, part in st["parts"].items():
             mark = "ok  " if part["healthy"] else "DOWN"
-            click.echo(f"{mark} {name:<9} {part['detail']}")
+            click.echo(f"{mark} {name:<10} {part['detail']}")
         for name in st.get("faults", {}):
             click.echo(f"fault active: {name}")
     raise SystemExit(0 if st["up"] else 1)
@@ -232,3 +234,43 @@ def journal(cfg: LabConfig, as_json: bool, since: int, source: str | None) -> No
                 f"{e['seq']:>5} {when} {e['source']:<10} {e['method']:<6} "
                 f"{e['path']} -> {e.get('status')}{dry}"
             )
+
+
+@lab.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--fault", "fault_name", metavar="FAULT", help="Only the alerts of this lab fault.")
+@pass_cfg
+@lab_errors
+def alerts(cfg: LabConfig, as_json: bool, fault_name: str | None) -> None:
+    """Show the alerts firing in the lab's Alertmanager: severity, runbook, fault.
+
+    Exit code 0 (whether or not anything fires); 1 when Alertmanager is unreachable.
+    """
+    from irdrive_lab import alerts as lab_alerts
+
+    url = lab_alerts.alertmanager_url(cfg)
+    found = lab_alerts.active_alerts(cfg, fault_name)
+    if as_json:
+        rows = [
+            {
+                **lab_alerts.summary(a),
+                "labels": a.get("labels") or {},
+                "annotations": a.get("annotations") or {},
+                "fingerprint": a.get("fingerprint"),
+            }
+            for a in found
+        ]
+        click.echo(json.dumps({"alertmanager_url": url, "alerts": rows}, indent=2, sort_keys=True))
+        return
+    if not found:
+        click.echo(f"No alerts firing (Alertmanager {url}).")
+        return
+    click.echo(f"{len(found)} alert(s) firing (Alertmanager {url}):")
+    for a in found:
+        row = lab_alerts.summary(a)
+        click.echo(
+            f"  {row['severity'] or '-':<3} {row['alertname']:<27} fault={row['fault'] or '-':<18}"
+            f" runbook={row['runbook'] or '-':<24} since {row['since']}"
+        )
+        if row["summary"]:
+            click.echo(f"      {row['summary']}")

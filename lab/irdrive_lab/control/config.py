@@ -26,6 +26,8 @@ PORT_OFFSETS = {
     "aws": 1,  # moto server behind the journal
     "platform": 2,  # platform HTTP endpoints (labd)
     "postgres": 3,  # reserved: PostgreSQL listens on the db host's address, port 5432
+    "prometheus": 4,  # Prometheus: scrapes the platform's /metrics, evaluates the alert rules
+    "alertmanager": 5,  # Alertmanager: routes the alerts to the platform's webhook receiver
 }
 PORT_SPAN = 10
 
@@ -143,6 +145,16 @@ class LabConfig:
     @property
     def faults_file(self) -> Path:
         return self.dir / "faults.json"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Prometheus' and Alertmanager's configuration and data."""
+        return self.dir / "monitoring"
+
+    @property
+    def alerts_file(self) -> Path:
+        """The notifications Alertmanager sent to the lab's webhook receiver, one per line."""
+        return self.dir / "alerts.jsonl"
 
     def ensure_dirs(self) -> None:
         for d in (self.dir, self.logs_dir, self.run_dir, self.pki_dir, self.hosts_dir):

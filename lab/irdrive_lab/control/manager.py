@@ -23,7 +23,8 @@ from irdrive_lab.control.errors import LabError, LabUsageError
 from irdrive_lab.control.journal import Journal
 
 # Start order; stop runs in reverse. postgres runs inside the db host, so it comes after hosts.
-PARTS = ("hosts", "labd", "aws", "postgres")
+# monitoring (Prometheus, Alertmanager) only spawns in start, so it waits alongside the others.
+PARTS = ("hosts", "labd", "aws", "postgres", "monitoring")
 READY_TIMEOUT = 30.0
 
 
@@ -33,6 +34,7 @@ PART_MODULES = {
     "labd": "irdrive_lab.control.labd",
     "aws": "irdrive_lab.aws.aws",
     "postgres": "irdrive_lab.pg.postgres",
+    "monitoring": "irdrive_lab.monitoring.monitoring",
 }
 
 
@@ -50,6 +52,9 @@ def _preflight(cfg: LabConfig) -> None:
             )
     if not shutil.which("sshd") and not Path("/usr/sbin/sshd").exists():
         raise LabUsageError("missing sshd; install Debian's openssh-server package")
+    from irdrive_lab.monitoring import monitoring
+
+    monitoring.check_binaries()
     for name in PORT_OFFSETS:
         if name == "postgres":
             continue
@@ -148,6 +153,7 @@ def _compose(cfg: LabConfig, parts: dict[str, dict[str, Any]], partial: bool) ->
     labd = parts.get("labd", {})
     aws = parts.get("aws", {})
     pg = parts.get("postgres", {})
+    mon = parts.get("monitoring", {})
     return {
         "version": 1,
         "dir": str(cfg.dir),
@@ -161,7 +167,12 @@ def _compose(cfg: LabConfig, parts: dict[str, dict[str, Any]], partial: bool) ->
             "platform": labd.get("platform"),
             "aws": aws.get("endpoint"),
             "postgres": _pg_url(pg) if pg else None,
+            "prometheus": mon.get("prometheus"),
+            "alertmanager": mon.get("alertmanager"),
         },
+        # the ALERTS contract: playbooks see irdrive_lab.prometheus_url / .alertmanager_url
+        "prometheus_url": mon.get("prometheus"),
+        "alertmanager_url": mon.get("alertmanager"),
         "hosts": parts.get("hosts", {}),
         # `irdrive lab up --web-hosts N`: web, web-2 .. web-N (the inventory script lists them)
         "web_hosts": sum(1 for h in parts.get("hosts", {}) if host_kind(h) == "web") or 1,
@@ -190,6 +201,7 @@ def down(cfg: LabConfig, purge: bool = False) -> list[str]:
     if not state:
         if purge:
             _part("postgres").destroy(cfg)
+            _part("monitoring").destroy(cfg)
         return []
     stopped = []
     errors = []
@@ -208,6 +220,7 @@ def down(cfg: LabConfig, purge: bool = False) -> list[str]:
     cfg.faults_file.unlink(missing_ok=True)
     if purge:
         _part("postgres").destroy(cfg)
+        _part("monitoring").destroy(cfg)
     return stopped
 
 
@@ -233,6 +246,8 @@ def status(cfg: LabConfig) -> dict[str, Any]:
         "up": all(p["healthy"] for p in parts.values()),
         "parts": parts,
         "endpoints": state.get("endpoints", {}),
+        "prometheus_url": state.get("prometheus_url"),
+        "alertmanager_url": state.get("alertmanager_url"),
         "kubeconfig": state.get("kubeconfig"),
         "web_hosts": state.get("web_hosts", 1),
         "faults": faults.active(cfg),
@@ -247,12 +262,18 @@ def reset(cfg: LabConfig) -> None:
         cfg.journal_file
     ).collect()  # writes made before the reset stay attributed to their makers
     faults.clear_all(cfg, state)
-    for name in PARTS:
-        _part(name).reseed(cfg, state["parts"][name])
-    # Reseeding gives some parts new ids (moto's hosted zone, for one): record them.
-    fresh = _compose(cfg, state["parts"], partial=False)
-    fresh["up_seconds"] = state.get("up_seconds")
-    cfg.write_state(fresh)
+    # While the parts reseed, lab.json says so: the platform's synthetic traffic pauses, so
+    # the moments when moto is empty (no hosted zone, no CDN record) raise no alert.
+    cfg.write_state({**state, "resetting": True})
+    try:
+        for name in PARTS:
+            if name in state["parts"]:  # a lab started before a part existed lacks it
+                _part(name).reseed(cfg, state["parts"][name])
+    finally:
+        # Reseeding gives some parts new ids (moto's hosted zone, for one): record them.
+        fresh = _compose(cfg, state["parts"], partial=False)
+        fresh["up_seconds"] = state.get("up_seconds")
+        cfg.write_state(fresh)
     Journal(cfg.journal_file).collect(host_source="lab")
 
 

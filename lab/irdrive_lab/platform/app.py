@@ -16,15 +16,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from irdrive_lab import alerts
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import ApiError
+from irdrive_lab.monitoring.exposition import CONTENT_TYPE
 from irdrive_lab.platform import probes
 from irdrive_lab.platform.cache import ContentCache, cache_admin, resolve_admin_token
 from irdrive_lab.platform.cdn import Cdn, CdnResolver, Route53CdnResolver
 from irdrive_lab.platform.dbcheck import DbCheck, backend_logins, postgres_check
 from irdrive_lab.platform.faults import LabFaults
+from irdrive_lab.platform.metrics import PlatformMetrics
 from irdrive_lab.platform.origin import origin_object
 from irdrive_lab.platform.streaming import streaming_health
 from irdrive_lab.platform.util import InfoProvider
@@ -46,15 +49,23 @@ HOME_PAGE = (
 )
 
 
+LAB_PATHS = ("/_lab/state", "/_lab/reset", "/_lab/alerts")
+
+
 class TTLCache:
     """Remember one computed value (or the exception it raised) for ``ttl`` seconds."""
 
     def __init__(self, fn: Callable[[], Any], ttl: float) -> None:
         self._fn, self._ttl = fn, ttl
-        self._lock = threading.Lock()
+        # reentrant: computing a value may read lab.json, which may invalidate this cache
+        self._lock = threading.RLock()
         self._at = -1e9
         self._value: Any = None
         self._error: Exception | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._at = -1e9
 
     def __call__(self) -> Any:
         with self._lock:
@@ -87,6 +98,7 @@ class PlatformApp:
         self.store, self.state, self.cfg = store, state, cfg
         self.on_reset = on_reset
         self._info = TTLCache(info_provider, 0.5)
+        self._info_signature: int | None = None
         self._cdn_target = TTLCache(cdn_resolver or Route53CdnResolver(self.info), 0.5)
         self._db = TTLCache(
             db_check or (lambda: postgres_check(self.info, backend_logins(self.store))), 1.0
@@ -96,8 +108,19 @@ class PlatformApp:
         self.faults = LabFaults(store, state)
         self.journal = Journal(cfg.journal_file)
         self.admin_token = admin_token or resolve_admin_token(cfg, self.info())
+        self.metrics = PlatformMetrics(store, state, cfg, self.info, self._synthetic)
 
     def info(self) -> dict[str, Any] | None:
+        # A rewritten lab.json (a reset gives moto new ids) is read at once, and the answers
+        # computed from the old one are forgotten: the TTL only spares re-reading the same file.
+        try:
+            signature: int | None = self.cfg.state_file.stat().st_mtime_ns
+        except OSError:
+            signature = None
+        if signature != self._info_signature:
+            self._info_signature = signature
+            for cache in (self._info, self._cdn_target, self._db):
+                cache.invalidate()
         try:
             return self._info()
         except (OSError, ValueError) as exc:
@@ -105,6 +128,19 @@ class PlatformApp:
             return None
 
     def handle(self, req: Request) -> Response:
+        """Answer ``req``; every answer but ``/metrics`` and ``/_lab/`` counts in the metrics."""
+        started = time.monotonic()
+        resp = self._handle(req)
+        path = req.path
+        if path != "/metrics" and not path.startswith("/_lab/"):
+            self.metrics.observe(path, resp.status, time.monotonic() - started)
+        return resp
+
+    def _synthetic(self, path: str) -> Response:
+        """One request of the synthetic traffic: a user's GET, counted like any other."""
+        return self.handle(Request("GET", path, {"user-agent": "irdrive-lab-synthetic"}))
+
+    def _handle(self, req: Request) -> Response:
         try:
             if req.path.startswith("/_lab/"):
                 return self._lab(req)
@@ -120,6 +156,8 @@ class PlatformApp:
 
     def _get(self, req: Request) -> Response:
         path = req.path
+        if path == "/metrics":
+            return Response(200, self.metrics.render().encode(), CONTENT_TYPE)
         if path == "/":
             self._added_latency()
             body = self.cache.read_through("page:/", lambda: HOME_PAGE)
@@ -152,6 +190,13 @@ class PlatformApp:
         path = req.path
         if path == "/_lab/state" and req.method in ("GET", "HEAD"):
             return json_response(200, self.state.snapshot())
+        if path == "/_lab/alerts" and req.method == "POST":
+            # Alertmanager's webhook receiver: recorded in alerts.jsonl, not in the journal
+            try:
+                entry = alerts.record_notification(self.cfg.alerts_file, req.json())
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            return json_response(200, {"recorded": len(entry["alerts"])})
         if path == "/_lab/reset" and req.method == "POST":
             resp = json_response(200, self.reset())
         elif path.startswith("/_lab/faults/") and req.method in ("POST", "DELETE"):
@@ -162,7 +207,7 @@ class PlatformApp:
             else:
                 result = self.faults.clear(name, params)
             resp = json_response(200, {**result, "state": self.state.snapshot()})
-        elif path in ("/_lab/state", "/_lab/reset") or path.startswith("/_lab/faults/"):
+        elif path in LAB_PATHS or path.startswith("/_lab/faults/"):
             return error(405, f"{req.method} is not allowed on {path}")
         else:
             return error(404, f"no such endpoint: {path}")

@@ -59,7 +59,10 @@ def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> Non
     lab_id = state["lab_id"]
     st = _irdrive(lab_dir, base, "status", "--json")
     assert st.returncode == 0, st.stdout
-    assert json.loads(st.stdout)["up"] is True
+    status = json.loads(st.stdout)
+    assert status["up"] is True and status["parts"]["monitoring"]["healthy"] is True
+    assert status["alertmanager_url"] == state["alertmanager_url"] == f"http://127.0.0.1:{base + 5}"
+    assert status["prometheus_url"] == state["prometheus_url"] == f"http://127.0.0.1:{base + 4}"
     assert not _port_free(base) and not _port_free(base + 2)
     assert lab_id in _netns_list()
 
@@ -67,8 +70,9 @@ def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> Non
     assert down.returncode == 0, down.stderr
     assert _processes_mentioning(str(lab_dir)) == []
     assert _processes_mentioning(f"irdrive-pg-{lab_id}") == []
-    assert all(_port_free(base + off) for off in range(3))
+    assert all(_port_free(base + off) for off in range(6))  # Prometheus +4, Alertmanager +5
     assert lab_id not in _netns_list()
+    assert (lab_dir / "monitoring" / "prometheus-data").is_dir()  # kept, like the cluster
     st = _irdrive(lab_dir, base, "status")
     assert st.returncode == 1 and "not running" in st.stdout
     # The cluster is kept for a fast next `up`, until --purge deletes it.
@@ -77,6 +81,7 @@ def test_up_then_down_leaves_no_process_port_or_namespace(tmp_path: Path) -> Non
     purged = _irdrive(lab_dir, base, "down", "--purge")
     assert purged.returncode == 0 and "deleted" in purged.stdout, purged.stderr
     assert not cluster.exists() and not (lab_dir / "pgdata").is_symlink()
+    assert not (lab_dir / "monitoring").exists()
 
 
 def test_unknown_fault_is_one_clear_line(tmp_path: Path) -> None:
@@ -105,6 +110,19 @@ def test_missing_postgres_binaries_starts_nothing(tmp_path: Path) -> None:
     res = _irdrive(lab_dir, base, "up", env={"IRDRIVE_PG_BINDIR": str(tmp_path / "nowhere")})
     assert res.returncode == 2
     assert "missing PostgreSQL binaries" in res.stderr
+    assert not (lab_dir / "lab.json").exists()
+    assert _processes_mentioning(str(lab_dir)) == []
+
+
+def test_missing_monitoring_binaries_is_one_line_naming_the_packages(tmp_path: Path) -> None:
+    lab_dir, base = tmp_path / "lab-d", port_base(5)
+    nowhere = str(tmp_path / "nowhere")
+    res = _irdrive(
+        lab_dir, base, "up", env={"IRDRIVE_PROMETHEUS": nowhere, "IRDRIVE_ALERTMANAGER": nowhere}
+    )
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prometheus prometheus-alertmanager" in lines[0], res.stderr
     assert not (lab_dir / "lab.json").exists()
     assert _processes_mentioning(str(lab_dir)) == []
 
