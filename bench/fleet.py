@@ -11,13 +11,17 @@ irdrive also checks its inputs, takes the target's locks and each host's lock, a
 host back and verifies it. Every timed run is checked afterwards (outside the timing): each
 host's nginx deny include and nftables set hold the intrusion's addresses.
 Prints the medians and the ratios hosts_30/hosts_3 (target <= 3) and hosts_30/shell_30 (target
-< 1). A benchmark, not a test. ``measure`` is what `make bench` calls.
+< 1), and the median CPU-seconds each way spent on the controller (this process's children:
+irdrive, ansible-playbook and its workers, ssh clients; less noisy than wall time on a busy
+machine. The hosts' sshd sessions run on the same machine but are not counted). A benchmark,
+not a test. ``measure`` is what `make bench` calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,7 +104,8 @@ def _lab(cfg: LabConfig) -> dict[str, Any]:
 def measure(rounds: int, port_base: int, lab_dir: Path) -> dict[str, Any]:
     """Medians (seconds) of block-ips on 3 and 30 web hosts and of the shell loop on 30.
 
-    Returns ``{"hosts_3_s", "hosts_30_s", "shell_30_s", "rounds": {name: [seconds, ...]}}``.
+    Returns ``{"hosts_3_s", "hosts_30_s", "shell_30_s", "rounds": {name: [seconds, ...]},
+    "cpu_s": {name: median controller CPU-seconds}}``.
     Starts the lab in ``lab_dir`` (ports ``port_base`` ..) and stops it at the end.
     """
     cfg = LabConfig(dir=Path(lab_dir).resolve(), port_base=port_base)
@@ -113,20 +118,30 @@ def measure(rounds: int, port_base: int, lab_dir: Path) -> dict[str, Any]:
         "shell_30": (lambda: run_shell(state, WEB_HOSTS), WEB_HOSTS),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
     try:
         for rnd in range(rounds):
             for name, (run, hosts) in methods.items():
                 manager.reset(cfg)  # no blocks, no locks, seeded logs
                 faults.inject(cfg, state, "intrusion", {})
+                before = _children_cpu()
                 start = time.monotonic()
                 run()
                 times[name].append(round(time.monotonic() - start, 3))
+                cpu[name].append(round(_children_cpu() - before, 3))
                 check_blocked(state, hosts)
             _log(f"round {rnd + 1}: " + ", ".join(f"{m} {t[-1]:.2f}s" for m, t in times.items()))
     finally:
         manager.down(cfg)
     medians = {f"{name}_s": round(statistics.median(ts), 3) for name, ts in times.items()}
-    return {**medians, "rounds": times}
+    cpu_s = {name: round(statistics.median(cs), 3) for name, cs in cpu.items()}
+    return {**medians, "rounds": times, "cpu_s": cpu_s}
+
+
+def _children_cpu() -> float:
+    """CPU-seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -145,6 +160,8 @@ def main() -> None:
     print(f"  irdrive,  3 hosts  {few:6.2f}s")
     print(f"  irdrive, 30 hosts  {many:6.2f}s   x{many / few:4.2f} the 3-host run (target <= 3)")
     print(f"  shell,   30 hosts  {shell:6.2f}s   irdrive/shell x{many / shell:4.2f} (target < 1)")
+    cpu = result["cpu_s"]
+    print("  controller CPU-s:  " + ", ".join(f"{name} {cpu[name]:.2f}" for name in cpu))
 
 
 if __name__ == "__main__":

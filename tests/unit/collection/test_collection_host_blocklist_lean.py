@@ -193,3 +193,11 @@ def test_the_command_runs_the_inventorys_python_else_finds_python3(tmp_path: Pat
         check=True,
     )
     assert done.stdout == b"seen\n"
+
+
+def test_an_unexpected_error_on_the_host_fails_naming_it(host: dict[str, Any]) -> None:
+    result = lean(host, nginx_deny_path=str(host["root"] / "conf.d"))  # a folder, not a file
+    assert result["failed"] and not result["changed"], result
+    assert result["msg"].startswith("host_blocklist failed on the host: IsADirectoryError")
+    assert "Traceback" in result["exception"]
+    assert lock_file(host)["holder"] == ""  # the lock was given back

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +126,8 @@ def lean_result(params: dict[str, Any], check_mode: bool, diff: bool) -> dict[st
     except IrdriveOpsError as error:
         return {"failed": True, "changed": False, "msg": str(error), **error.to_result()}
     except Exception as error:  # noqa: BLE001 - the task fails naming it, as a module would
+        import traceback  # only on this path: every import costs each host's run
+
         return {
             "failed": True,
             "changed": False,
