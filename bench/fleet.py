@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +48,7 @@ FEW = 3
 SHELL_LOOP = REPO / "bench" / "fleet_block.sh"
 DEFAULT_PORT_BASE = 17720
 ADDRESSES = list(faults.INTRUSION_IPS)
+CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
 
 
 def _log(msg: str) -> None:
@@ -56,12 +60,26 @@ def web_hosts(n: int) -> list[str]:
 
 
 def run_irdrive(cfg: LabConfig, hosts: int) -> None:
-    """`irdrive run block-ips` on the first ``hosts`` web hosts; fails unless all were blocked."""
+    """`irdrive run block-ips` on the first ``hosts`` web hosts; fails unless all were blocked.
+
+    Each run starts cold, as a responder's first run does: its own ssh ControlPath folder, so
+    no ssh master connection left by an earlier run (ControlPersist) is reused.
+    """
     group = "web_hosts" if hosts == WEB_HOSTS else f"web_hosts[0:{hosts - 1}]"
     addresses = "addresses=" + ",".join(ADDRESSES)
-    report = irdrive_run(
-        cfg, "block-ips", "-e", addresses, "-e", f"hosts_group={group}", "-e", "targets=hosts"
-    )
+    control_dir = tempfile.mkdtemp(prefix="irdrive-cp-")  # short: a socket path is <= 107 bytes
+    saved = os.environ.get(CONTROL_PATH_DIR)
+    os.environ[CONTROL_PATH_DIR] = control_dir
+    try:
+        report = irdrive_run(
+            cfg, "block-ips", "-e", addresses, "-e", f"hosts_group={group}", "-e", "targets=hosts"
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(CONTROL_PATH_DIR, None)
+        else:
+            os.environ[CONTROL_PATH_DIR] = saved
+        shutil.rmtree(control_dir, ignore_errors=True)  # the masters exit when idle 60 s
     ran = set(report.get("hosts") or {}) - {"localhost"}
     if ran != set(web_hosts(hosts)):
         raise SystemExit(f"irdrive ran on {sorted(ran)}, not the first {hosts} web hosts")
