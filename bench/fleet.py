@@ -11,16 +11,23 @@ irdrive also checks its inputs, takes the target's locks and each host's lock, a
 host back and verifies it. Every timed run is checked afterwards (outside the timing): each
 host's nginx deny include and nftables set hold the intrusion's addresses.
 Prints the medians and the ratios hosts_30/hosts_3 (target <= 3) and hosts_30/shell_30 (target
-< 1). A benchmark, not a test. ``measure`` is what `make bench` calls.
+< 1), and the median CPU-seconds each way spent on the controller (this process's children:
+irdrive, ansible-playbook and its workers, ssh clients; less noisy than wall time on a busy
+machine. The hosts' sshd sessions run on the same machine but are not counted). A benchmark,
+not a test. ``measure`` is what `make bench` calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +48,7 @@ FEW = 3
 SHELL_LOOP = REPO / "bench" / "fleet_block.sh"
 DEFAULT_PORT_BASE = 17720
 ADDRESSES = list(faults.INTRUSION_IPS)
+CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
 
 
 def _log(msg: str) -> None:
@@ -52,12 +60,26 @@ def web_hosts(n: int) -> list[str]:
 
 
 def run_irdrive(cfg: LabConfig, hosts: int) -> None:
-    """`irdrive run block-ips` on the first ``hosts`` web hosts; fails unless all were blocked."""
+    """`irdrive run block-ips` on the first ``hosts`` web hosts; fails unless all were blocked.
+
+    Each run starts cold, as a responder's first run does: its own ssh ControlPath folder, so
+    no ssh master connection left by an earlier run (ControlPersist) is reused.
+    """
     group = "web_hosts" if hosts == WEB_HOSTS else f"web_hosts[0:{hosts - 1}]"
     addresses = "addresses=" + ",".join(ADDRESSES)
-    report = irdrive_run(
-        cfg, "block-ips", "-e", addresses, "-e", f"hosts_group={group}", "-e", "targets=hosts"
-    )
+    control_dir = tempfile.mkdtemp(prefix="irdrive-cp-")  # short: a socket path is <= 107 bytes
+    saved = os.environ.get(CONTROL_PATH_DIR)
+    os.environ[CONTROL_PATH_DIR] = control_dir
+    try:
+        report = irdrive_run(
+            cfg, "block-ips", "-e", addresses, "-e", f"hosts_group={group}", "-e", "targets=hosts"
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(CONTROL_PATH_DIR, None)
+        else:
+            os.environ[CONTROL_PATH_DIR] = saved
+        shutil.rmtree(control_dir, ignore_errors=True)  # the masters exit when idle 60 s
     ran = set(report.get("hosts") or {}) - {"localhost"}
     if ran != set(web_hosts(hosts)):
         raise SystemExit(f"irdrive ran on {sorted(ran)}, not the first {hosts} web hosts")
@@ -100,7 +122,8 @@ def _lab(cfg: LabConfig) -> dict[str, Any]:
 def measure(rounds: int, port_base: int, lab_dir: Path) -> dict[str, Any]:
     """Medians (seconds) of block-ips on 3 and 30 web hosts and of the shell loop on 30.
 
-    Returns ``{"hosts_3_s", "hosts_30_s", "shell_30_s", "rounds": {name: [seconds, ...]}}``.
+    Returns ``{"hosts_3_s", "hosts_30_s", "shell_30_s", "rounds": {name: [seconds, ...]},
+    "cpu_s": {name: median controller CPU-seconds}}``.
     Starts the lab in ``lab_dir`` (ports ``port_base`` ..) and stops it at the end.
     """
     cfg = LabConfig(dir=Path(lab_dir).resolve(), port_base=port_base)
@@ -113,20 +136,30 @@ def measure(rounds: int, port_base: int, lab_dir: Path) -> dict[str, Any]:
         "shell_30": (lambda: run_shell(state, WEB_HOSTS), WEB_HOSTS),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
     try:
         for rnd in range(rounds):
             for name, (run, hosts) in methods.items():
                 manager.reset(cfg)  # no blocks, no locks, seeded logs
                 faults.inject(cfg, state, "intrusion", {})
+                before = _children_cpu()
                 start = time.monotonic()
                 run()
                 times[name].append(round(time.monotonic() - start, 3))
+                cpu[name].append(round(_children_cpu() - before, 3))
                 check_blocked(state, hosts)
             _log(f"round {rnd + 1}: " + ", ".join(f"{m} {t[-1]:.2f}s" for m, t in times.items()))
     finally:
         manager.down(cfg)
     medians = {f"{name}_s": round(statistics.median(ts), 3) for name, ts in times.items()}
-    return {**medians, "rounds": times}
+    cpu_s = {name: round(statistics.median(cs), 3) for name, cs in cpu.items()}
+    return {**medians, "rounds": times, "cpu_s": cpu_s}
+
+
+def _children_cpu() -> float:
+    """CPU-seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -145,6 +178,8 @@ def main() -> None:
     print(f"  irdrive,  3 hosts  {few:6.2f}s")
     print(f"  irdrive, 30 hosts  {many:6.2f}s   x{many / few:4.2f} the 3-host run (target <= 3)")
     print(f"  shell,   30 hosts  {shell:6.2f}s   irdrive/shell x{many / shell:4.2f} (target < 1)")
+    cpu = result["cpu_s"]
+    print("  controller CPU-s:  " + ", ".join(f"{name} {cpu[name]:.2f}" for name in cpu))
 
 
 if __name__ == "__main__":

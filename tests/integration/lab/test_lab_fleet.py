@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,67 @@ def test_block_ips_blocks_on_every_host_in_one_run_then_changes_nothing(fleet: A
     again = _block(env)
     assert [t["task"] for t in again["tasks"] if t["status"] == "changed"] == []
     assert all(h.get("changed", 0) == 0 for h in again["hosts"].values())
+
+
+def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: Any) -> None:
+    """Plain ansible-playbook, no driver: web-3's lock file is held by another run, so web-3
+    refuses and changes nothing; web-4 runs host_blocklist as a module (the fallback), the
+    others the lean path; both return the same result keys and block the address."""
+    cfg, env = fleet
+    state = cfg.read_state()
+    held = Path(state["hosts"]["web-3"]["paths"]["locks"]) / "web-3.json"
+    now = time.time()
+    lock = {"holder": "run B", "duration": 600, "acquire_time": now, "renew_time": now}
+    held.parent.mkdir(parents=True, exist_ok=True)
+    held.write_text(json.dumps({**lock, "transitions": 0, "version": 7}))
+    extra = {
+        "block_ips_addresses": ["192.0.2.77"],
+        "block_ips_targets": ["hosts"],
+        "block_ips_hosts_group": "web_hosts",
+        "irdrive_lock_wait": 0,
+        "irdrive_host_blocklist_lean": "{{ inventory_hostname != 'web-4' }}",
+    }
+    log = cfg.dir / "held-lock-run.log"  # what each host ran (-vvv, to the log only)
+    res = subprocess.run(
+        [str(BIN / "ansible-playbook"), str(REPO / "playbooks" / "block-ips.yml"),
+         "-e", json.dumps(extra)],
+        env={**env, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOG_PATH": str(log),
+             "ANSIBLE_LOG_VERBOSITY": "3"},
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert res.returncode != 0, res.stdout[-2000:]
+    out = json.loads(res.stdout)
+    results: dict[str, Any] = {}
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].endswith(
+                "Update the host's nftables sets and nginx deny include"
+            ):
+                results.update(task["hosts"])
+    assert sorted(results) == WEB, results
+    assert results["web-3"]["failed"] and results["web-3"]["error_kind"] == "locked"
+    assert "is locked by run B" in results["web-3"]["msg"]
+    assert json.loads(held.read_text())["holder"] == "run B"  # left as it was
+    for host in ("web", "web-2", "web-4"):
+        assert results[host]["changed"] and not results[host].get("failed"), results[host]
+        assert results[host]["host_lock"]["released"] == "released"
+        deny = Path(state["hosts"][host]["paths"]["nginx_deny_include"]).read_text()
+        assert "deny 192.0.2.77/32;" in deny, host
+    web3_deny = Path(state["hosts"]["web-3"]["paths"]["nginx_deny_include"])
+    assert not web3_deny.exists() or "192.0.2.77" not in web3_deny.read_text()
+    # One command per host: the lean program on the inventory's python3 (-I -S, on stdin), or
+    # the module's pipelined AnsiballZ on web-4; the same result keys either way.
+    execs = {
+        host: [ln for ln in log.read_text().splitlines() if f"<{rec['address']}> SSH: EXEC" in ln]
+        for host, rec in state["hosts"].items()
+        if host in WEB
+    }
+    assert all(len(lines) == 1 for lines in execs.values()), execs
+    assert all("/usr/bin/python3 -I -S -" in execs[h][0] for h in ("web", "web-2", "web-3"))
+    assert "-I -S" not in execs["web-4"][0] and "/usr/bin/python3" in execs["web-4"][0]
+    assert sorted(results["web-4"]) == sorted(results["web"])
+    assert results["web-4"]["after"] == results["web"]["after"]
+    held.unlink()
 
 
 def test_another_number_of_web_hosts_is_refused_while_up(fleet: Any) -> None:

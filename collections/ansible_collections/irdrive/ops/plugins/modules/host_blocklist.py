@@ -31,10 +31,20 @@ description:
     (unless this run already held it). Lock, change and release are one module run on the
     host: a third of the cost of a M(irdrive.ops.host_lock) task on each side of the change."
   - An action plugin names the lock's holder on the controller (the same for the whole run, as
-    for M(irdrive.ops.host_lock)) and runs this module on the host.
+    for M(irdrive.ops.host_lock)) and validates the arguments and addresses there, before the
+    host is contacted.
+  - "Lean path: when the connection can pipe stdin to a command (Ansible's pipelining
+    conditions) and the host's shell is POSIX, the action plugin sends this module's host code
+    (module_utils C(host_blocklist_run) and what it imports, standard library only) to the
+    host's Python (C(ansible_python_interpreter), else C(/usr/bin/python3), else C(python3))
+    run with C(-I -S), in one command, and parses the one JSON line it prints: the same code,
+    so the same return values, check mode, diff, lock and errors, without the AnsiballZ payload
+    and C(ansible.module_utils.basic). Otherwise, or with the host variable
+    C(irdrive_host_blocklist_lean=false), this module runs as a module."
 author:
   - irdrive maintainers (@irdrive)
 requirements:
+  - Python 3.11 or later on the host
   - nft (nftables), when O(nft=true)
 options:
   addresses:
@@ -199,17 +209,8 @@ diff:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import IrdriveOpsError
-from ansible_collections.irdrive.ops.plugins.module_utils.host_blocklist import (
-    HostOptions,
-    NftNames,
-    converge,
-)
-from ansible_collections.irdrive.ops.plugins.module_utils.ipblock import parse_networks
-from ansible_collections.irdrive.ops.plugins.module_utils.lock_file import (
-    HOST_LOCK_OPTIONS,
-    under_host_lock,
-)
+from ansible_collections.irdrive.ops.plugins.module_utils.host_blocklist_run import host_result
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_file import HOST_LOCK_OPTIONS
 from ansible_collections.irdrive.ops.plugins.module_utils.module_result import result_or_fail
 
 
@@ -228,42 +229,14 @@ def argument_spec() -> dict[str, Any]:
 
 
 def run_module(module: AnsibleModule) -> dict[str, Any]:
-    params = module.params
-    networks = parse_networks(params["addresses"])
-    if params["nft"] and not module.get_bin_path("nft"):
-        raise IrdriveOpsError("nft is not installed on this host (set nft=false to skip it)")
-
     def run(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
-        if argv and argv[0] == "nft":
-            argv = [module.get_bin_path("nft", required=True), *argv[1:]]
         return module.run_command(argv, data=data, binary_data=data is not None)
 
-    opts = HostOptions(
-        state=params["state"],
-        nft=params["nft"],
-        names=NftNames(table=params["nft_table"]),
-        deny_path=params["nginx_deny_path"] or "",
-        nginx_conf=params["nginx_conf_path"] or "",
-        nginx=params["nginx_binary"],
-        reload=params["nginx_reload"],
+    result, warnings = host_result(
+        module.params, module.check_mode, module._diff, run, module.get_bin_path
     )
-
-    def change() -> dict[str, Any]:
-        return converge(
-            run, networks, opts, check_mode=module.check_mode, which=module.get_bin_path
-        )
-
-    # Lock, change and release in this one module run (the lock is the host_lock file).
-    result = under_host_lock(params, module.check_mode, change)
-    for warning in [*result.pop("warnings"), *result.get("host_lock", {}).pop("warnings", [])]:
+    for warning in warnings:
         module.warn(warning)
-    missing: set[str] = set()
-    for part in ("nft", "nginx"):
-        missing.update((result.get(part) or {}).get("missing", []))
-    result["missing"] = sorted(missing)
-
-    if module._diff:
-        result["diff"] = {"before": result["before"], "after": result["after"]}
     return result
 
 
