@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import tempfile
@@ -39,7 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from irdrive.paths import Project, runs_dir
+from irdrive.paths import Project, cache_dir, runs_dir
+from irdrive.playbook_process import CACHE_ENV
 from irdrive.redact import Redactor, env_secrets, scrub_env
 from irdrive.report import write_private
 from irdrive.stopping import RUN_MARK, Stopper, grace_period, run_id_for, terminate
@@ -252,6 +254,17 @@ def seal_extravars(path: Path, extravars: dict[str, Any]) -> tuple[dict[str, str
     return {VAULT_KEY_ENV: key}, script
 
 
+def playbook_command(env_dir: Path) -> Path:
+    """The script ansible-runner starts instead of ``ansible-playbook``: the same CLI, through
+    ``irdrive.playbook_process`` (start-up caches, no interpreter teardown), in this
+    interpreter. The working folder is not put on its module path (``python -c`` would)."""
+    script = env_dir / "ansible-playbook"
+    code = "import sys; sys.path.pop(0); from irdrive.playbook_process import main; main()"
+    write_private(script, f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -c "{code}" "$@"\n')
+    script.chmod(0o700)
+    return script
+
+
 def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcome:
     """Run the playbook in ``run_dir``; ``on_event`` gets every event, in order, in place."""
     import ansible_runner
@@ -262,7 +275,9 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
     if request.extravars:
         vault_env, vault_script = seal_extravars(extravars_file, request.extravars)
         flags += ["--vault-password-file", str(vault_script)]
-    cmdline = " ".join(flags)
+    # ansible-runner starts playbook_command's script as a raw command, so the playbook is an
+    # argument here (it appends the inventories, the extra vars file and the verbosity).
+    cmdline = " ".join([*map(shlex.quote, flags), shlex.quote(str(request.playbook))])
     lock = threading.Lock()
     status = "unstarted"
     ident = "ansible"
@@ -300,6 +315,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
         RUN_MARK: run_id,
         **vault_env,
         "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir,
+        CACHE_ENV: str(cache_dir() / "ansible"),
     }
     stopper = Stopper(run_id, deadline=request.deadline, grace=grace_period())
     started = _now()
@@ -311,9 +327,10 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             private_data_dir=str(run_dir),
             project_dir=str(request.project.root),
             playbook=str(request.playbook),
+            binary=str(playbook_command(run_dir / "env")),
             inventory=[str(p) for p in request.inventories],
             envvars=envvars,
-            cmdline=cmdline or None,
+            cmdline=cmdline,
             ident=ident,
             quiet=True,
             suppress_output_file=True,

@@ -1,0 +1,136 @@
+"""How the driver starts ansible-playbook: ansible-core's own CLI, two start-up costs cached and
+the interpreter's teardown skipped. Run as ``python -m irdrive.playbook_process ARGS``
+(``irdrive.runner`` gives ansible-runner a two-line script that does so as its ``binary``).
+
+The playbook runs exactly as under ``ansible-playbook ARGS``: same CLI, same plugins, same
+exit code. What differs is only what it costs, measured on a payments failover:
+
+- ansible-core parses two YAML files on every start that change only with ansible-core itself:
+  ``ansible.builtin``'s routing metadata (``ansible_builtin_runtime.yml``, 377 KB, about
+  0.25 s with libyaml) and the configuration definitions (``config/base.yml``, about 0.1 s).
+  Their parsed form is kept in the cache folder (``IRDRIVE_ANSIBLE_CACHE``), one marshal file
+  each, under the SHA-256 of the bytes they were parsed from and the Python version: a changed
+  file is parsed again. ansible-core documents the metadata parser as a function that tools
+  may replace with one that caches. A cache that cannot be read or written is ignored.
+- After the last callback, the interpreter's teardown (freeing every object of the run, one
+  by one) took 0.4 s or more before the process ended. Here the process ends once the
+  playbook is done, the non-daemon threads have finished and the exit handlers have run
+  (ansible's and multiprocessing's) and stdout and stderr are flushed, as at a normal exit:
+  nothing is left to write.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "IRDRIVE_ANSIBLE_CACHE"
+
+
+def cache_key(data: bytes) -> str:
+    """The cache entry's name for the YAML ``data``: its digest and this Python's version."""
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{digest[:32]}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
+
+
+def cached_parse(cache: Path | None, data: bytes, parse: Callable[[bytes], Any]) -> Any:
+    """``parse(data)``, from the cache folder when it parsed the same bytes before. Documents
+    marshal cannot hold (a YAML timestamp) are parsed every time."""
+    if cache is None:
+        return parse(data)
+    entry = cache / cache_key(data)
+    try:
+        return marshal.loads(entry.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    value = parse(data)
+    try:
+        blob = marshal.dumps(value)
+        cache.mkdir(parents=True, exist_ok=True)
+        temp = entry.with_name(f".{entry.name}.{os.getpid()}")
+        temp.write_bytes(blob)
+        os.replace(temp, entry)
+    except (OSError, ValueError):
+        pass
+    return value
+
+
+def install_caches(cache: Path | None) -> None:
+    """Replace ansible-core's collection metadata parser and its configuration definitions
+    reader with ones that go through the cache. Before ``ansible.constants`` is imported."""
+    if cache is None:
+        return
+    from ansible.config import manager
+    from ansible.utils.collection_loader import _collection_finder, _collection_meta
+
+    meta_parse = _collection_meta._meta_yml_to_dict
+
+    def meta_yml_to_dict(yaml_string_data: bytes | str, content_id: Any) -> Any:
+        data = yaml_string_data
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return cached_parse(cache, raw, lambda b: meta_parse(b, content_id))
+
+    _collection_meta._meta_yml_to_dict = meta_yml_to_dict
+    _collection_finder._meta_yml_to_dict = meta_yml_to_dict  # the name the finder calls
+
+    read_defs = manager.ConfigManager._read_config_yaml_file
+
+    def read_config_yaml_file(self: Any, yml_file: Any) -> Any:
+        path = os.fsdecode(yml_file)
+        try:
+            raw = Path(path).read_bytes()
+        except OSError:
+            return read_defs(self, yml_file)  # ansible-core's own error for a bad install
+        return cached_parse(cache, raw, lambda _b: read_defs(self, yml_file))
+
+    manager.ConfigManager._read_config_yaml_file = read_config_yaml_file  # type: ignore[method-assign]
+
+
+def exit_now(code: int) -> None:
+    """End the process as a normal exit would, without the interpreter's teardown: wait for
+    the non-daemon threads, run the exit handlers, flush stdout and stderr, then ``_exit``."""
+    main = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def exit_code(exc: SystemExit) -> int:
+    """The status ``sys.exit(code)`` would give the process."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    cache = os.environ.get(CACHE_ENV)
+    install_caches(Path(cache) if cache else None)
+    from ansible.cli.playbook import main as playbook_main
+
+    sys.argv = ["ansible-playbook", *(sys.argv[1:] if argv is None else argv)]
+    code = 0
+    try:
+        playbook_main()
+    except SystemExit as exc:
+        code = exit_code(exc)
+    exit_now(code)
+
+
+if __name__ == "__main__":
+    main()

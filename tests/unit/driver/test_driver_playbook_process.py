@@ -1,0 +1,135 @@
+"""irdrive.playbook_process: ansible-playbook through ansible-core's own CLI, its two start-up
+YAML parses cached by content, and the process ended without the interpreter's teardown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from irdrive import playbook_process
+from irdrive.playbook_process import CACHE_ENV, cache_key, cached_parse, exit_code
+
+DRIVER = str(Path(playbook_process.__file__).resolve().parents[1])
+
+
+def counting_parse(calls: list[bytes]):  # type: ignore[no-untyped-def]
+    def parse(data: bytes) -> dict[str, object]:
+        calls.append(data)
+        return {"parsed": data.decode(), "n": [1, 2.5, None, True]}
+
+    return parse
+
+
+def test_cached_parse_parses_once_per_content_and_again_when_it_changes(tmp_path: Path) -> None:
+    calls: list[bytes] = []
+    parse = counting_parse(calls)
+    first = cached_parse(tmp_path, b"a: 1", parse)
+    again = cached_parse(tmp_path, b"a: 1", parse)
+    assert first == again == {"parsed": "a: 1", "n": [1, 2.5, None, True]}
+    assert calls == [b"a: 1"]
+    assert again is not first  # a fresh copy: a caller may change what it got
+    assert cached_parse(tmp_path, b"a: 2", parse)["parsed"] == "a: 2"
+    assert calls == [b"a: 1", b"a: 2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [cache_key(b"a: 1"), cache_key(b"a: 2")]
+    )
+
+
+def test_cache_key_names_the_python_version() -> None:
+    assert cache_key(b"x").endswith(f"-py{sys.version_info[0]}{sys.version_info[1]}.marshal")
+    assert cache_key(b"x") != cache_key(b"y")
+
+
+def test_what_marshal_cannot_hold_is_parsed_every_time(tmp_path: Path) -> None:
+    calls: list[bytes] = []
+
+    def parse(data: bytes) -> dict[str, object]:
+        calls.append(data)
+        return {"when": dt.date(2026, 1, 2)}
+
+    assert cached_parse(tmp_path, b"when: 2026-01-02", parse) == {"when": dt.date(2026, 1, 2)}
+    assert cached_parse(tmp_path, b"when: 2026-01-02", parse) == {"when": dt.date(2026, 1, 2)}
+    assert len(calls) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_or_unwritable_cache_is_ignored(tmp_path: Path) -> None:
+    calls: list[bytes] = []
+    parse = counting_parse(calls)
+    (tmp_path / cache_key(b"k: v")).write_bytes(b"\x00not marshal")
+    assert cached_parse(tmp_path, b"k: v", parse)["parsed"] == "k: v"
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert cached_parse(blocked / "sub", b"k: v", parse)["parsed"] == "k: v"
+    assert cached_parse(None, b"k: v", parse)["parsed"] == "k: v"
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (4, 4), ("a message", 1)])
+def test_exit_code_is_what_sys_exit_gives(code: object, status: int) -> None:
+    assert exit_code(SystemExit(code)) == status
+
+
+def test_exit_now_waits_for_threads_runs_exit_handlers_and_flushes(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import atexit, sys, threading, time
+        from irdrive.playbook_process import exit_now
+        atexit.register(lambda: print("exit handler ran"))
+        threading.Thread(target=lambda: (time.sleep(0.2), print("thread done"))).start()
+        sys.stdout.write("buffered, no newline")
+        sys.stderr.write("to stderr")
+        exit_now(7)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=DRIVER)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 7
+    assert out.stdout.splitlines() == ["buffered, no newlinethread done", "exit handler ran"]
+    assert out.stderr == "to stderr"
+
+
+def test_a_playbook_runs_as_under_ansible_playbook_and_fills_the_cache(tmp_path: Path) -> None:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug: {msg: hello from the play}\n"
+        "    - ansible.builtin.fail: {msg: failed on purpose}\n      when: fail | bool\n"
+    )
+    cache = tmp_path / "cache"
+    env = dict(
+        os.environ, PYTHONPATH=DRIVER, ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(tmp_path / "none")
+    )
+    env[CACHE_ENV] = str(cache)
+    argv = [sys.executable, "-m", "irdrive.playbook_process", "-i", "localhost,", str(playbook)]
+    ok = subprocess.run([*argv, "-e", "fail=false"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "hello from the play" in ok.stdout
+    assert "ok=1" in ok.stdout
+    # ansible.builtin's routing and the configuration definitions, at least.
+    entries = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(entries) >= 2
+    failed = subprocess.run([*argv, "-e", "fail=true"], capture_output=True, text=True, env=env)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "failed on purpose" in failed.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == entries  # read, not written
+    plain = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            str(playbook),
+            "-e",
+            "fail=true",
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in env.items() if k != CACHE_ENV},
+    )
+    assert plain.returncode == failed.returncode
