@@ -133,3 +133,33 @@ def test_a_playbook_runs_as_under_ansible_playbook_and_fills_the_cache(tmp_path:
         env={k: v for k, v in env.items() if k != CACHE_ENV},
     )
     assert plain.returncode == failed.returncode
+
+
+def test_collection_modules_are_compiled_once_and_run_the_same(tmp_path: Path) -> None:
+    from ansible.config import manager
+    from ansible.utils.collection_loader import _collection_finder, _collection_meta
+
+    saved = (
+        _collection_meta._meta_yml_to_dict,
+        _collection_finder._meta_yml_to_dict,
+        manager.ConfigManager.__dict__["_read_config_yaml_file"],
+    )
+    try:
+        playbook_process.install_caches(tmp_path)
+        compiled = _collection_finder.compile  # type: ignore[attr-defined]
+        source = "X = 6 * 7\n"
+        first = compiled(source=source, filename="/c/x.py", mode="exec", flags=0, dont_inherit=True)
+        again = compiled(source=source, filename="/c/x.py", mode="exec", flags=0, dont_inherit=True)
+        namespace: dict[str, object] = {}
+        exec(again, namespace)
+        assert namespace["X"] == 42
+        assert again.co_filename == first.co_filename == "/c/x.py"
+        assert len(list((tmp_path / "code").iterdir())) == 1
+        # Another file name or source is another entry; an eval is not cached.
+        compiled(source=source, filename="/c/y.py", mode="exec", flags=0, dont_inherit=True)
+        compiled(source="1 + 1", filename="/c/x.py", mode="eval")
+        assert len(list((tmp_path / "code").iterdir())) == 2
+    finally:
+        _collection_finder.__dict__.pop("compile", None)
+        _collection_meta._meta_yml_to_dict, _collection_finder._meta_yml_to_dict = saved[:2]
+        manager.ConfigManager._read_config_yaml_file = saved[2]  # type: ignore[method-assign]
