@@ -119,6 +119,17 @@ def test_a_playbook_runs_as_under_ansible_playbook_and_fills_the_cache(tmp_path:
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert "failed on purpose" in failed.stdout
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == entries  # read, not written
+    # ansible-core's plugins' configuration definitions, from the cache: still in effect.
+    assert len(list((cache / "config").iterdir())) >= 5
+    assert "ok: [localhost]" in ok.stdout
+    quiet = subprocess.run(
+        [*argv, "-e", "fail=false"],
+        capture_output=True,
+        text=True,
+        env=dict(env, ANSIBLE_DISPLAY_OK_HOSTS="false"),
+    )
+    assert quiet.returncode == 0 and "ok=1" in quiet.stdout
+    assert "ok: [localhost]" not in quiet.stdout
     plain = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
