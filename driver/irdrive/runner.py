@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -265,10 +266,35 @@ def playbook_command(env_dir: Path) -> Path:
     return script
 
 
+def close_pty_without_delay() -> None:
+    """ansible-runner's pexpect loop ends once ansible-playbook has exited and been reaped (its
+    last ``isalive`` waits for the process); closing the pty then still slept pexpect's
+    ``delayafterclose``, 0.1 s, on every run. Its ``pexpect.spawn`` becomes a subclass whose
+    pty closes at once: a child still alive at close is terminated as before."""
+    import pexpect
+    from ansible_runner import runner as ansible_runner_runner
+
+    if getattr(ansible_runner_runner.pexpect, "closes_without_delay", False):
+        return
+
+    class Spawn(pexpect.spawn):  # type: ignore[misc]
+        def _spawnpty(self, args: list[str], **kwargs: Any) -> Any:
+            pty = super()._spawnpty(args, **kwargs)
+            pty.delayafterclose = 0
+            return pty
+
+    quick = types.ModuleType("pexpect")
+    quick.__dict__.update(pexpect.__dict__)
+    quick.spawn = Spawn  # type: ignore[attr-defined]
+    quick.closes_without_delay = True  # type: ignore[attr-defined]
+    ansible_runner_runner.pexpect = quick  # type: ignore[attr-defined]
+
+
 def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcome:
     """Run the playbook in ``run_dir``; ``on_event`` gets every event, in order, in place."""
     import ansible_runner
 
+    close_pty_without_delay()
     extravars_file = run_dir / "env" / "extravars"
     flags = [flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on]
     vault_env: dict[str, str] = {}
