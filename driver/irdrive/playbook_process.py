@@ -31,6 +31,7 @@ import hashlib
 import marshal
 import os
 import pickle
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -119,6 +120,7 @@ def install_caches(cache: Path | None) -> None:
 
     _collection_finder.compile = cached_compile  # type: ignore[attr-defined]
     install_config_defs_cache(cache)
+    install_template_cache(cache)
 
 
 def install_config_defs_cache(cache: Path) -> None:
@@ -192,6 +194,96 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit as exc:
         code = exit_code(exc)
     exit_now(code)
+
+
+# The filters and tests a compiled template names (jinja2's codegen pulls each as
+# ``environment.filters['name']``): how each is called is compiled in, so a cached template is
+# used only while every one of them is still there and is called the same way.
+_DEPENDENCY = re.compile(
+    r"environment\.(filters|tests)\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]"
+)
+
+
+def install_template_cache(cache: Path) -> None:
+    """Every task's worker compiles each Jinja template it renders (parse, code generation,
+    Python compile), and the work dies with the worker: about a quarter of a payments
+    failover's worker time. Templates given as text are kept compiled, under everything the
+    compiled code depends on: the text, its name and file name, the environment's syntax
+    settings and extensions, ansible's backslash escaping for the compile, its embedded
+    template setting, the ansible and Jinja versions, and, checked at each use, the filters and
+    tests it names and how each is called. ansible's template debugging turns the cache off."""
+    import ast
+
+    import ansible
+    import jinja2
+    from ansible._internal._templating import _jinja_bits, _jinja_common
+    from jinja2.utils import _PassArg
+
+    environment_class = _jinja_bits.AnsibleEnvironment
+    compile_template = environment_class.compile
+
+    def calling(env: Any, kind: str, name: str) -> str | None:
+        func = (env.filters if kind == "filters" else env.tests).get(name)
+        return None if func is None else str(_PassArg.from_obj(func))
+
+    def key_of(env: Any, source: str, name: Any, filename: Any, defer_init: bool) -> bytes:
+        context = _jinja_bits._TemplateCompileContext.current(optional=True)
+        settings = (
+            ansible.__version__,
+            jinja2.__version__,
+            type(env).__qualname__,
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+            env.trim_blocks,
+            env.lstrip_blocks,
+            env.newline_sequence,
+            env.keep_trailing_newline,
+            env.optimized,
+            env.is_async,
+            repr(env.autoescape),
+            getattr(env.finalize, "__qualname__", None),
+            str(_PassArg.from_obj(env.finalize)) if env.finalize else None,
+            sorted(env.extensions),
+            bool(context and context.escape_backslashes),
+            _jinja_common._TemplateConfig.allow_embedded_templates,
+            name,
+            filename,
+            defer_init,
+        )
+        return repr(settings).encode() + b"\0" + str(source).encode("utf-8", "surrogatepass")
+
+    def compile_cached(
+        self: Any,
+        source: Any,
+        name: Any = None,
+        filename: Any = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        if raw or not isinstance(source, str) or self._debuggable_template_source:
+            return compile_template(self, source, name, filename, raw, defer_init)
+        key = key_of(self, source, name, filename, defer_init)
+
+        def generate(_data: bytes) -> Any:
+            python = compile_template(self, source, name, filename, True, defer_init)
+            needs = sorted(
+                {(kind, ast.literal_eval(quoted)) for kind, quoted in _DEPENDENCY.findall(python)}
+            )
+            code = self._compile(python, "<template>" if filename is None else filename)
+            return (code, [(kind, ref, calling(self, kind, ref)) for kind, ref in needs])
+
+        code, needs = cached_parse(cache / "templates", key, generate)
+        if any(calling(self, kind, ref) != how for kind, ref, how in needs):
+            return compile_template(self, source, name, filename, raw, defer_init)
+        return code
+
+    environment_class.compile = compile_cached  # type: ignore[method-assign,assignment]
 
 
 if __name__ == "__main__":

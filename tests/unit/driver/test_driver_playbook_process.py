@@ -4,6 +4,7 @@ YAML parses cached by content, and the process ended without the interpreter's t
 from __future__ import annotations
 
 import datetime as dt
+import marshal
 import os
 import subprocess
 import sys
@@ -174,3 +175,64 @@ def test_collection_modules_are_compiled_once_and_run_the_same(tmp_path: Path) -
         _collection_finder.__dict__.pop("compile", None)
         _collection_meta._meta_yml_to_dict, _collection_finder._meta_yml_to_dict = saved[:2]
         manager.ConfigManager._read_config_yaml_file = saved[2]  # type: ignore[method-assign]
+
+
+def test_templates_are_compiled_once_and_render_the_same(tmp_path: Path) -> None:
+    from ansible._internal._templating import _jinja_bits
+    from ansible.errors import AnsibleError
+    from ansible.template import Templar, trust_as_template
+
+    from irdrive.playbook_process import install_template_cache
+
+    saved = _jinja_bits.AnsibleEnvironment.__dict__["compile"]
+    try:
+        install_template_cache(tmp_path)
+        variables = {"name": "pay", "items": [3, 1, 2]}
+        templar = Templar(variables=variables)
+        text = trust_as_template(
+            "{{ name | upper }}-{{ items | sort | join(',') }}-{{ 'x' is string }}"
+        )
+        assert templar.template(text) == "PAY-1,2,3-True"
+        entries = sorted(p.name for p in (tmp_path / "templates").iterdir())
+        assert entries
+        again = Templar(variables=dict(variables, name="db"))
+        assert again.template(text) == "DB-1,2,3-True"
+        assert sorted(p.name for p in (tmp_path / "templates").iterdir()) == entries
+        # A template naming a filter that does not exist is an error, compiled or cached.
+        for _ in range(2):
+            with pytest.raises(AnsibleError, match="no_such_filter"):
+                templar.template(trust_as_template("{{ name | no_such_filter }}"))
+    finally:
+        _jinja_bits.AnsibleEnvironment.compile = saved  # type: ignore[method-assign]
+
+
+def test_a_cached_template_whose_filter_changed_is_compiled_again(tmp_path: Path) -> None:
+    from ansible._internal._templating import _jinja_bits
+    from ansible.template import Templar, trust_as_template
+
+    from irdrive import playbook_process
+
+    saved = _jinja_bits.AnsibleEnvironment.__dict__["compile"]
+    try:
+        playbook_process.install_template_cache(tmp_path)
+        text = trust_as_template("{{ 'abc' | upper }}")
+        assert Templar(variables={}).template(text) == "ABC"
+        (entry,) = (tmp_path / "templates").iterdir()
+        code, needs = marshal.loads(entry.read_bytes())
+        assert [(kind, name) for kind, name, _ in needs] == [("filters", "upper")]
+        # As if the filter had been called another way when the entry was written.
+        entry.write_bytes(marshal.dumps((code, [("filters", "upper", "_PassArg.context")])))
+        compiled = []
+        original = saved
+
+        def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            compiled.append(args[0] if args else kwargs.get("source"))
+            return original(self, *args, **kwargs)
+
+        # The cache wraps the compile it found: count the real compiles underneath it.
+        _jinja_bits.AnsibleEnvironment.compile = counting  # type: ignore[method-assign]
+        playbook_process.install_template_cache(tmp_path)
+        assert Templar(variables={}).template(text) == "ABC"
+        assert text in [str(s) for s in compiled]
+    finally:
+        _jinja_bits.AnsibleEnvironment.compile = saved  # type: ignore[method-assign]
