@@ -258,10 +258,10 @@ def seal_extravars(path: Path, extravars: dict[str, Any]) -> tuple[dict[str, str
 def playbook_command(env_dir: Path) -> Path:
     """The script ansible-runner starts instead of ``ansible-playbook``: the same CLI, through
     ``irdrive.playbook_process`` (start-up caches, no interpreter teardown), in this
-    interpreter. The working folder is not put on its module path (``python -c`` would)."""
+    interpreter. ``-P``: the working folder is not put on its module path."""
     script = env_dir / "ansible-playbook"
-    code = "import sys; sys.path.pop(0); from irdrive.playbook_process import main; main()"
-    write_private(script, f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -c "{code}" "$@"\n')
+    code = "from irdrive.playbook_process import main; main()"
+    write_private(script, f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -P -c "{code}" "$@"\n')
     script.chmod(0o700)
     return script
 

@@ -236,3 +236,22 @@ def test_a_cached_template_whose_filter_changed_is_compiled_again(tmp_path: Path
         assert text in [str(s) for s in compiled]
     finally:
         _jinja_bits.AnsibleEnvironment.compile = saved  # type: ignore[method-assign]
+
+
+def test_the_script_ansible_runner_starts_is_ansible_playbook_in_this_interpreter(
+    tmp_path: Path,
+) -> None:
+    from irdrive.runner import playbook_command
+
+    script = playbook_command(tmp_path / "env")
+    assert script.stat().st_mode & 0o777 == 0o700
+    # A package of that name in the working folder (the project's, for ansible-runner) is not
+    # the one imported.
+    (tmp_path / "irdrive").mkdir()
+    (tmp_path / "irdrive" / "__init__.py").write_text("raise SystemExit('the wrong irdrive')\n")
+    env = dict(os.environ, PYTHONPATH=DRIVER)
+    out = subprocess.run(
+        [script, "--version"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ansible-playbook [core ")
