@@ -184,7 +184,10 @@ def exit_code(exc: SystemExit) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     cache = os.environ.get(CACHE_ENV)
-    install_caches(Path(cache) if cache else None)
+    # The caches replace ansible-core internals (2.21's). Under an ansible-core whose internals
+    # moved, the playbook runs without those that could not be put in place.
+    with contextlib.suppress(ImportError, AttributeError, KeyError):
+        install_caches(Path(cache) if cache else None)
     from ansible.cli.playbook import main as playbook_main
 
     sys.argv = ["ansible-playbook", *(sys.argv[1:] if argv is None else argv)]

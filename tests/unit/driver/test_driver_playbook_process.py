@@ -255,3 +255,21 @@ def test_the_script_ansible_runner_starts_is_ansible_playbook_in_this_interprete
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ansible-playbook [core ")
+
+
+def test_without_the_internals_the_caches_replace_the_playbook_still_runs(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from irdrive import playbook_process
+        def moved(cache):
+            raise AttributeError("ansible-core moved its internals")
+        playbook_process.install_caches = moved
+        playbook_process.main(["--version"])
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=DRIVER)
+    env[CACHE_ENV] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ansible-playbook [core ")
