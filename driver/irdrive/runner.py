@@ -28,18 +28,21 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from irdrive.paths import Project, runs_dir
+from irdrive.paths import Project, cache_dir, runs_dir
+from irdrive.playbook_process import CACHE_ENV
 from irdrive.redact import Redactor, env_secrets, scrub_env
 from irdrive.report import write_private
 from irdrive.stopping import RUN_MARK, Stopper, grace_period, run_id_for, terminate
@@ -252,17 +255,55 @@ def seal_extravars(path: Path, extravars: dict[str, Any]) -> tuple[dict[str, str
     return {VAULT_KEY_ENV: key}, script
 
 
+def playbook_command(env_dir: Path) -> Path:
+    """The script ansible-runner starts instead of ``ansible-playbook``: the same CLI, through
+    ``irdrive.playbook_process`` (start-up caches, no interpreter teardown), in this
+    interpreter. ``-P``: the working folder is not put on its module path."""
+    script = env_dir / "ansible-playbook"
+    code = "from irdrive.playbook_process import main; main()"
+    write_private(script, f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -P -c "{code}" "$@"\n')
+    script.chmod(0o700)
+    return script
+
+
+def close_pty_without_delay() -> None:
+    """ansible-runner's pexpect loop ends once ansible-playbook has exited and been reaped (its
+    last ``isalive`` waits for the process); closing the pty then still slept pexpect's
+    ``delayafterclose``, 0.1 s, on every run. Its ``pexpect.spawn`` becomes a subclass whose
+    pty closes at once: a child still alive at close is terminated as before."""
+    import pexpect
+    from ansible_runner import runner as ansible_runner_runner
+
+    if getattr(ansible_runner_runner.pexpect, "closes_without_delay", False):
+        return
+
+    class Spawn(pexpect.spawn):  # type: ignore[misc]
+        def _spawnpty(self, args: list[str], **kwargs: Any) -> Any:
+            pty = super()._spawnpty(args, **kwargs)
+            pty.delayafterclose = 0
+            return pty
+
+    quick = types.ModuleType("pexpect")
+    quick.__dict__.update(pexpect.__dict__)
+    quick.spawn = Spawn  # type: ignore[attr-defined]
+    quick.closes_without_delay = True  # type: ignore[attr-defined]
+    ansible_runner_runner.pexpect = quick  # type: ignore[attr-defined]
+
+
 def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcome:
     """Run the playbook in ``run_dir``; ``on_event`` gets every event, in order, in place."""
     import ansible_runner
 
+    close_pty_without_delay()
     extravars_file = run_dir / "env" / "extravars"
     flags = [flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on]
     vault_env: dict[str, str] = {}
     if request.extravars:
         vault_env, vault_script = seal_extravars(extravars_file, request.extravars)
         flags += ["--vault-password-file", str(vault_script)]
-    cmdline = " ".join(flags)
+    # ansible-runner starts playbook_command's script as a raw command, so the playbook is an
+    # argument here (it appends the inventories, the extra vars file and the verbosity).
+    cmdline = " ".join([*map(shlex.quote, flags), shlex.quote(str(request.playbook))])
     lock = threading.Lock()
     status = "unstarted"
     ident = "ansible"
@@ -300,6 +341,7 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
         RUN_MARK: run_id,
         **vault_env,
         "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir,
+        CACHE_ENV: str(cache_dir() / "ansible"),
     }
     stopper = Stopper(run_id, deadline=request.deadline, grace=grace_period())
     started = _now()
@@ -311,9 +353,10 @@ def run(request: RunRequest, run_dir: Path, on_event: EventHandler) -> RunOutcom
             private_data_dir=str(run_dir),
             project_dir=str(request.project.root),
             playbook=str(request.playbook),
+            binary=str(playbook_command(run_dir / "env")),
             inventory=[str(p) for p in request.inventories],
             envvars=envvars,
-            cmdline=cmdline or None,
+            cmdline=cmdline,
             ident=ident,
             quiet=True,
             suppress_output_file=True,
