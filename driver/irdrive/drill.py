@@ -340,10 +340,11 @@ def run(
     runbook_severity: str,
     targets: Mapping[str, tuple[int, int]],
     env: Mapping[str, str] | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
 ) -> DrillResult:
     """Run one scenario with ``molecule test`` from the project root; molecule's output goes to
     ``output``."""
+    clock = clock or time.time
     base = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix="irdrive-drill-") as tmp:
         log = Path(tmp) / "events.jsonl"
