@@ -26,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -343,36 +342,36 @@ def run(
     clock: Callable[[], float] | None = None,
 ) -> DrillResult:
     """Run one scenario with ``molecule test`` from the project root; molecule's output goes to
-    ``output``."""
+    ``output`` and the callback's events beside it (``<output>.events.jsonl``)."""
     clock = clock or time.time
     base = dict(os.environ if env is None else env)
-    with tempfile.TemporaryDirectory(prefix="irdrive-drill-") as tmp:
-        log = Path(tmp) / "events.jsonl"
-        run_env = {
-            **base,
-            ENV_LOG: str(log),
-            ENV_WAIT_ALERT: "true" if wait_alert else "false",
-            "MOLECULE_PROJECT_DIRECTORY": str(project.root),
-            "ANSIBLE_FORCE_COLOR": "false",
-            "NO_COLOR": "1",
-        }
-        started = clock()
-        with output.open("w", encoding="utf-8") as out:
-            try:
-                done = subprocess.run(
-                    molecule_command(scenario),
-                    cwd=project.root,
-                    env=run_env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    timeout=SCENARIO_TIMEOUT,
-                    check=False,
-                )
-                rc = done.returncode
-            except subprocess.TimeoutExpired:
-                out.write(f"\nirdrive drill: molecule stopped after {SCENARIO_TIMEOUT:.0f} s\n")
-                rc = 124
-        events = read_events(log)
+    log = output.with_suffix(".events.jsonl")
+    log.unlink(missing_ok=True)
+    run_env = {
+        **base,
+        ENV_LOG: str(log),
+        ENV_WAIT_ALERT: "true" if wait_alert else "false",
+        "MOLECULE_PROJECT_DIRECTORY": str(project.root),
+        "ANSIBLE_FORCE_COLOR": "false",
+        "NO_COLOR": "1",
+    }
+    started = clock()
+    with output.open("w", encoding="utf-8") as out:
+        try:
+            done = subprocess.run(
+                molecule_command(scenario),
+                cwd=project.root,
+                env=run_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=SCENARIO_TIMEOUT,
+                check=False,
+            )
+            rc = done.returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\nirdrive drill: molecule stopped after {SCENARIO_TIMEOUT:.0f} s\n")
+            rc = 124
+    events = read_events(log)
     return judge(
         scenario,
         events,
