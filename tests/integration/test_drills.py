@@ -32,6 +32,8 @@ DRILLS = {
     "platform-outage-flaky": ("platform-outage", "api-flaky"),
 }
 # What the project copy needs to run a drill: the Ansible content and the scenarios.
+# The broken copy names the new primary as the backup too.
+FAILED_CHECK = "verify: Check: payments run on the backup processor"
 PROJECT_PARTS = ("ansible.cfg", "playbooks", "roles", "collections", "inventories", "configs")
 
 
@@ -108,9 +110,10 @@ def test_every_drill_recovers_verified_and_is_recorded(drill_env: dict[str, str]
 def test_a_broken_runbook_copy_fails_its_drill_by_name_and_is_recorded(
     drill_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """A copy of the project whose processor_failover restarts the wrong deployment: the run
-    itself reports success (payments read the new primary), idempotence holds, and only the
-    drill's outside check of payment-service's rollout catches it."""
+    """A copy of the project whose processor_failover writes the new primary as the backup too
+    (the way back to the old processor is lost). Payments are healthy, so the run's own
+    verification passes and a second run changes nothing: only the drill's checks from the
+    outside catch it."""
     copy = tmp_path / "project"
     copy.mkdir()
     for part in PROJECT_PARTS:
@@ -122,29 +125,21 @@ def test_a_broken_runbook_copy_fails_its_drill_by_name_and_is_recorded(
     shutil.copytree(REPO / "molecule", copy / "molecule")
     work = copy / "roles" / "processor_failover" / "tasks" / "work.yml"
     text = work.read_text()
-    wrong = text.replace(
-        'irdrive.ops.rollout_restart:\n        namespace: "{{ processor_failover_namespace }}"\n'
-        '        name: "{{ processor_failover_deployment }}"',
-        'irdrive.ops.rollout_restart:\n        namespace: "{{ processor_failover_namespace }}"\n'
-        "        name: backend",
+    right = 'data: "{{ processor_failover_decision.new_data }}"'
+    wrong = (
+        'data: "{{ processor_failover_decision.new_data | combine({processor_failover_backup_key:'
+        ' processor_failover_decision.backup}) }}"'
     )
-    assert wrong != text
-    work.write_text(wrong)
+    assert text.count(right) == 1
+    work.write_text(text.replace(right, wrong))
     env = dict(drill_env, IRDRIVE_HOME=str(copy))
 
     rc, results, stderr = drill(env, "payments-failover")
     assert rc == 1, (results, stderr)
     (result,) = results
     assert not result["passed"] and result["outcome"] == "failed"
-    assert result["failed_check"] == (
-        "verify: Check: payment-service is available at its restarted revision"
-    )
+    assert result["failed_check"] == FAILED_CHECK
     assert result["steps"].get("idempotence") is not None  # converge and idempotence passed
     assert result["commit"] is None  # the copy is no git checkout
     (recorded,) = history(env)
-    assert recorded[:4] == [
-        "payments-failover",
-        False,
-        "verify: Check: payment-service is available at its restarted revision",
-        "failed",
-    ]
+    assert recorded[:4] == ["payments-failover", False, FAILED_CHECK, "failed"]
