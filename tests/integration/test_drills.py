@@ -43,7 +43,7 @@ def drill(env: dict[str, str], *args: str) -> tuple[int, list[dict[str, Any]], s
         env=env,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=3500,
     )
     try:
         results = json.loads(res.stdout)
@@ -77,6 +77,7 @@ def drill_env(lab_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return dict(lab_env, IRDRIVE_STATE_DIR=str(tmp_path / "state"))
 
 
+@pytest.mark.timeout(3600)  # seven molecule scenarios, one after another
 def test_every_drill_recovers_verified_and_is_recorded(drill_env: dict[str, str]) -> None:
     rc, results, stderr = drill(drill_env, "--all")
     by_name = {r["scenario"]: r for r in results}
@@ -107,6 +108,7 @@ def test_every_drill_recovers_verified_and_is_recorded(drill_env: dict[str, str]
     assert all(r[1] for r in recorded)
 
 
+@pytest.mark.timeout(900)  # one molecule scenario
 def test_a_broken_runbook_copy_fails_its_drill_by_name_and_is_recorded(
     drill_env: dict[str, str], tmp_path: Path
 ) -> None:
