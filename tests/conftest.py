@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # them). The workers take whole files in collection order, so these go first and the many short
 # files fill in at the end, instead of one long file running alone on one core at the end.
 LONGEST_FIRST = (
+    "test_drills.py",
     "test_bad_inputs.py",
     "test_security_breach.py",
     "test_cdn_streaming.py",

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab", "lab", "The local simulated platform: up, down, status, reset, fault, journal."),
     "kill-switch": ("kill_switch", "kill_switch", "Disable or enable feature kill switches."),
     "rollback": ("rollback", "rollback", "Roll deployments back (`full` for all), verified."),
+    "drill": ("drill", "drill", "Run disaster-recovery drills (molecule scenarios), recorded."),
 }
 
 
