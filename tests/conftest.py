@@ -27,6 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # files fill in at the end, instead of one long file running alone on one core at the end.
 LONGEST_FIRST = (
     "test_drills.py",
+    "test_drills_chaos.py",
     "test_bad_inputs.py",
     "test_security_breach.py",
     "test_cdn_streaming.py",
