@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: help install system-deps demo lab-up lab-down test lint unit integration bench clean
+.PHONY: help install system-deps demo lab-up lab-down test drills lint unit integration bench clean
 
 help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
-	@echo "make test   lint + unit + integration tests (starts and stops its own lab)"
+	@echo "make test   lint + unit + integration tests and drills (starts and stops its own lab)"
+	@echo "make drills every drill, the chaos variants included, on its own lab"
 	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile)"
 	@echo "make bench  time the five incident runbooks (slowest steps), payments-failover vs shell and"
 	@echo "            direct API calls, block-ips on 3 and 30 hosts, an API step vs debug (BENCH_ARGS=--json)"
@@ -61,13 +62,24 @@ test: install
 	@set -o pipefail; status=0; mkdir -p .state; \
 	$(MAKE) --no-print-directory lint > .state/lint.log 2>&1 & lint=$$!; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
-	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS) \
+	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 \
+	  -m "not chaos_drill" $(PYTEST_ARGS) \
 	  || status=$$?; \
 	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
 	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \
 	done; \
 	wait $$lint || { status=1; echo "error: make lint failed:" >&2; }; \
 	cat .state/lint.log; \
+	exit $$status
+
+# Every drill, the two api-flaky chaos variants included (make test runs all but those two,
+# to stay inside CI's 25 minutes), on a lab of its own.
+drills: install
+	@set -o pipefail; status=0; mkdir -p .state; \
+	IRDRIVE_TEST_LAB_DIR=$(CURDIR)/.state/drill-lab IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
+	  $(BIN)/pytest -p no:cacheprovider -n 0 -s tests/integration/test_drills.py \
+	  tests/integration/test_drills_chaos.py || status=$$?; \
+	$(BIN)/irdrive lab --lab-dir $(CURDIR)/.state/drill-lab down --purge >/dev/null 2>&1; \
 	exit $$status
 
 # BENCH_ARGS: --rounds N, --json (one JSON object on stdout), --only SECTION|RUNBOOK.

@@ -330,6 +330,15 @@ def molecule_command(scenario: Scenario) -> list[str]:
     return [str(exe) if exe.exists() else "molecule", "test", "-s", scenario.name]
 
 
+def tools_path(path: str | None) -> str:
+    """PATH for molecule: this interpreter's bin folder first. molecule runs ``ansible-config``,
+    ``ansible-playbook`` and ``ansible-galaxy`` by name, and they are installed beside irdrive,
+    which may be started as ``.venv/bin/irdrive`` with no virtualenv activated."""
+    bindir = str(Path(sys.executable).parent)
+    rest = [p for p in (path or os.defpath).split(os.pathsep) if p and p != bindir]
+    return os.pathsep.join([bindir, *rest])
+
+
 def run(
     project: Project,
     scenario: Scenario,
@@ -352,6 +361,7 @@ def run(
         ENV_LOG: str(log),
         ENV_WAIT_ALERT: "true" if wait_alert else "false",
         "MOLECULE_PROJECT_DIRECTORY": str(project.root),
+        "PATH": tools_path(base.get("PATH")),
         "ANSIBLE_FORCE_COLOR": "false",
         "NO_COLOR": "1",
     }

@@ -56,7 +56,8 @@ class Sweep:
                 cmdline = (proc / "cmdline").read_bytes()
             except OSError:
                 continue  # gone meanwhile
-            self.saw_playbook |= b"ansible-playbook" in cmdline
+            # The driver starts ansible-playbook's CLI through irdrive.playbook_process.
+            self.saw_playbook |= b"ansible-playbook" in cmdline or b"playbook_process" in cmdline
             self.check(f"during run: /proc/{proc.name}/cmdline {cmdline[:80]!r}", cmdline)
         self.samples += 1
 

@@ -4,6 +4,8 @@ a frozen clock; the command's report and its record, through an in-memory histor
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import types
 from dataclasses import dataclass, field
@@ -383,3 +385,30 @@ def test_drill_command_needs_names_or_all(fake_history: FakeStore) -> None:
     res = CliRunner().invoke(cli, ["drill", "nope"])
     assert res.exit_code == 2 and "unknown drill nope" in res.output
     assert fake_history.records == []
+
+
+def test_molecule_finds_the_ansible_tools_installed_beside_irdrive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_root: Path
+) -> None:
+    """`.venv/bin/irdrive drill` with no virtualenv activated: molecule runs ansible-config by
+    name, so the interpreter's bin folder leads the PATH it gets (once)."""
+    bindir = str(Path(sys.executable).parent)
+    seen: dict[str, str] = {}
+
+    def run(cmd: list[str], **kwargs: Any) -> Any:
+        seen.update(kwargs["env"])
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(drill.subprocess, "run", run)
+    project = Project(repo_root)
+    drill.run(
+        project,
+        drill.scenarios(project)[0],
+        wait_alert=False,
+        output=tmp_path / "out.log",
+        runbook_severity="P1",
+        targets={"P1": (1800, 14400)},
+        env={"PATH": f"/usr/bin:{bindir}:/bin"},
+    )
+    assert seen["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
+    assert drill.tools_path(None).split(os.pathsep)[0] == bindir
