@@ -56,16 +56,26 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+# The drills (five incident runbooks and a broken runbook copy; molecule against a lab of their
+# own) run beside the test workers from the start: xdist hands out the files with the most tests
+# first, so a one-test file of drills would otherwise run last, alone, on one core.
+DRILL_TESTS := tests/integration/test_drills.py tests/integration/test_drills_chaos.py
+DRILL_PORT_BASE ?= 18100
 # Lint runs beside the tests (it is mostly one core's work while the tests wait on the lab);
 # its output is printed when it ends, and a lint failure fails the target.
 test: install
 	@set -o pipefail; status=0; mkdir -p .state; \
 	$(MAKE) --no-print-directory lint > .state/lint.log 2>&1 & lint=$$!; \
+	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR)-drills IRDRIVE_TEST_PORT_BASE=$(DRILL_PORT_BASE) \
+	  $(BIN)/pytest -p no:cacheprovider -n 0 --durations=5 -m "not chaos_drill" $(DRILL_TESTS) \
+	  > .state/drills.log 2>&1 & drills=$$!; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
 	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 \
-	  -m "not chaos_drill" $(PYTEST_ARGS) \
+	  $(foreach f,$(DRILL_TESTS),--ignore=$(f)) $(PYTEST_ARGS) \
 	  || status=$$?; \
-	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw*; do \
+	wait $$drills || { status=1; echo "error: the drills failed:" >&2; }; \
+	cat .state/drills.log; \
+	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw* $(TEST_LAB_DIR)-drills; do \
 	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \
 	done; \
 	wait $$lint || { status=1; echo "error: make lint failed:" >&2; }; \
@@ -77,8 +87,7 @@ test: install
 drills: install
 	@set -o pipefail; status=0; mkdir -p .state; \
 	IRDRIVE_TEST_LAB_DIR=$(CURDIR)/.state/drill-lab IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
-	  $(BIN)/pytest -p no:cacheprovider -n 0 -s tests/integration/test_drills.py \
-	  tests/integration/test_drills_chaos.py || status=$$?; \
+	  $(BIN)/pytest -p no:cacheprovider -n 0 -s $(DRILL_TESTS) || status=$$?; \
 	$(BIN)/irdrive lab --lab-dir $(CURDIR)/.state/drill-lab down --purge >/dev/null 2>&1; \
 	exit $$status
 
