@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copyreg
+import dataclasses
+import functools
 import hashlib
+import io
 import marshal
 import os
 import pickle
@@ -145,17 +149,59 @@ def install_config_defs_cache(cache: Path) -> None:
         plugin_type = loader.get_plugin_class(self.class_name)
         if config.has_configuration_definition(plugin_type, name):
             return
-        key = f"{ansible.__version__}\0{path}\0{plugin_type}\0{name}\0{doc}".encode()
+        key = f"{ansible.__version__}\0{path}\0{plugin_type}\0{name}\0{doc}\0v2".encode()
 
         def registered(_data: bytes) -> Any:
             load_defs(self, name, module, path)
             return (config._plugins.get(plugin_type, {}).get(name),)
 
-        (defs,) = cached_parse(cache / "config", key, registered, (pickle.dumps, pickle.loads))
+        (defs,) = cached_parse(cache / "config", key, registered, (dump_tagged, pickle.loads))
         if defs is not None and not config.has_configuration_definition(plugin_type, name):
             config.initialize_plugin_configuration_definitions(plugin_type, name, defs)
 
     loader.PluginLoader._load_config_defs = load_config_defs  # type: ignore[method-assign]
+
+
+def rebuild_frozen(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """A frozen, slotted dataclass instance from its field values, as unpickling makes one but
+    without looking up the class's fields for every instance (pickle's default for such classes
+    calls ``dataclasses.fields`` each time: most of loading a plugin's cached definitions)."""
+    obj = object.__new__(cls)
+    for name, value in zip(names, values, strict=True):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+@functools.cache
+def tag_reducers() -> dict[type, Callable[[Any], Any]]:
+    """``pickle`` reducers for ansible's tag classes in configuration definitions (Origin on
+    every value, TrustedAsTemplate on every string): ``rebuild_frozen`` with the field names
+    once per class. Empty when ansible-core has no such classes (plain pickle then)."""
+    try:
+        from ansible._internal._datatag._tags import Origin, TrustedAsTemplate
+    except ImportError:
+        return {}
+    reducers: dict[type, Callable[[Any], Any]] = {}
+    for cls in (Origin, TrustedAsTemplate):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        names = tuple(f.name for f in dataclasses.fields(cls))
+
+        def reduce(obj: Any, cls: type = cls, names: tuple[str, ...] = names) -> Any:
+            return rebuild_frozen, (cls, names, tuple(getattr(obj, n) for n in names))
+
+        reducers[cls] = reduce
+    return reducers
+
+
+def dump_tagged(value: Any) -> bytes:
+    """``pickle.dumps(value)`` with ``tag_reducers`` for this pickler only (ansible's own
+    pickling, for example of results from the workers, is unchanged)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, **tag_reducers()}
+    pickler.dump(value)
+    return buffer.getvalue()
 
 
 def exit_now(code: int) -> None:

@@ -273,3 +273,31 @@ def test_without_the_internals_the_caches_replace_the_playbook_still_runs(tmp_pa
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ansible-playbook [core ")
+
+
+def test_cached_definitions_keep_their_origin_and_trust_tags() -> None:
+    """The config-definition cache pickles ansible's tag classes with its own reducers: what it
+    loads carries the same Origin (path, line, column) and TrustedAsTemplate tags, so a
+    definition's templated default is still a trusted template."""
+    import pickle
+
+    from ansible._internal._datatag._tags import Origin, TrustedAsTemplate
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+
+    origin = Origin(path="/x/ssh.py", line_num=12, col_num=3, description="doc")
+    value = {
+        AnsibleTagHelper.tag("host", (origin,)): [
+            AnsibleTagHelper.tag("{{ inventory_hostname }}", (origin, TrustedAsTemplate())),
+            AnsibleTagHelper.tag(22, (origin,)),
+        ]
+    }
+    blob = playbook_process.dump_tagged(value)
+    assert b"rebuild_frozen" in blob  # the reducers were used, not dataclass __setstate__
+    loaded = pickle.loads(blob)
+    assert loaded == value
+    (key,) = loaded
+    template, port = loaded[key]
+    assert AnsibleTagHelper.tags(key) == {origin}
+    assert AnsibleTagHelper.tags(template) == {origin, TrustedAsTemplate()}
+    assert TrustedAsTemplate.is_tagged_on(template)
+    assert Origin.get_tag(port) == origin and Origin.get_tag(port).line_num == 12
