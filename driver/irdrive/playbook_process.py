@@ -166,7 +166,7 @@ def rebuild_frozen(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -
     """A frozen, slotted dataclass instance from its field values, as unpickling makes one but
     without looking up the class's fields for every instance (pickle's default for such classes
     calls ``dataclasses.fields`` each time: most of loading a plugin's cached definitions)."""
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for name, value in zip(names, values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
@@ -182,7 +182,8 @@ def tag_reducers() -> dict[type, Callable[[Any], Any]]:
     except ImportError:
         return {}
     reducers: dict[type, Callable[[Any], Any]] = {}
-    for cls in (Origin, TrustedAsTemplate):
+    classes: tuple[type, ...] = (Origin, TrustedAsTemplate)
+    for cls in classes:
         if not dataclasses.is_dataclass(cls):
             continue
         names = tuple(f.name for f in dataclasses.fields(cls))
