@@ -1,0 +1,233 @@
+"""Alert to remedy, all real processes: Alertmanager -> ansible-rulebook -> payments-failover.
+
+A lab of its own (its Alertmanager also posts to the rulebook's source, beside the lab's own
+receiver), ansible-rulebook running rulebooks/alertmanager.yml from the project root with the
+lab inventory and the project's ansible.cfg, and the irdrive.ops.alertmanager source on a port
+of this test's range. processor-down is injected; the rule runs payments-failover; payments
+recover on the backup processor; the alert resolves, and its resolution runs nothing. Beside
+it, a storm (the same alert posted again) is throttled, and a security-breach alert only opens
+an approval that `irdrive approvals` lists. Prints fault -> alert, -> recovery, -> resolved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _runbook import irdrive
+from helpers import wait_until
+
+from irdrive_lab import alerts
+from irdrive_lab.control.config import LabConfig
+from irdrive_lab.faults import faults
+
+pytestmark = [pytest.mark.lab, pytest.mark.eda]
+
+REPO = Path(__file__).resolve().parents[2]
+RULEBOOK = "rulebooks/alertmanager.yml"
+# This test's lab and source sit 50 ports above the session lab, inside the worker's range.
+LAB_OFFSET, SOURCE_OFFSET = 50, 60
+STARTUP_TIMEOUT = 90.0  # ansible-rulebook starts a JVM: 10-25 s on a busy 2-core machine
+REMEDY_TIMEOUT = 120.0
+RESOLVE_TIMEOUT = 30.0
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _post(port: int, payload: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/alerts",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return int(resp.status)
+
+
+def _notification(alertname: str, runbook: str, severity: str, fingerprint: str) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "lab",
+        "groupKey": f'{{}}:{{alertname="{alertname}"}}',
+        "groupLabels": {"alertname": alertname},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1",
+        "truncatedAlerts": 0,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": alertname, "runbook": runbook, "severity": severity},
+                "annotations": {"summary": f"{alertname} (posted by the test)"},
+                "startsAt": "2026-12-02T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+def _payments_recovered(state: dict[str, Any]) -> bool:
+    from kubernetes import client, config
+
+    try:
+        with urllib.request.urlopen(
+            f"{state['endpoints']['platform']}/payments/health", timeout=5
+        ) as resp:
+            healthy = resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+    api = client.CoreV1Api(config.new_client_from_config(config_file=state["kubeconfig"]))
+    data = api.read_namespaced_config_map("payment-config", "platform").data or {}
+    return healthy and data.get("PRIMARY_PROCESSOR") == "segpay"
+
+
+@pytest.fixture(scope="module")
+def eda(lab_cfg: LabConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A lab whose Alertmanager posts to a running ansible-rulebook; both stopped at the end."""
+    from irdrive_lab.control import manager
+
+    cfg = LabConfig(
+        dir=Path(f"{lab_cfg.dir}-eda"),
+        port_base=lab_cfg.port_base + LAB_OFFSET,
+        pod_ready_delay=lab_cfg.pod_ready_delay,
+    )
+    port = lab_cfg.port_base + SOURCE_OFFSET
+    work = tmp_path_factory.mktemp("eda")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "IRDRIVE_LAB_DIR": str(cfg.dir),
+        "IRDRIVE_EDA_PORT": str(port),
+        "IRDRIVE_APPROVALS_DIR": str(work / "approvals"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    log_path = work / "ansible-rulebook.log"
+    rulebook = Path(sys.executable).parent / "ansible-rulebook"
+    argv = [str(rulebook), "-r", RULEBOOK, "-i", "inventories/lab", "-v"]
+    argv += ["--env-vars", "IRDRIVE_EDA_PORT,IRDRIVE_APPROVALS_DIR"]
+    with log_path.open("w") as log:
+        # Started first: its JVM boots while the lab comes up.
+        proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        state = manager.up(cfg, alert_webhooks=[f"http://127.0.0.1:{port}/alerts"])
+        wait_until(
+            lambda: _listening(port) or proc.poll() is not None,
+            timeout=STARTUP_TIMEOUT,
+            what=f"ansible-rulebook's alertmanager source on port {port}",
+        )
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        yield {"cfg": cfg, "state": state, "port": port, "env": env, "log": log_path, "work": work}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        manager.down(cfg, purge=True)
+
+
+def _log(eda: dict[str, Any]) -> str:
+    return str(eda["log"].read_text(errors="replace"))
+
+
+def test_an_alert_runs_its_runbook_and_resolves(eda: dict[str, Any]) -> None:
+    cfg, state, port = eda["cfg"], eda["state"], eda["port"]
+    hooks = state["parts"]["monitoring"]["alert_webhooks"]
+    assert hooks == [f"http://127.0.0.1:{port}/alerts"]
+    assert not _payments_recovered(state)  # seeded: payments run on the primary, ccbill
+
+    t0 = time.monotonic()
+    faults.inject(cfg, state, "processor-down", {})
+    alerts.wait_for(cfg, "processor-down", firing=True, timeout=30)
+    fired = time.monotonic() - t0
+
+    # Alertmanager's notification reaches the source first (the rule runs from it). Then a
+    # storm: the same alert again, from elsewhere; and a destructive runbook's alert.
+    wait_until(
+        lambda: '"POST /alerts HTTP/1.1" 202' in _log(eda), timeout=30, what="the first post"
+    )
+    storm = _notification("PaymentProcessorDown", "payments-failover", "P1", "storm")
+    breach = _notification("IntrusionSuspiciousSources", "security-breach", "P0", "breach")
+    assert _post(port, storm) == 202
+    assert _post(port, breach) == 202
+
+    wait_until(
+        lambda: _payments_recovered(state), timeout=REMEDY_TIMEOUT, what="payments recovered"
+    )
+    recovered = time.monotonic() - t0
+    alerts.wait_for(cfg, "processor-down", firing=False, timeout=RESOLVE_TIMEOUT)
+    resolved = time.monotonic() - t0
+
+    # The lab's own receiver still got the firing and the resolved notification.
+    def lab_saw_resolution() -> bool:
+        seen = [
+            (n["status"], a["labels"].get("alertname"))
+            for n in alerts.notifications(cfg.alerts_file)
+            for a in n["alerts"]
+        ]
+        return ("resolved", "PaymentProcessorDown") in seen and (
+            "firing",
+            "PaymentProcessorDown",
+        ) in seen
+
+    wait_until(lab_saw_resolution, timeout=RESOLVE_TIMEOUT, what="the lab receiver's resolution")
+
+    # Both runs (the rulebook runs actions in parallel) end; the resolution must start nothing.
+    approvals = eda["work"] / "approvals"
+    (request_file,) = wait_until(
+        lambda: list(approvals.glob("*.json")), timeout=REMEDY_TIMEOUT, what="an approval request"
+    )
+    wait_until(
+        lambda: _log(eda).count("PLAY RECAP") >= 2, timeout=60, what="both playbook runs ended"
+    )
+    # Alertmanager's firing and resolved notifications reached the source (202), with ours.
+    wait_until(
+        lambda: _log(eda).count('"POST /alerts HTTP/1.1" 202') >= 4,
+        timeout=RESOLVE_TIMEOUT,
+        what="the resolved notification at the source",
+    )
+    time.sleep(3)  # time for the resolution to start something, if a rule took it
+    log = _log(eda)
+    assert log.count("PLAY [Payments failover]") == 1, log[-4000:]  # the storm was throttled
+    assert log.count("PLAY [Request approval for a destructive runbook]") == 1, log[-4000:]
+    assert "PLAY [Plan the security breach response]" not in log
+    assert log.count("PLAY RECAP") == 2, log[-4000:]  # the resolution ran nothing
+    assert "failed=0" in log and "failed=1" not in log
+
+    request = json.loads(request_file.read_text())
+    assert request["runbook"] == "security-breach" and request["status"] == "pending"
+    assert request["extra_vars"]["security_breach_incident_id"] == "alert-breach"
+    listed = irdrive(
+        {**eda["env"], "IRDRIVE_APPROVALS_DIR": str(approvals)}, "approvals", "list", "--json"
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [r["id"] for r in json.loads(listed.stdout)] == [request["id"]]
+
+    print(
+        f"\nEDA end to end: fault -> alert firing {fired:.1f}s, -> payments recovered "
+        f"{recovered:.1f}s, -> alert resolved {resolved:.1f}s"
+    )
+    assert resolved < 90
