@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,15 +27,21 @@ from typing import Any
 
 import pytest
 from _runbook import irdrive
-from helpers import wait_until
+from helpers import requires, wait_until
 
 from irdrive_lab import alerts
 from irdrive_lab.control.config import LabConfig
 from irdrive_lab.faults import faults
 
-pytestmark = [pytest.mark.lab, pytest.mark.eda]
-
 REPO = Path(__file__).resolve().parents[2]
+RULEBOOK_BIN = Path(sys.executable).parent / "ansible-rulebook"
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.eda,
+    requires(RULEBOOK_BIN.exists(), "ansible-rulebook (pip install -e '.[eda]')"),
+    requires(shutil.which("java"), "Java 17 (Debian's openjdk-17-jre-headless)"),
+]
+
 RULEBOOK = "rulebooks/alertmanager.yml"
 # This test's lab and source sit 50 ports above the session lab, inside the worker's range.
 LAB_OFFSET, SOURCE_OFFSET = 50, 60
@@ -121,8 +128,7 @@ def eda(lab_cfg: LabConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "ANSIBLE_NOCOLOR": "1",
     }
     log_path = work / "ansible-rulebook.log"
-    rulebook = Path(sys.executable).parent / "ansible-rulebook"
-    argv = [str(rulebook), "-r", RULEBOOK, "-i", "inventories/lab", "-v"]
+    argv = [str(RULEBOOK_BIN), "-r", RULEBOOK, "-i", "inventories/lab", "-v"]
     argv += ["--env-vars", "IRDRIVE_EDA_PORT,IRDRIVE_APPROVALS_DIR"]
     with log_path.open("w") as log:
         # Started first: its JVM boots while the lab comes up.
