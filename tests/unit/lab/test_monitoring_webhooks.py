@@ -56,3 +56,15 @@ def test_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_a_bad_webhook_url_is_one_usage_error(url: str) -> None:
     with pytest.raises(LabUsageError, match="is not an http\\(s\\) URL"):
         monitoring.alert_webhooks([url])
+
+
+def test_lab_up_refuses_a_bad_webhook_before_starting_anything(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from irdrive.cli import cli
+
+    args = ["lab", "--lab-dir", str(tmp_path / "lab"), "--port-base", "20000", "up"]
+    res = CliRunner().invoke(cli, [*args, "--alert-webhook", "ftp://x/y"])
+    assert res.exit_code == 2, res.output
+    assert "alert webhook 'ftp://x/y' is not an http(s) URL" in res.output
+    assert not (tmp_path / "lab").exists()
