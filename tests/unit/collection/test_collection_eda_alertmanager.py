@@ -216,6 +216,23 @@ def test_http_endpoint_queues_valid_alerts_and_refuses_the_rest() -> None:
     assert events[1]["meta"] == {"hosts": ["streaming"]}
 
 
+@pytest.mark.parametrize(
+    ("header", "token", "ok"),
+    [
+        (None, None, True),
+        (None, "t", False),
+        ("Bearer t", "t", True),
+        ("Bearer  t ", "t", True),
+        ("Basic t", "t", False),
+        ("Bearer tt", "t", False),
+        ("Bearer t\u00e9", "t\u00e9", True),
+        ("Bearer t\u00e9", "t", False),
+    ],
+)
+def test_bearer_token(header: str | None, token: str | None, ok: bool) -> None:
+    assert alertmanager._authorized(header, token) is ok
+
+
 def test_port_is_required() -> None:
     with pytest.raises(ValueError, match="port argument is required"):
         asyncio.run(alertmanager.main(asyncio.Queue(), {}))

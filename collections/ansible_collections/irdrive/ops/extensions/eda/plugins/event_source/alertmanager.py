@@ -193,7 +193,9 @@ def _authorized(header: str | None, token: str | None) -> bool:
     if not token:
         return True
     scheme, _, given = (header or "").partition(" ")
-    return scheme == "Bearer" and hmac.compare_digest(given.strip(), token)
+    return scheme == "Bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), token.encode("utf-8")
+    )
 
 
 def _options(args: dict[str, Any]) -> dict[str, Any]:
