@@ -167,9 +167,15 @@ def eda(lab_cfg: LabConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         assert proc.poll() is None, log_path.read_text()[-3000:]
         yield {"cfg": cfg, "state": state, "port": port, "env": env, "log": log_path, "work": work}
     finally:
-        if proc.poll() is None:  # nothing of it is kept: its whole group goes at once
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        if proc.poll() is None:
+            # SIGTERM: ansible-rulebook cancels a playbook still running (a failed test), whose
+            # ansible-playbook runs in a session of its own.
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
         manager.down(cfg, purge=True)
 
 
