@@ -51,7 +51,7 @@ lint: install
 	$(BIN)/ruff check driver lab tests bench collections
 	$(BIN)/ruff format --check driver lab tests bench collections
 	$(BIN)/mypy
-	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops rulebooks
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
@@ -75,7 +75,7 @@ test: install
 	  || status=$$?; \
 	wait $$drills || { status=1; echo "error: the drills failed:" >&2; }; \
 	cat .state/drills.log; \
-	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw* $(TEST_LAB_DIR)-drills; do \
+	for dir in $(TEST_LAB_DIR) $(TEST_LAB_DIR)-gw* $(TEST_LAB_DIR)-drills $(TEST_LAB_DIR)-eda; do \
 	  [ -d $$dir ] && $(BIN)/irdrive lab --lab-dir $$dir down --purge >/dev/null 2>&1; \
 	done; \
 	wait $$lint || { status=1; echo "error: make lint failed:" >&2; }; \

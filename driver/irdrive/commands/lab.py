@@ -98,14 +98,23 @@ def _print_endpoints(state: dict[str, Any]) -> None:
     " nft, for fleet runs (default 1). A lab already up with another N is left as it is and"
     " the command fails: `irdrive lab down` first.",
 )
+@click.option(
+    "--alert-webhook",
+    "alert_webhooks",
+    multiple=True,
+    metavar="URL",
+    help="Alertmanager also posts every alert notification to URL (repeatable; default:"
+    " $IRDRIVE_LAB_ALERT_WEBHOOKS, comma separated), beside the lab's own receiver: e.g. the"
+    " irdrive.ops.alertmanager source of `ansible-rulebook -r rulebooks/alertmanager.yml`.",
+)
 @pass_cfg
 @lab_errors
-def up(cfg: LabConfig, web_hosts: int | None) -> None:
+def up(cfg: LabConfig, web_hosts: int | None, alert_webhooks: tuple[str, ...]) -> None:
     """Start the lab in the background and wait until every part is healthy."""
     from irdrive_lab.control import manager
 
     already = manager.is_up(cfg)
-    state = manager.up(cfg, web_hosts=web_hosts)
+    state = manager.up(cfg, web_hosts=web_hosts, alert_webhooks=list(alert_webhooks) or None)
     if already:
         click.echo("The lab is already up.")
     else:

@@ -97,15 +97,22 @@ def _all_procs(state: dict[str, Any], skip: set[str] | None = None) -> list[dict
 
 
 def up(
-    cfg: LabConfig, timeout: float = READY_TIMEOUT, web_hosts: int | None = None
+    cfg: LabConfig,
+    timeout: float = READY_TIMEOUT,
+    web_hosts: int | None = None,
+    alert_webhooks: list[str] | None = None,
 ) -> dict[str, Any]:
     """Start the lab (or confirm it is up); return the lab.json dict.
 
     ``web_hosts``: how many web hosts (web, web-2 .. web-N; default 1). A lab that is up with
     another number is not changed: LabUsageError says so (``down`` first, then ``up`` again).
+    ``alert_webhooks``: URLs Alertmanager also posts to (default: IRDRIVE_LAB_ALERT_WEBHOOKS).
     """
     if web_hosts is not None and not 1 <= web_hosts <= MAX_WEB_HOSTS:
         raise LabUsageError(f"--web-hosts must be 1..{MAX_WEB_HOSTS}, not {web_hosts}")
+    from irdrive_lab.monitoring.monitoring import alert_webhooks as checked_webhooks
+
+    alert_webhooks = checked_webhooks(alert_webhooks)  # a bad URL fails before anything starts
     if is_up(cfg):
         state = cfg.read_state()
         assert state is not None
@@ -124,7 +131,7 @@ def up(
     started: dict[str, dict[str, Any]] = {}
     t0 = time.monotonic()
     try:
-        ctx: dict[str, Any] = {"web_hosts": web_hosts or 1}
+        ctx: dict[str, Any] = {"web_hosts": web_hosts or 1, "alert_webhooks": alert_webhooks}
         for name in PARTS:
             info = _part(name).start(cfg, ctx)
             started[name] = info

@@ -4,7 +4,9 @@ Both run as real processes on 127.0.0.1 (Prometheus on base + 4, Alertmanager on
 with their configuration and data in ``<lab>/monitoring`` and their logs in the lab's logs
 folder. Prometheus scrapes the platform's ``/metrics`` and evaluates ``rules.yml`` every
 second; Alertmanager sends each alert group to the platform's webhook receiver
-(``POST /_lab/alerts``) and its resolution. Alertmanager's cluster listener is off, so labs
+(``POST /_lab/alerts``) and its resolution, and to any further webhook URLs given to
+``irdrive lab up --alert-webhook`` or in ``IRDRIVE_LAB_ALERT_WEBHOOKS`` (an event source of
+ansible-rulebook, say). Alertmanager's cluster listener is off, so labs
 run side by side. ``start`` only spawns both; ``wait_ready`` polls their ``/-/ready``.
 """
 
@@ -14,6 +16,7 @@ import os
 import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -25,6 +28,7 @@ from irdrive_lab.control.errors import LabError, LabUsageError
 
 ENV_PROMETHEUS = "IRDRIVE_PROMETHEUS"
 ENV_ALERTMANAGER = "IRDRIVE_ALERTMANAGER"
+ENV_ALERT_WEBHOOKS = "IRDRIVE_LAB_ALERT_WEBHOOKS"  # further receivers, comma or space separated
 BINARIES = {
     # part: (environment override, Debian's path, Debian package)
     "prometheus": (ENV_PROMETHEUS, "/usr/bin/prometheus", "prometheus"),
@@ -81,7 +85,28 @@ scrape_configs:
 """
 
 
-def alertmanager_config(cfg: LabConfig) -> str:
+def alert_webhooks(given: Any = None) -> list[str]:
+    """The further webhook URLs Alertmanager posts to: ``given``, else the environment's."""
+    if given is None:
+        given = os.environ.get(ENV_ALERT_WEBHOOKS, "").replace(",", " ").split()
+    urls = [str(url) for url in given]
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or '"' in url:
+            raise LabUsageError(f"alert webhook {url!r} is not an http(s) URL")
+    return urls
+
+
+def alertmanager_config(cfg: LabConfig, webhooks: list[str] | None = None) -> str:
+    """Every alert group goes to the lab's receiver and, beside it, to each of ``webhooks``."""
+    extra = "".join(
+        f"""\
+      - url: "{url}"
+        send_resolved: true
+        max_alerts: 0
+"""
+        for url in webhooks or []
+    )
     return f"""\
 # Written by `irdrive lab up`.
 global:
@@ -98,7 +123,7 @@ receivers:
       - url: "http://127.0.0.1:{cfg.port("platform")}/_lab/alerts"
         send_resolved: true
         max_alerts: 0
-"""
+{extra}"""
 
 
 def urls(cfg: LabConfig) -> dict[str, str]:
@@ -108,13 +133,13 @@ def urls(cfg: LabConfig) -> dict[str, str]:
     }
 
 
-def write_configs(cfg: LabConfig) -> Path:
+def write_configs(cfg: LabConfig, webhooks: list[str] | None = None) -> Path:
     root = cfg.monitoring_dir
     for sub in ("prometheus-data", "alertmanager-data"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "prometheus.yml").write_text(prometheus_config(cfg))
     (root / RULES_FILE).write_text(rules_text())
-    (root / "alertmanager.yml").write_text(alertmanager_config(cfg))
+    (root / "alertmanager.yml").write_text(alertmanager_config(cfg, webhooks))
     return root
 
 
@@ -124,7 +149,8 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
     for name in BINARIES:
         if proc.port_in_use(cfg.port(name)):
             raise LabError(f"{name} port {cfg.port(name)} on 127.0.0.1 is already in use")
-    root = write_configs(cfg)
+    webhooks = alert_webhooks(ctx.get("alert_webhooks"))
+    root = write_configs(cfg, webhooks)
     prometheus = proc.spawn(
         "prometheus",
         [
@@ -153,7 +179,7 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
         cfg.logs_dir,
         cwd=root,
     )
-    return {**urls(cfg), "procs": [prometheus, alertmanager]}
+    return {**urls(cfg), "alert_webhooks": webhooks, "procs": [prometheus, alertmanager]}
 
 
 def _ready(url: str) -> bool:
