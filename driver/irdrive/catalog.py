@@ -292,7 +292,9 @@ class Catalog:
         runbook.read_only = bool(meta.get("read_only", False))
         destructive = meta.get("destructive", False)
         if not isinstance(destructive, bool):
-            raise ValueError(f"vars.{META_KEY}.destructive in {runbook.path.name} must be true or false")
+            raise ValueError(
+                f"vars.{META_KEY}.destructive in {runbook.path.name} must be true or false"
+            )
         runbook.destructive = destructive
         if meta.get("deadline") is not None:
             runbook.deadline = float(meta["deadline"])

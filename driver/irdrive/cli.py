@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "kill-switch": ("kill_switch", "kill_switch", "Disable or enable feature kill switches."),
     "rollback": ("rollback", "rollback", "Roll deployments back (`full` for all), verified."),
     "drill": ("drill", "drill", "Run disaster-recovery drills (molecule scenarios), recorded."),
+    "awx": ("awx", "awx", "AWX job templates with surveys, from the runbooks' parameters."),
 }
 
 
