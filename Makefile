@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: help install system-deps demo lab-up lab-down test drills lint unit integration bench clean
+.PHONY: help install system-deps ext-collections demo lab-up lab-down test drills lint unit integration bench clean
 
 help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
@@ -22,18 +22,22 @@ help:
 	@echo "make bench  time the five incident runbooks (slowest steps), payments-failover vs shell and"
 	@echo "            direct API calls, block-ips on 3 and 30 hosts, an API step vs debug (BENCH_ARGS=--json)"
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps ext-collections
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$(scripts/find-python) || exit 1; \
 	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$PYBIN"; $$PYBIN -m venv $(VENV); fi
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' 'python-dateutil<3' 2>&1 \
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,awx]' 'python-dateutil<3' 2>&1 \
 	  | grep -v "^WARNING: Location" || true
 	@$(PY) -c 'import irdrive, irdrive_lab, ansible_runner, kubernetes, moto' || { echo "error: install failed" >&2; exit 1; }
 	@touch $@
 
 system-deps:
 	@scripts/system-deps
+
+# awx.awx (awx/configure.yml and its tests) from the ansible 13.8.0 wheel: see the script.
+ext-collections: $(STAMP)
+	@scripts/ext-collections $(PY) .state/ext-collections
 
 demo: install
 	$(BIN)/irdrive lab up
@@ -52,6 +56,8 @@ lint: install
 	$(BIN)/ruff format --check driver lab tests bench collections
 	$(BIN)/mypy
 	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops rulebooks
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/collections:$(CURDIR)/.state/ext-collections \
+	  $(BIN)/ansible-lint --profile production awx execution-environment.yml collections/requirements.yml
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

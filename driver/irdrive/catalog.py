@@ -162,6 +162,9 @@ class Runbook:
     parameters: dict[str, Parameter] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     read_only: bool = False
+    # Needs a person's yes before it runs: an alert only opens an approval, and an AWX launch
+    # asks for a typed confirmation (irdrive_runbook.destructive; absent means false).
+    destructive: bool = False
     error: str | None = None
     deadline: float = 900.0  # seconds for the whole run (irdrive_runbook.deadline)
 
@@ -186,6 +189,7 @@ class Runbook:
             "parameters": [p.to_dict() for p in self.parameters.values()],
             "changes": self.changes,
             "read_only": self.read_only,
+            "destructive": self.destructive,
             "deadline": self.deadline,
             "error": self.error,
         }
@@ -286,6 +290,12 @@ class Catalog:
         changes = meta.get("changes") or []
         runbook.changes = [str(c) for c in changes] if isinstance(changes, list) else [str(changes)]
         runbook.read_only = bool(meta.get("read_only", False))
+        destructive = meta.get("destructive", False)
+        if not isinstance(destructive, bool):
+            raise ValueError(
+                f"vars.{META_KEY}.destructive in {runbook.path.name} must be true or false"
+            )
+        runbook.destructive = destructive
         if meta.get("deadline") is not None:
             runbook.deadline = float(meta["deadline"])
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "approvals",
         "Approve or reject what alerts asked destructive runbooks to do.",
     ),
+    "awx": ("awx", "awx", "AWX job templates with surveys, from the runbooks' parameters."),
 }
 
 

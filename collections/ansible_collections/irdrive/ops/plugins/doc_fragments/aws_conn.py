@@ -35,7 +35,7 @@ options:
   session_token:
     description:
       - AWS session token for temporary credentials.
-      - Can also be set with the E(AWS_SESSION_TOKEN) environment variable.
+      - Can also be set with the E(AWS_SESSION_TOKEN) or E(AWS_SECURITY_TOKEN) environment variables.
     type: str
     aliases: [aws_session_token]
   profile:

@@ -87,7 +87,7 @@ AWS_ARG_SPEC: dict[str, dict[str, Any]] = {
         "type": "str",
         "aliases": ["aws_session_token"],
         "no_log": True,
-        "fallback": (env_fallback, ["AWS_SESSION_TOKEN"]),
+        "fallback": (env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]),
     },
     "profile": {"type": "str", "aliases": ["aws_profile"]},
 }

@@ -1,0 +1,247 @@
+"""The repository as AWX uses it: a project run by plain ansible-playbook, and configured by
+awx/configure.yml.
+
+- Every playbook from a copy of the project (playbooks, roles, collections, inventories,
+  ansible.cfg) with no driver importable: all of them resolve their roles, collection and
+  imports (syntax check); the composites and the building blocks they do not import run in check
+  mode against the lab with their inputs from ``-e @vars.json`` only, free lists given as survey
+  textarea text, and write nothing. A wrong launch confirmation stops a destructive runbook
+  before anything. (payments-failover's real run from such a copy is in
+  test_payments_failover.py.)
+- awx/configure.yml against a closed port: every awx.awx module accepts its arguments and fails
+  only with "Connection refused"; a copy with a misspelt option fails with "Unsupported
+  parameters".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from _runbook import ANSIBLE_PLAYBOOK, writes_since
+from helpers import require
+
+from irdrive_lab.control.journal import Journal
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_PARTS = ("ansible.cfg", "playbooks", "roles", "collections", "inventories", "configs")
+# Run in check mode (one ansible-playbook): security-breach imports the kill-switch,
+# preserve-evidence, block-ips and rotate-secrets playbooks; the composites run the other roles
+# (diagnose, rollback, scale, db, cache, cdn_failover, storage); rollback takes a free list.
+CHECKED = (
+    "security-breach",
+    "platform-outage",
+    "performance-degradation",
+    "streaming-outage",
+    "rollback",
+)
+VARS = {
+    # Free lists as an AWX survey textarea gives them: text, one value a line.
+    "security_breach_ips": "203.0.113.45\n198.51.100.23",
+    "security_breach_incident_id": "INC-7",
+    "rollback_deployments": "backend",
+}
+
+
+def ext_collections() -> Path:
+    return Path(os.environ.get("IRDRIVE_EXT_COLLECTIONS") or REPO / ".state/ext-collections")
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir()
+    for part in PROJECT_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / part)
+    return dest
+
+
+def no_driver_env(base: dict[str, str], tmp: Path, project: Path) -> dict[str, str]:
+    """The environment of an AWX job: no irdrive package, no KUBECONFIG, the project's cfg."""
+    blocker = tmp / "blocker" / "irdrive"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('the driver must not be needed')\n")
+    env = {k: v for k, v in base.items() if k not in ("KUBECONFIG", "IRDRIVE_HOME")}
+    env.update(
+        PYTHONPATH=str(blocker.parent),
+        ANSIBLE_CONFIG=str(project / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        HOME=str(tmp),
+        # SSH control sockets need a short path (108 bytes at most).
+        ANSIBLE_SSH_CONTROL_PATH_DIR=tempfile.mkdtemp(prefix="cp-", dir="/tmp"),
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", "import irdrive"], env=env, capture_output=True, text=True
+    )
+    assert probe.returncode != 0 and "the driver must not be needed" in probe.stderr
+    return env
+
+
+def playbook(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.lab
+def test_every_playbook_runs_from_a_project_copy_without_the_driver(
+    clean_lab: dict[str, Any], lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    project = copy_project(tmp_path / "project")
+    env = no_driver_env(lab_env, tmp_path, project)
+    names = sorted(p.stem for p in (project / "playbooks").glob("*.yml"))
+    assert len(names) == 15 and set(CHECKED) <= set(names)
+    (project / "vars.json").write_text(json.dumps(VARS))
+
+    def wrapper(name: str, runbooks: list[str] | tuple[str, ...]) -> str:
+        plays = [{"name": n, "ansible.builtin.import_playbook": f"{n}.yml"} for n in runbooks]
+        (project / "playbooks" / name).write_text(yaml.safe_dump(plays))
+        return f"playbooks/{name}"
+
+    done = playbook(project, env, "--syntax-check", wrapper("_every.yml", names))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    # A wrong confirmation stops a destructive runbook at its first task.
+    mark = Journal(Path(clean_lab["journal"])).mark()
+    done = playbook(
+        project,
+        env,
+        "playbooks/security-breach.yml",
+        "-e",
+        "@vars.json",
+        "-e",
+        "irdrive_confirm=rotate-secrets",
+    )
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert "irdrive_confirm must be the runbook's name, security-breach" in done.stdout
+    assert "ok=0" in done.stdout
+
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    done = playbook(project, env, "--check", wrapper("_checked.yml", CHECKED), "-e", "@vars.json")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert [p["play"]["name"] for p in report["plays"]][0] == "Plan the security breach response"
+    assert all(stats["failures"] == 0 for stats in report["stats"].values()), report["stats"]
+    # The free lists arrived as text, one value a line, and the roles read them as lists.
+    facts = [
+        result["ansible_facts"]
+        for play in report["plays"]
+        for task in play["tasks"]
+        for result in task["hosts"].values()
+        if "security_breach_plan" in result.get("ansible_facts", {})
+    ]
+    assert facts and facts[0]["security_breach_plan"]["ips"] == ["203.0.113.45", "198.51.100.23"]
+    assert writes_since(clean_lab, mark) == []
+
+
+def test_configure_validates_every_module_against_a_closed_port(tmp_path: Path) -> None:
+    collections = ext_collections()
+    require(
+        (collections / "ansible_collections/awx/awx/MANIFEST.json").is_file(),
+        f"awx.awx in {collections} (make install runs scripts/ext-collections)",
+    )
+    export = tmp_path / "job_templates.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "irdrive.cli", "awx", "export", "--format", "job-templates"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, IRDRIVE_HOME=str(REPO)),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    # Two job templates (one destructive) show each task's arguments; the survey specs
+    # themselves are checked against AWX's rules in the unit tests.
+    keep = {"irdrive payments-failover", "irdrive security-breach"}
+    data["irdrive_awx_job_templates"] = [
+        jt for jt in data["irdrive_awx_job_templates"] if jt["name"] in keep
+    ]
+    export.write_text(json.dumps(data))
+
+    shutil.copytree(REPO / "awx", tmp_path / "awx")
+    plays = yaml.safe_load((REPO / "awx/configure.yml").read_text())
+    plays[0]["ignore_errors"] = True  # every task runs, so every module checks its arguments
+    for task in plays[0]["tasks"]:
+        task.pop("no_log", None)  # the test reads each result's message
+    typo = {
+        "name": "Misspelt option",
+        "awx.awx.inventory": {"name": "irdrive lab", "organization": "Default", "descripton": "x"},
+    }
+    plays[0]["tasks"].append(typo)
+    (tmp_path / "awx/configure.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=f"{REPO / 'collections'}:{collections}",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+    )
+    credentials = {"irdrive aws": {"username": "AKIAEXAMPLE", "password": "not-a-secret"}}
+    args = [
+        "-i",
+        "localhost,",
+        "-e",
+        f"@{export}",
+        "-e",
+        "irdrive_awx_host=http://127.0.0.1:9",
+        "-e",
+        json.dumps({"irdrive_awx_credentials": credentials}),
+    ]
+    syntax = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "--syntax-check", str(REPO / "awx/configure.yml"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert syntax.returncode == 0, syntax.stdout + syntax.stderr
+    done = subprocess.run(
+        [ANSIBLE_PLAYBOOK, str(tmp_path / "awx/configure.yml"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    messages: dict[str, list[str]] = {}
+    for task in report["plays"][0]["tasks"]:
+        result = task["hosts"]["localhost"]
+        items = result.get("results", [result])
+        messages[task["task"]["name"]] = [str(item.get("msg", "")) for item in items]
+    module_tasks = [
+        t["name"] for t in plays[0]["tasks"] if any(k.startswith("awx.awx.") for k in t)
+    ]
+    assert len(module_tasks) == 11
+    for name in module_tasks[:-1]:
+        for msg in messages[name]:
+            assert "Connection refused" in msg, (name, msg)
+    calls = {name: len(messages[name]) for name in module_tasks[:-1]}
+    assert calls == {
+        "Organization": 1,
+        "Execution environment": 1,
+        "Custom credential types": 2,
+        "Credentials": 1,
+        "Project": 1,
+        "Inventory": 1,
+        "Inventory source (the project's inventories/lab)": 1,
+        "Job templates, with their surveys": 2,
+        "Approval workflows": 1,
+        "Workflow nodes (the approval before the run)": 2,
+    }
+    (typo_msg,) = messages["Misspelt option"]
+    assert "Unsupported parameters" in typo_msg and "descripton" in typo_msg, typo_msg
