@@ -7,6 +7,7 @@ session (if a test asks for it) and stopped at the end.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ import pytest
 from helpers import require
 
 REPO = Path(__file__).resolve().parents[1]
+
+# As in an activated venv: the tools this interpreter's environment installed (ansible-galaxy,
+# which ansible-rulebook looks up on PATH; ansible-playbook; molecule) come first on PATH, also
+# when make runs .venv/bin/pytest from a shell whose PATH does not have them (CI).
+_BIN = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
+    os.environ["PATH"] = os.pathsep.join([_BIN, os.environ.get("PATH", "")])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST_FIRST = (
     "test_drills.py",
     "test_drills_chaos.py",
+    "test_awx_project.py",
+    "test_eda_e2e.py",
     "test_bad_inputs.py",
     "test_security_breach.py",
     "test_cdn_streaming.py",
