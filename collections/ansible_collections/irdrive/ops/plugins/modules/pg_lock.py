@@ -84,7 +84,9 @@ lease:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.action.pg_lock import ARGUMENT_SPEC
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    PG_LOCK_ARG_SPEC as ARGUMENT_SPEC,
+)
 
 
 def main() -> None:

@@ -89,7 +89,9 @@ error_kind:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.action.s3_lock import ARGUMENT_SPEC
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    S3_LOCK_ARG_SPEC as ARGUMENT_SPEC,
+)
 
 
 def main() -> None:
