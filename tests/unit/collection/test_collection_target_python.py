@@ -96,7 +96,9 @@ def _is_type_operand(node: ast.expr) -> bool:
         return True
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return _is_type_operand(node.left) or _is_type_operand(node.right)
-    return isinstance(node, ast.Name) and node.id in TYPE_NAMES
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    # A class name (CamelCase, as ipaddress.IPv4Network), not a flag constant (re.IGNORECASE).
+    return name in TYPE_NAMES or (name[:1].isupper() and not name.isupper())
 
 
 def _annotation_nodes(tree: ast.AST) -> set[int]:
@@ -234,6 +236,7 @@ HEADER = "from __future__ import annotations\n"
         ("@dataclass(slots=True)\nclass A:\n    x: int | None\n", "dataclass(slots=...)"),
         ("ok = isinstance(v, bool | int)\n", "'bool | int' as a type at run time (Python 3.10)"),
         ("Maybe = dict[str, int] | None\n", "as a type at run time"),
+        ("import ipaddress as ip\nNet = ip.IPv4Network | ip.IPv6Network\n", "at run time"),
         ("raise ExceptionGroup('x', [])\n", "ExceptionGroup (Python 3.11)"),
         ("n = (5).bit_count()\n", ".bit_count() (Python 3.10)"),
     ],
@@ -248,7 +251,8 @@ def test_checker_finds_what_python_3_9_lacks(source: str, expected: str) -> None
     [
         "def f(x: int | None = None) -> dict[str, int] | None:\n    return None\n",
         "@dataclass\nclass A:\n    x: int | None = None\n",
-        "flags = a | b\nmask = 1 | 2\n",
+        "flags = a | b\nmask = 1 | 2\nmode = re.IGNORECASE | re.M\n",
+        "Which = Callable[[str], 'str | None']\n",
         "from datetime import timezone\nutc = timezone.utc\n",
         "ok = isinstance(v, (bool, int))\n",
         "with (open(a) as f, open(b) as g):\n    pass\n",
