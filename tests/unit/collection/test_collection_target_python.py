@@ -10,11 +10,21 @@ filter, strategy, plugin_utils) may use 3.12; `make sanity` compiles and imports
 from __future__ import annotations
 
 import ast
+import glob
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-COLLECTION = Path(__file__).resolve().parents[3] / "collections/ansible_collections/irdrive/ops"
+REPO = Path(__file__).resolve().parents[3]
+COLLECTION = REPO / "collections/ansible_collections/irdrive/ops"
 PACKAGE = "ansible_collections.irdrive.ops.plugins."
 OLDEST = (3, 9)
 
@@ -264,3 +274,98 @@ def test_checker_passes_what_python_3_9_runs(source: str) -> None:
 
 def test_checker_wants_postponed_annotations() -> None:
     assert "no 'from __future__ import annotations'" in findings("x = 1\n")[0]
+
+
+def oldest_python() -> str | None:
+    """A Python 3.9 on this machine (the distribution's, pyenv's, or on PATH), or None."""
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = ["/usr/bin/python3.9", *sorted(glob.glob(f"{pyenv}/versions/3.9*/bin/python3.9"))]
+    found.append(shutil.which("python3.9") or "")
+    return next((p for p in found if p and os.access(p, os.X_OK) and "shims" not in p), None)
+
+
+class FlakyHealth(http.server.BaseHTTPRequestHandler):
+    """503 on the first request, 200 with JSON after: the module's retry has to run."""
+
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        FlakyHealth.requests.append(self.path)
+        status = 503 if len(FlakyHealth.requests) == 1 else 200
+        body = json.dumps({"status": "ok" if status == 200 else "down"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky_endpoint() -> Iterator[str]:
+    FlakyHealth.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyHealth)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/health"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+PLAYBOOK = """
+- name: A module with retry.py, shipped by AnsiballZ to Python 3.9
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check the endpoint (503 once, then 200)
+      irdrive.ops.http_health:
+        url: "{{ url }}"
+        retries: 2
+        backoff: {delay: 0.05, jitter: false}
+      register: health
+
+    - name: The retry ran on Python 3.9 and ended healthy
+      ansible.builtin.assert:
+        that:
+          - health.healthy
+          - health.status == 200
+          - health.attempts == 2
+"""
+
+
+def test_module_with_retry_runs_on_python_3_9(tmp_path: Path, flaky_endpoint: str) -> None:
+    """The module and its module_utils go to the host as AnsiballZ does it, to Python 3.9."""
+    python39 = oldest_python()
+    if python39 is None:
+        pytest.skip("no Python 3.9 here (the parse check above still covers it)")
+    # A wrapper that records each module start: proof the module ran on this interpreter.
+    started = tmp_path / "started"
+    interpreter = tmp_path / "python3.9"
+    interpreter.write_text(f'#!/bin/sh\necho "$$" >> {started}\nexec {python39} "$@"\n')
+    interpreter.chmod(0o755)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    extra = {
+        "url": flaky_endpoint,
+        "ansible_connection": "local",
+        "ansible_python_interpreter": str(interpreter),
+        "irdrive_in_process": False,  # ship the module instead of running it in the worker
+    }
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            *("-i", "localhost,", "-e", json.dumps(extra), str(tmp_path / "play.yml")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert len(started.read_text().split()) == 1
+    assert FlakyHealth.requests == ["/health", "/health"]
