@@ -12,13 +12,15 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: help install system-deps ext-collections demo lab-up lab-down test drills lint unit integration bench clean
+.PHONY: help install system-deps ext-collections demo lab-up lab-down test drills lint sanity unit integration bench clean
 
 help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
 	@echo "make test   lint + unit + integration tests and drills (starts and stops its own lab)"
 	@echo "make drills every drill, the chaos variants included, on its own lab"
-	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile)"
+	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile), make sanity"
+	@echo "make sanity ansible-test sanity on the collection (compile, import, validate-modules) on the"
+	@echo "            hosts' Pythons 3.9 and 3.11 and the controller's 3.12 and 3.13 (SANITY_PYTHONS=...)"
 	@echo "make bench  time the five incident runbooks (slowest steps), payments-failover vs shell and"
 	@echo "            direct API calls, block-ips on 3 and 30 hosts, an API step vs debug (BENCH_ARGS=--json)"
 
@@ -51,7 +53,13 @@ lab-up: install
 lab-down:
 	$(BIN)/irdrive lab down
 
-lint: install
+# ansible-test sanity: modules and module_utils run on the host's Python (3.9 and later), the
+# other plugins on the controller's (3.12 and later). About 75 s of CPU with warm environments.
+SANITY_PYTHONS ?= 3.9 3.11 3.12 3.13
+sanity: install
+	SANITY_PYTHONS="$(SANITY_PYTHONS)" IRDRIVE_BIN=$(CURDIR)/$(BIN) scripts/sanity
+
+lint: install sanity
 	$(BIN)/ruff check driver lab tests bench collections
 	$(BIN)/ruff format --check driver lab tests bench collections
 	$(BIN)/mypy

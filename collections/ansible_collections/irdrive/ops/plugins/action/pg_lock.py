@@ -12,23 +12,17 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    POSTGRES_ARG_SPEC,
     POSTGRES_KEYS,
     pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
-    PG_TABLE,
+    PG_LOCK_ARG_SPEC,
     PgLockBackend,
     run_controller_lock,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.postgres import PgConnParams, PgSession
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
-ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    **BACKEND_LOCK_ARG_SPEC,
-    "table": {"type": "str", "default": PG_TABLE},
-    **POSTGRES_ARG_SPEC,
-}
+ARGUMENT_SPEC = PG_LOCK_ARG_SPEC
 
 
 def run_pg_lock(

@@ -12,23 +12,17 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
-    AWS_ARG_SPEC,
     AWS_KEYS,
     pick,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    S3_LOCK_ARG_SPEC,
     S3LockBackend,
     run_controller_lock,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import BACKEND_LOCK_ARG_SPEC
 
-ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    **BACKEND_LOCK_ARG_SPEC,
-    "bucket": {"type": "str", "required": True},
-    "prefix": {"type": "str", "default": "irdrive-locks/"},
-    **AWS_ARG_SPEC,
-}
+ARGUMENT_SPEC = S3_LOCK_ARG_SPEC
 
 
 def run_s3_lock(

@@ -5,6 +5,8 @@
 # BACKEND is the holder and duration of the three backends that refer to target_lock's own.
 # ansible-doc merges entries by name, a module's fields over the fragment's: a module gives
 # its lease's description, and s3_lock its own error_kind description.
+# The RETURN values of the irdrive.ops.lock doc fragment (holder, state, error_kind...) are named
+# with C(), not RV(): validate-modules checks RV() before it merges RETURN fragments.
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ options:
     description:
       - Who holds the lock. Defaults as in M(irdrive.ops.target_lock) (the irdrive run or AWX
         job, then C(user@host:pid) of ansible-playbook).
-      - To release, pass the RV(holder) that the acquiring task returned.
+      - To release, pass the C(holder) that the acquiring task returned.
     type: str
   duration:
     description:

@@ -14,8 +14,18 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import yaml
-from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
+    InvalidInputError,
+    MissingLibrary,
+)
+
+# PyYAML comes with ansible-core on the controller, not on every host.
+try:
+    import yaml
+
+    YAML_IMPORT_ERROR: str | None = None
+except ImportError as _import_error:  # require_yaml raises MissingLibrary
+    YAML_IMPORT_ERROR = str(_import_error)
 
 #: Metadata the API server manages; ignored even when a manifest sets it.
 SERVER_METADATA = frozenset(
@@ -36,8 +46,24 @@ REDACTED_DIFFERS = "<redacted: differs>"
 SECRET_FIELDS = ("data", "stringData")
 
 
+def require_yaml(reason: str) -> None:
+    """Raise MissingLibrary (reported with ``missing_required_lib``) without PyYAML."""
+    if YAML_IMPORT_ERROR is not None:
+        raise MissingLibrary("PyYAML", reason, YAML_IMPORT_ERROR)
+
+
+def dump_yaml(data: Any, sort_keys: bool = False) -> str:
+    """``data`` as block-style YAML (libyaml's dumper when there, much faster)."""
+    require_yaml("to write YAML")
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(
+        data, Dumper=dumper, default_flow_style=False, sort_keys=sort_keys, allow_unicode=True
+    )
+
+
 def load_manifests(text: str, source: str) -> list[dict[str, Any]]:
     """The objects of one YAML/JSON file (multi-document; ``kind: List`` expanded)."""
+    require_yaml("to read manifests")
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
@@ -98,10 +124,7 @@ def redact_secret(desired: dict[str, Any], live: dict[str, Any] | None) -> tuple
 
 
 def _yaml(obj: Any) -> list[str]:
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(
-        obj, Dumper=dumper, default_flow_style=False, sort_keys=True, allow_unicode=True
-    )
+    text = dump_yaml(obj, sort_keys=True)
     return text.splitlines(keepends=True)
 
 

@@ -23,7 +23,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def check_incident_id(incident_id: str) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def actor(explicit: str | None = None) -> str:
@@ -266,7 +266,9 @@ def verify_bundle(bundle: Path, incident_id: str | None = None) -> dict[str, Any
         if custody
         else []
     )
-    for number, (line, entry) in enumerate(zip(raw_lines, custody, strict=True), start=1):
+    if len(raw_lines) != len(custody):  # as zip(strict=True) would, which Python 3.9 lacks
+        problems.append(f"{CUSTODY_LOG}: its lines and its entries differ in number")
+    for number, (line, entry) in enumerate(zip(raw_lines, custody), start=1):
         expected = sha256_bytes(previous) if previous is not None else None
         if entry.get("prev") != expected:
             problems.append(f"{CUSTODY_LOG}: line {number} breaks the chain")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ def describe(key: str, meta: dict[str, Any], sha256_hex: str, uploaded: bool) ->
         "etag": meta.get("ETag"),
         "version_id": meta.get("VersionId"),
         "lock_mode": meta.get("ObjectLockMode"),
-        "retain_until": until.astimezone(UTC).isoformat() if until else None,
+        "retain_until": until.astimezone(timezone.utc).isoformat() if until else None,
         "uploaded": uploaded,
     }
 
@@ -84,7 +84,9 @@ class Uploader:
         self.bucket = bucket
         self.base = f"{prefix.strip('/')}/{bundle.name}/".lstrip("/")
         self.mode = mode
-        self.until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=retention_days)
+        self.until = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(
+            days=retention_days
+        )
         self.check_mode = check_mode
         self.objects: list[dict[str, Any]] = []
         self.uploaded: list[str] = []

@@ -14,11 +14,12 @@ This file runs on the managed hosts as well (``host_blocklist``): keep it Python
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Union
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import InvalidInputError
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Union, not X | Y: a module-level alias is evaluated, and hosts may run Python 3.9.
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: The widest network a block may name, per IP version: blocking more is an outage, not a block.
 MIN_PREFIX = {4: 8, 6: 32}

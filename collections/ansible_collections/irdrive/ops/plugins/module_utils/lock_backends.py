@@ -26,6 +26,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
+    AWS_ARG_SPEC,
+    POSTGRES_ARG_SPEC,
+)
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     ConflictError,
     InvalidInputError,
@@ -33,6 +37,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     NotFoundError,
 )
 from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
+    BACKEND_LOCK_ARG_SPEC,
     LockBackend,
     LockRecord,
     default_holder,
@@ -41,6 +46,20 @@ from ansible_collections.irdrive.ops.plugins.module_utils.target_lock import (
 )
 
 PG_TABLE = "irdrive_locks"
+
+# The options of the pg_lock and s3_lock action plugins, here so that their module files (the
+# documentation ansible-doc reads) can build an AnsibleModule on a host without action code.
+PG_LOCK_ARG_SPEC: dict[str, dict[str, Any]] = {
+    **BACKEND_LOCK_ARG_SPEC,
+    "table": {"type": "str", "default": PG_TABLE},
+    **POSTGRES_ARG_SPEC,
+}
+S3_LOCK_ARG_SPEC: dict[str, dict[str, Any]] = {
+    **BACKEND_LOCK_ARG_SPEC,
+    "bucket": {"type": "str", "required": True},
+    "prefix": {"type": "str", "default": "irdrive-locks/"},
+    **AWS_ARG_SPEC,
+}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 
 

@@ -30,15 +30,15 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def plain(value: Any) -> Any:
     """A value as JSON and CSV can hold it (timestamps ISO 8601, inet and numerics as text)."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, datetime | date | time):
+    if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, bytes | memoryview):
+    if isinstance(value, (bytes, memoryview)):
         return bytes(value).hex()
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):
         return value
     return str(value)
 
@@ -49,13 +49,16 @@ def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
     writer.writerow(columns)
     for row in rows:
         writer.writerow(
-            [json.dumps(v) if isinstance(v, dict | list) else v for v in map(plain, row)]
+            [json.dumps(v) if isinstance(v, (dict, list)) else v for v in map(plain, row)]
         )
     return buffer.getvalue().encode("utf-8")
 
 
 def to_json(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
-    records = [dict(zip(columns, map(plain, row), strict=True)) for row in rows]
+    # zip(strict=True) is Python 3.10+; modules run on 3.9 too.
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError("a row has not one value per column")
+    records = [dict(zip(columns, map(plain, row))) for row in rows]
     return (json.dumps(records, indent=1, sort_keys=False) + "\n").encode("utf-8")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
     IrdriveOpsError,
@@ -20,6 +21,9 @@ from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
 
 #: What the module_utils clients retry unless told otherwise.
 DEFAULT_TRANSIENT: tuple[type[BaseException], ...] = (TransientError,)
+
+# A TypeVar, not ``def retry[T]``: hosts run modules on Python 3.9 and later.
+T = TypeVar("T")
 
 
 def backoff_delays(
@@ -41,7 +45,7 @@ def backoff_delays(
         ceiling *= factor
 
 
-def retry[T](
+def retry(
     call: Callable[[], T],
     transient: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT,
     attempts: int = 5,

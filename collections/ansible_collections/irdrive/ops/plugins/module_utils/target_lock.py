@@ -24,7 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import (
@@ -59,7 +59,7 @@ class LockedError(IrdriveOpsError):
 
 
 def micro_time(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime(MICRO_TIME)
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime(MICRO_TIME)
 
 
 def parse_time(value: Any) -> float | None:
@@ -71,7 +71,7 @@ def parse_time(value: Any) -> float | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
 
 

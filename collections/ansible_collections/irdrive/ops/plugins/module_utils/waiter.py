@@ -20,15 +20,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ansible_collections.irdrive.ops.plugins.module_utils.errors import DeadlineExceeded
 
 #: Factor the gap between two probes grows by when ``first_interval`` is given.
 GROWTH = 1.25
 
+# TypeVar and Generic, not PEP 695 brackets: hosts run modules on Python 3.9 and later.
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class Waited[T]:
+class Waited(Generic[T]):
     """What a wait ended with: the probe's answer, the seconds it took, how many probes ran."""
 
     value: T
@@ -36,7 +40,7 @@ class Waited[T]:
     probes: int
 
 
-def poll_until[T](
+def poll_until(
     probe: Callable[[], T | None],
     timeout: float,
     interval: float,

@@ -204,6 +204,13 @@ diff:
   returned: when diff mode is on
   type: dict
   sample: {"before": {"nginx_deny": []}, "after": {"nginx_deny": ["203.0.113.45/32"]}}
+error_kind:
+  description: >-
+    The kind of failure that ended the task, for example V(locked) when another run held the
+    host's lock for the whole O(lock_wait).
+  returned: failure
+  type: str
+  sample: locked
 """
 
 from typing import Any

@@ -10,7 +10,7 @@ short_description: One remediation per host, with a lock file on the host
 version_added: 0.1.0
 description:
   - The host equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
-    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    duration, acquire and renew time, transitions, wait then fail with C(error_kind=locked),
     takeover of a stale lock, re-entry, check mode, release).
   - The lock is the file C(<directory>/<key>.json) on the host (mode 0600). A new lock is
     written to a temporary file opened with C(O_EXCL) and hard-linked into place, which fails

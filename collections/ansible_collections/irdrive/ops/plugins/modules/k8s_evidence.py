@@ -153,7 +153,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     k8s_auth_argument_spec,
@@ -161,6 +160,7 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
 from ansible_collections.irdrive.ops.plugins.module_utils.drift import (
     REDACTED,
     compare,
+    dump_yaml,
     load_manifests,
     object_ref,
 )
@@ -237,13 +237,6 @@ def clean(obj: dict[str, Any]) -> dict[str, Any]:
     meta.pop("managedFields", None)
     obj = dict(obj, metadata=meta)
     return redact_secret(obj) if obj.get("kind") == "Secret" else obj
-
-
-def dump_yaml(data: Any) -> str:
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when there, much faster
-    return yaml.dump(
-        data, Dumper=dumper, default_flow_style=False, sort_keys=False, allow_unicode=True
-    )
 
 
 def collect_state(

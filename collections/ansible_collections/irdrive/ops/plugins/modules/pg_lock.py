@@ -10,7 +10,7 @@ short_description: One remediation per database, with a lock row in the database
 version_added: 0.1.0
 description:
   - The PostgreSQL equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
-    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    duration, acquire and renew time, transitions, wait then fail with C(error_kind=locked),
     takeover of a stale lock, re-entry, check mode, release).
   - The lock is the row O(key) of the table O(table) (C(irdrive_locks)). It is the one object
     irdrive creates in a database. It is created with C(CREATE TABLE IF NOT EXISTS) on the
@@ -84,7 +84,9 @@ lease:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.action.pg_lock import ARGUMENT_SPEC
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    PG_LOCK_ARG_SPEC as ARGUMENT_SPEC,
+)
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ waited:
   sample: 2.5
 """
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -249,7 +249,7 @@ def run_module(module: AnsibleModule, client: RolloutClient) -> dict[str, Any]:
     after = {plan["name"]: {**before[plan["name"]], **plan["target"]} for plan in to_roll}
     waited = 0.0
     if to_roll and not module.check_mode:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         for plan in to_roll:
             done = roll_back_one(client, namespace, plan["name"], revision, now)
             if done["action"] != "rollback":  # someone else rolled it back meanwhile

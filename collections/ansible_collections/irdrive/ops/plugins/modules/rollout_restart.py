@@ -93,7 +93,7 @@ waited:
   sample: 3.2
 """
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -159,7 +159,7 @@ def run_module(module: AnsibleModule, client: K8sClient) -> dict[str, Any]:
     needed = key is None or before["restart_key"] != key
     after = dict(before)
     if needed:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         annotations = {RESTARTED_AT: now}
         if key is not None:
             annotations[RESTART_KEY] = key

@@ -10,7 +10,7 @@ short_description: One remediation per AWS target, with an S3 object written by 
 version_added: 0.1.0
 description:
   - The AWS equivalent of M(irdrive.ops.target_lock), with the same semantics (holder,
-    duration, acquire and renew time, transitions, wait then fail with RV(error_kind=locked),
+    duration, acquire and renew time, transitions, wait then fail with C(error_kind=locked),
     takeover of a stale lock, re-entry, check mode, release).
   - The lock is the JSON object C(<prefix><key>.json) in O(bucket). A new lock is a
     C(PutObject) with C(If-None-Match) set to C(*), and every other write a C(PutObject) with
@@ -89,7 +89,9 @@ error_kind:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.irdrive.ops.plugins.action.s3_lock import ARGUMENT_SPEC
+from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
+    S3_LOCK_ARG_SPEC as ARGUMENT_SPEC,
+)
 
 
 def main() -> None:

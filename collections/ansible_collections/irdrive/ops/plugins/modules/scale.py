@@ -23,7 +23,7 @@ description:
     ready and available, and verifies that each one has the replicas asked for (or, for the
     HPA's Deployment, a count within the HPA's range).
   - kubernetes.core.k8s_scale and kubernetes.core.k8s do not fit; k8s_scale does not know about
-    HPAs, and k8s with O(state=present) sends a PATCH for an unchanged HPA on every run.
+    HPAs, and k8s with O(kubernetes.core.k8s#module:state=present) sends a PATCH for an unchanged HPA on every run.
 author:
   - irdrive maintainers (@irdrive)
 extends_documentation_fragment:

@@ -246,6 +246,13 @@ database:
                       "idle_role_in_group": true, "live_role": "platform_app_a",
                       "live_login_works": true},
            "queries": ["SELECT 1", "ALTER ROLE \"platform_app_b\" PASSWORD '********'"]}
+  contains:
+    queries:
+      description: The statements that ran, in order, the SCRAM verifier masked.
+      returned: always
+      type: list
+      elements: str
+      sample: ["SELECT 1", "ALTER ROLE \"platform_app_b\" PASSWORD '********'"]
 """
 
 from dataclasses import replace

@@ -21,17 +21,17 @@ description:
     C(metadata.resourceVersion) read; a 409 Conflict means another run wrote in between, and
     the module reads again and decides again. Two runs can never both hold the lock.
   - A Lease held by another run waits up to O(wait) seconds, polling once a second. After that
-    the task fails with RV(error_kind=locked) and one line naming the holder and since when.
+    the task fails with C(error_kind=locked) and one line naming the holder and since when.
   - A Lease whose C(renewTime + leaseDurationSeconds) is past is stale, for example left by a
-    killed run. It is taken over (C(leaseTransitions + 1)), and RV(took_over) says whose it was.
+    killed run. It is taken over (C(leaseTransitions + 1)), and C(took_over) says whose it was.
     Compare O(duration) with the run's deadline. Stale detection compares the lock's
     C(renewTime) with this controller's clock, so controllers need synchronized clocks.
-  - Taking a lock that this run already holds renews it and returns RV(reentered=true), so a
+  - Taking a lock that this run already holds renews it and returns C(reentered=true), so a
     composite runbook's roles can take the lock again. A role releases only a lock it took,
     not one it re-entered.
   - Releasing clears the holder (C(leaseDurationSeconds=1)), as client-go does on release. A
     lock that another run now holds is left alone. A release that fails (the API unreachable)
-    does not fail the task. It warns and returns RV(state=not_released). The lock is then
+    does not fail the task. It warns and returns C(state=not_released). The lock is then
     taken over once stale.
   - M(irdrive.ops.pg_lock) keeps the same lock as a row in a PostgreSQL database, and
     M(irdrive.ops.host_lock) as a file on a host, M(irdrive.ops.s3_lock) as an S3 object,
@@ -62,7 +62,7 @@ options:
       - Who holds the lock. Defaults to C(irdrive run <irdrive_run_id>) or
         C(AWX job <awx_job_id>) when those variables are set, followed by
         C(user@host:pid) of ansible-playbook.
-      - To release, pass the RV(holder) that the acquiring task returned.
+      - To release, pass the C(holder) that the acquiring task returned.
     type: str
   duration:
     description:

@@ -4,17 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-from typing import Any
-
-from ansible.executor.play_iterator import IteratingStates
-from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
-from ansible.utils.display import Display
-from ansible_collections.irdrive.ops.plugins.plugin_utils.in_process import preload
-from ansible_collections.irdrive.ops.plugins.plugin_utils.warm import warm
-
 DOCUMENTATION = r"""
 name: safe_linear
 short_description: The linear strategy, with a safe stop on SIGINT, SIGTERM and SIGHUP
@@ -37,10 +26,21 @@ description:
   - Works the same under AWX, ansible-runner and plain ansible-playbook. Select it in
     ansible.cfg (C(strategy = irdrive.ops.safe_linear)) or with C(strategy:) on a play.
 version_added: "1.0.0"
-author: irdrive contributors
+author: irdrive contributors (@irdrive)
 notes:
   - The stop applies to every later play of the same ansible-playbook run.
 """
+
+import contextlib
+import os
+import signal
+from typing import Any
+
+from ansible.executor.play_iterator import IteratingStates
+from ansible.plugins.strategy.linear import StrategyModule as LinearStrategyModule
+from ansible.utils.display import Display
+from ansible_collections.irdrive.ops.plugins.plugin_utils.in_process import preload
+from ansible_collections.irdrive.ops.plugins.plugin_utils.warm import warm
 
 display = Display()
 
