@@ -22,12 +22,15 @@ The first failed task names the failing check (``step: task``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +49,10 @@ STEPS = ("syntax", "prepare", "converge", "idempotence", "verify", "cleanup")
 
 class UnknownDrillError(UsageError):
     """No scenario of that name in molecule/."""
+
+
+class DrillBusyError(UsageError):
+    """A drill of the same scenario from the same project is already running."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,39 @@ def select(available: Sequence[Scenario], names: Iterable[str]) -> list[Scenario
             f"unknown drill {', '.join(unknown)} (drills: {', '.join(sorted(by_name))})"
         )
     return [by_name[n] for n in wanted] if wanted else list(available)
+
+
+# ---- one drill of a scenario at a time ----
+
+
+def lock_path(state: Path, project: Project, scenario: Scenario) -> Path:
+    """The scenario's lock file: per project (molecule keeps one ephemeral folder per project
+    and scenario, and the drill resets the lab it drills) and per scenario."""
+    digest = hashlib.sha256(str(project.root.resolve()).encode()).hexdigest()[:12]
+    return state / "drills" / "locks" / f"{scenario.name}-{digest}.lock"
+
+
+@contextlib.contextmanager
+def scenario_lock(state: Path, project: Project, scenario: Scenario) -> Iterator[Path]:
+    """Hold the scenario's lock (``flock``: the kernel releases it when the holder dies, so a
+    killed drill leaves no stale lock); a second drill of it refuses with one line."""
+    path = lock_path(state, project, scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise DrillBusyError(
+                f"drill {scenario.name} is already running from {project.root} ({holder}): "
+                "wait for it to end"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {datetime.now(UTC):%H:%M:%S} UTC".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
 
 
 # ---- reading the events ----

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from irdrive.errors import EXIT_FAILED, TargetUnreachable, UsageError, handle_errors
+
+if TYPE_CHECKING:
+    from irdrive.drill import Scenario
+    from irdrive.paths import Project
 
 
 def _fmt_s(value: float | None) -> str:
@@ -36,6 +41,50 @@ def _print(result: dict[str, Any]) -> None:
         f"     took {result['duration_s']:.0f}s ({steps}); runbooks at {result['commit'] or '?'}; "
         f"molecule output {result['output']}"
     )
+
+
+def _run_drills(
+    project: Project, chosen: list[Scenario], lab: Path, *, wait_alert: bool, as_json: bool
+) -> list[dict[str, Any]]:
+    """Run each scenario and record it in the history; print each result unless ``as_json``."""
+    from irdrive import drill as drills
+    from irdrive.catalog import Catalog
+    from irdrive.paths import state_dir
+
+    # The history store and the freshness rules, imported only when drills run.
+    freshness = importlib.import_module("irdrive.freshness")
+    history = importlib.import_module("irdrive.history")
+
+    catalog = Catalog(project)
+    out_dir = state_dir() / "drills" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, IRDRIVE_LAB_DIR=str(lab))
+    commit = freshness.runbook_commit(project)
+    results = []
+    store = history.open_store()
+    try:
+        for scenario in chosen:
+            output = out_dir / f"{scenario.name}.log"
+            result = drills.run(
+                project,
+                scenario,
+                wait_alert=wait_alert,
+                output=output,
+                runbook_severity=catalog.get(scenario.runbook).severity,
+                targets=freshness.SEVERITY_TARGETS,
+                env=env,
+            )
+            record = drills.to_record(
+                result, commit, freshness.files_digest(project, scenario.runbook), output
+            )
+            record_id = store.record_drill(record)
+            shown = dict(result.to_dict(), commit=commit, output=str(output), id=record_id)
+            results.append(shown)
+            if not as_json:
+                _print(shown)
+    finally:
+        store.close()
+    return results
 
 
 @click.command("drill")
@@ -70,7 +119,6 @@ def drill(
     """
     from irdrive import drill as drills
     from irdrive import labsite
-    from irdrive.catalog import Catalog
     from irdrive.paths import find_project, state_dir
 
     if bool(names) == run_all:
@@ -81,39 +129,11 @@ def drill(
     if not labsite.is_up(lab):
         raise TargetUnreachable(f"the lab at {lab} is not up: start it with `irdrive lab up`")
 
-    # The history store and the freshness rules, imported only when drills run.
-    freshness = importlib.import_module("irdrive.freshness")
-    history = importlib.import_module("irdrive.history")
-
-    catalog = Catalog(project)
-    out_dir = state_dir() / "drills" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, IRDRIVE_LAB_DIR=str(lab))
-    commit = freshness.runbook_commit(project)
-    results = []
-    store = history.open_store()
-    try:
+    # Every chosen scenario's lock before the first drill: a busy one refuses them all.
+    with contextlib.ExitStack() as locks:
         for scenario in chosen:
-            output = out_dir / f"{scenario.name}.log"
-            result = drills.run(
-                project,
-                scenario,
-                wait_alert=not no_alerts,
-                output=output,
-                runbook_severity=catalog.get(scenario.runbook).severity,
-                targets=freshness.SEVERITY_TARGETS,
-                env=env,
-            )
-            record = drills.to_record(
-                result, commit, freshness.files_digest(project, scenario.runbook), output
-            )
-            record_id = store.record_drill(record)
-            shown = dict(result.to_dict(), commit=commit, output=str(output), id=record_id)
-            results.append(shown)
-            if not as_json:
-                _print(shown)
-    finally:
-        store.close()
+            locks.enter_context(drills.scenario_lock(state_dir(), project, scenario))
+        results = _run_drills(project, chosen, lab, wait_alert=not no_alerts, as_json=as_json)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     if not all(r["passed"] for r in results):

@@ -412,3 +412,63 @@ def test_molecule_finds_the_ansible_tools_installed_beside_irdrive(
     )
     assert seen["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
     assert drill.tools_path(None).split(os.pathsep)[0] == bindir
+
+
+# ---- one drill of a scenario at a time ----
+
+
+def test_a_second_drill_of_the_same_scenario_refuses_while_the_first_runs(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The lock is held by another process (a real flock, as a second `irdrive drill` would
+    meet it); another scenario, or the same one from another project, is free; when the
+    holder dies, the kernel frees the lock (no stale lock after a kill)."""
+    project = Project(repo_root)
+    other = Project(tmp_path / "other-project")
+    path = drill.lock_path(tmp_path, project, PAY)
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'pid %d' % os.getpid()); "
+            "print('held', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(drill.DrillBusyError) as busy:
+            with drill.scenario_lock(tmp_path, project, PAY):
+                pass
+        assert str(busy.value) == (
+            f"drill payments-failover is already running from {repo_root} "
+            f"(pid {holder.pid}): wait for it to end"
+        )
+        assert busy.value.exit_code == 2
+        with drill.scenario_lock(tmp_path, project, PAY_FLAKY):
+            pass
+        with drill.scenario_lock(tmp_path, other, PAY) as other_path:
+            assert other_path != path
+    finally:
+        holder.kill()
+        holder.wait()
+    with drill.scenario_lock(tmp_path, project, PAY) as held:
+        assert held == path and path.read_text().startswith(f"pid {os.getpid()}, since ")
+
+
+def test_drill_command_refuses_a_busy_scenario_before_running_anything(
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_root: Path
+) -> None:
+    calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
+    busy = drill.Scenario("security-breach", "security-breach", "intrusion")
+    with drill.scenario_lock(tmp_path / "state", Project(repo_root), busy):
+        res = CliRunner().invoke(cli, ["drill", "--all", "--lab-dir", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("Error: drill security-breach is already running from ")
+    assert res.output.count("\n") == 1
+    assert calls == [] and fake_history.records == []
+    assert not list((tmp_path / "state" / "drills").glob("2*"))  # no drill folder made
