@@ -51,7 +51,7 @@ lint: install
 	$(BIN)/ruff check driver lab tests bench collections
 	$(BIN)/ruff format --check driver lab tests bench collections
 	$(BIN)/mypy
-	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(BIN)/ansible-lint --profile production playbooks roles collections/ansible_collections/irdrive/ops molecule
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
