@@ -42,6 +42,8 @@ from irdrive.paths import Project
 SCENARIOS_DIR = "molecule"
 ENV_LOG = "IRDRIVE_DRILL_LOG"
 ENV_WAIT_ALERT = "IRDRIVE_DRILL_WAIT_ALERT"
+# The chaos variants' fault parameters, space-separated KEY=VALUE (the scenarios' default: 10).
+ENV_CHAOS = "IRDRIVE_DRILL_CHAOS"
 # One scenario may take this long before molecule is stopped.
 SCENARIO_TIMEOUT = 1200.0
 STEPS = ("syntax", "prepare", "converge", "idempotence", "verify", "cleanup")

@@ -44,7 +44,13 @@ def _print(result: dict[str, Any]) -> None:
 
 
 def _run_drills(
-    project: Project, chosen: list[Scenario], lab: Path, *, wait_alert: bool, as_json: bool
+    project: Project,
+    chosen: list[Scenario],
+    lab: Path,
+    *,
+    wait_alert: bool,
+    as_json: bool,
+    chaos: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     """Run each scenario and record it in the history; print each result unless ``as_json``."""
     from irdrive import drill as drills
@@ -59,6 +65,8 @@ def _run_drills(
     out_dir = state_dir() / "drills" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, IRDRIVE_LAB_DIR=str(lab))
+    if chaos:
+        env[drills.ENV_CHAOS] = " ".join(chaos)
     commit = freshness.runbook_commit(project)
     results = []
     store = history.open_store()
@@ -97,6 +105,13 @@ def _run_drills(
     help="Do not wait for the fault's alert (a lab without Alertmanager): time to detect unknown.",
 )
 @click.option(
+    "--chaos",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A chaos variant's fault parameter (irdrive lab fault -p), instead of count=10; "
+    "e.g. --chaos count=400 --chaos 'modes=[\"500\"]' until the bounded retries run out.",
+)
+@click.option(
     "--lab-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="IRDRIVE_LAB_DIR",
@@ -104,7 +119,12 @@ def _run_drills(
 )
 @handle_errors
 def drill(
-    names: tuple[str, ...], run_all: bool, as_json: bool, no_alerts: bool, lab_dir: Path | None
+    names: tuple[str, ...],
+    run_all: bool,
+    as_json: bool,
+    no_alerts: bool,
+    chaos: tuple[str, ...],
+    lab_dir: Path | None,
 ) -> None:
     """Run disaster-recovery drills: each a molecule scenario that injects a runbook's fault in
     the lab, waits for its alert, runs the runbook, checks it is idempotent, verifies the
@@ -116,6 +136,7 @@ def drill(
     Examples:
       irdrive drill payments-failover
       irdrive drill --all --json
+      irdrive drill payments-failover-flaky --chaos count=400 --chaos 'modes=["500"]'
     """
     from irdrive import drill as drills
     from irdrive import labsite
@@ -123,6 +144,9 @@ def drill(
 
     if bool(names) == run_all:
         raise UsageError("name one or more drills, or give --all")
+    bad = [c for c in chaos if not c.partition("=")[0] or "=" not in c or " " in c]
+    if bad:
+        raise UsageError(f"--chaos takes KEY=VALUE without spaces, not {bad[0]!r}")
     project = find_project()
     chosen = drills.select(drills.scenarios(project), names)
     lab = lab_dir if lab_dir is not None else labsite.default_lab_dir()
@@ -133,7 +157,9 @@ def drill(
     with contextlib.ExitStack() as locks:
         for scenario in chosen:
             locks.enter_context(drills.scenario_lock(state_dir(), project, scenario))
-        results = _run_drills(project, chosen, lab, wait_alert=not no_alerts, as_json=as_json)
+        results = _run_drills(
+            project, chosen, lab, wait_alert=not no_alerts, as_json=as_json, chaos=chaos
+        )
     if as_json:
         click.echo(json.dumps(results, indent=2))
     if not all(r["passed"] for r in results):

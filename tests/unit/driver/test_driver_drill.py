@@ -226,6 +226,33 @@ def test_a_chaos_variant_that_leaves_a_kill_switch_off_failed() -> None:
     assert result.failed_check == "converge: Make the backup processor the primary"
 
 
+def test_a_chaos_variant_that_recovered_but_left_a_lock_held_failed() -> None:
+    """The cleanup's last task fails when a safe check failed: a recovery that left the
+    platform unsafe is no pass."""
+    events = passing_drill()[:-3]
+    events += [
+        start("cleanup", 70),
+        task(
+            "cleanup",
+            71,
+            "Safe: no irdrive lock is left held",
+            "failed",
+            ("drill_safe",),
+            ignored=True,
+            msg="locks still held: payments-failover",
+        ),
+        task("cleanup", 72, "Clear the faults", "changed"),
+        task("cleanup", 73, "Fail when the platform was not left safe", "failed", msg="not safe"),
+        end("cleanup", 74),
+    ]
+    result = judged(events, rc=2, scenario=PAY_FLAKY)
+    assert result.outcome == "failed" and not result.passed
+    assert result.failed_check == "cleanup: Fail when the platform was not left safe"
+    assert result.safe_failures == [
+        "Safe: no irdrive lock is left held: locks still held: payments-failover"
+    ]
+
+
 def test_failed_safe_is_no_pass_for_a_drill_without_chaos() -> None:
     assert judged(chaos_events("ok"), rc=1).outcome == "failed"
 
@@ -441,9 +468,11 @@ def test_a_second_drill_of_the_same_scenario_refuses_while_the_first_runs(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with pytest.raises(drill.DrillBusyError) as busy:
-            with drill.scenario_lock(tmp_path, project, PAY):
-                pass
+        with (
+            pytest.raises(drill.DrillBusyError) as busy,
+            drill.scenario_lock(tmp_path, project, PAY),
+        ):
+            pass
         assert str(busy.value) == (
             f"drill payments-failover is already running from {repo_root} "
             f"(pid {holder.pid}): wait for it to end"
@@ -472,3 +501,18 @@ def test_drill_command_refuses_a_busy_scenario_before_running_anything(
     assert res.output.count("\n") == 1
     assert calls == [] and fake_history.records == []
     assert not list((tmp_path / "state" / "drills").glob("2*"))  # no drill folder made
+
+
+def test_drill_command_gives_the_chaos_parameters_to_the_scenario(
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
+    monkeypatch.delenv(drill.ENV_CHAOS, raising=False)
+    args = ["drill", "payments-failover-flaky", "--lab-dir", str(tmp_path)]
+    res = CliRunner().invoke(cli, [*args, "--chaos", "count=400", "--chaos", 'modes=["500"]'])
+    assert res.exit_code == 0, res.output
+    assert calls[0][drill.ENV_CHAOS] == 'count=400 modes=["500"]'
+    res = CliRunner().invoke(cli, [*args, "--chaos", "count 400"])
+    assert res.exit_code == 2
+    assert res.output == "Error: --chaos takes KEY=VALUE without spaces, not 'count 400'\n"
+    assert len(calls) == 1
