@@ -97,11 +97,14 @@ def k8s_secret(lab: dict[str, Any], name: str) -> client.V1Secret:
     return core.read_namespaced_secret(name, "platform")
 
 
-def secret_values(lab: dict[str, Any]) -> list[str]:
-    """Every current secret value of the rotated parts (the canaries)."""
+def secret_values(lab: dict[str, Any], *, seeded: bool = False) -> list[str]:
+    """Every current secret value of the rotated parts (the canaries). ``seeded``: the lab as
+    seeded, before any rotation, has no stored deployer access key yet."""
     values = [current(lab, name)[1] for name in API_KEYS]
     values.append(json.loads(current(lab, "platform/db-password")[1])["password"])
-    values.append(json.loads(current(lab, "platform/deployer-access-key")[1])["SecretAccessKey"])
+    if not seeded:
+        deployer = json.loads(current(lab, "platform/deployer-access-key")[1])
+        values.append(deployer["SecretAccessKey"])
     for name in K8S_SECRETS:
         data = k8s_secret(lab, name).data
         values += [base64.b64decode(v).decode() for k, v in data.items() if k != "username"]

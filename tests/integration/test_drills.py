@@ -30,7 +30,7 @@ def test_every_incident_drill_recovers_verified_and_is_recorded(
     """...and the canary sweep of what the drills leave: the secrets in the lab before the
     drills and the ones security-breach rotated (it runs last) appear in no drill event log,
     molecule output, history record, JSON result or stderr."""
-    before = secret_values(lab)
+    before = secret_values(lab, seeded=True)
     results, stderr = check_drills(drill_env, INCIDENT_DRILLS)
     after = secret_values(lab)
     assert set(after) - set(before), "security-breach rotated no secret"
