@@ -29,13 +29,12 @@ def drill_env(lab_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return drill_env_for(lab_env, tmp_path)
 
 
-@pytest.mark.chaos_drill  # make drills; make test leaves it out (CI's 25-minute budget)
 @pytest.mark.timeout(1200)  # two molecule scenarios
 def test_chaos_drills_recover_or_fail_safe_and_are_recorded(drill_env: dict[str, str]) -> None:
     check_drills(drill_env, CHAOS_DRILLS)
 
 
-@pytest.mark.chaos_drill
+@pytest.mark.chaos_drill  # make drills; make test leaves it out (CI's 25-minute budget)
 @pytest.mark.timeout(900)  # one molecule scenario
 def test_a_chaos_drill_whose_retries_run_out_fails_safe_and_says_so(
     drill_env: dict[str, str],
