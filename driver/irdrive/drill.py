@@ -172,11 +172,22 @@ def select(available: Sequence[Scenario], names: Iterable[str]) -> list[Scenario
 # ---- one drill of a scenario at a time ----
 
 
-def lock_path(state: Path, project: Project, scenario: Scenario) -> Path:
-    """The scenario's lock file: per project (molecule keeps one ephemeral folder per project
-    and scenario, and the drill resets the lab it drills) and per scenario."""
+def _key(project: Project, scenario: Scenario) -> str:
     digest = hashlib.sha256(str(project.root.resolve()).encode()).hexdigest()[:12]
-    return state / "drills" / "locks" / f"{scenario.name}-{digest}.lock"
+    return f"{scenario.name}-{digest}"
+
+
+def lock_path(state: Path, project: Project, scenario: Scenario) -> Path:
+    """The scenario's lock file, per project and scenario: it guards the drill's molecule
+    folder (``ephemeral_path``)."""
+    return state / "drills" / "locks" / f"{_key(project, scenario)}.lock"
+
+
+def ephemeral_path(state: Path, project: Project, scenario: Scenario) -> Path:
+    """molecule's working folder for the drill (its state, the drill's evidence), in the state
+    folder beside the lock. molecule's own default is keyed by the project folder's *name*
+    only: drills of two state folders, or of two projects of one name, would share it."""
+    return state / "drills" / "molecule" / _key(project, scenario)
 
 
 @contextlib.contextmanager
@@ -391,6 +402,7 @@ def run(
     targets: Mapping[str, tuple[int, int]],
     env: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
+    ephemeral: Path | None = None,
 ) -> DrillResult:
     """Run one scenario with ``molecule test`` from the project root; molecule's output goes to
     ``output`` and the callback's events beside it (``<output>.events.jsonl``)."""
@@ -407,6 +419,8 @@ def run(
         "ANSIBLE_FORCE_COLOR": "false",
         "NO_COLOR": "1",
     }
+    if ephemeral is not None:
+        run_env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(ephemeral)
     started = clock()
     with output.open("w", encoding="utf-8") as out:
         try:

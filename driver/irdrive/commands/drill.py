@@ -81,6 +81,7 @@ def _run_drills(
                 runbook_severity=catalog.get(scenario.runbook).severity,
                 targets=freshness.SEVERITY_TARGETS,
                 env=env,
+                ephemeral=drills.ephemeral_path(state_dir(), project, scenario),
             )
             record = drills.to_record(
                 result, commit, freshness.files_digest(project, scenario.runbook), output

@@ -364,7 +364,7 @@ def fake_molecule(
 
 
 def test_drill_command_reports_and_records_a_pass(
-    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_root: Path
 ) -> None:
     calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
     res = CliRunner().invoke(cli, ["drill", "payments-failover", "--lab-dir", str(tmp_path)])
@@ -373,6 +373,11 @@ def test_drill_command_reports_and_records_a_pass(
     assert "detect 2.0s (target 1800s), recover 45.0s (target 14400s), severity P1" in res.output
     assert calls[0][drill.ENV_WAIT_ALERT] == "true"
     assert calls[0]["IRDRIVE_LAB_DIR"] == str(tmp_path)
+    # molecule's folder is the drill's own, in the state folder, guarded by the scenario's lock
+    ephemeral = Path(calls[0]["MOLECULE_EPHEMERAL_DIRECTORY"])
+    assert ephemeral.parent == tmp_path / "state" / "drills" / "molecule"
+    lock = drill.lock_path(tmp_path / "state", Project(repo_root), PAY)
+    assert ephemeral.name == lock.stem and ephemeral.name.startswith("payments-failover-")
     (rec,) = fake_history.records
     assert (rec.runbook, rec.scenario, rec.variant, rec.passed, rec.outcome) == (
         "payments-failover",
