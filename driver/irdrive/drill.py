@@ -22,12 +22,15 @@ The first failed task names the failing check (``step: task``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,8 @@ from irdrive.paths import Project
 SCENARIOS_DIR = "molecule"
 ENV_LOG = "IRDRIVE_DRILL_LOG"
 ENV_WAIT_ALERT = "IRDRIVE_DRILL_WAIT_ALERT"
+# The chaos variants' fault parameters, space-separated KEY=VALUE (the scenarios' default: 10).
+ENV_CHAOS = "IRDRIVE_DRILL_CHAOS"
 # One scenario may take this long before molecule is stopped.
 SCENARIO_TIMEOUT = 1200.0
 STEPS = ("syntax", "prepare", "converge", "idempotence", "verify", "cleanup")
@@ -46,6 +51,10 @@ STEPS = ("syntax", "prepare", "converge", "idempotence", "verify", "cleanup")
 
 class UnknownDrillError(UsageError):
     """No scenario of that name in molecule/."""
+
+
+class DrillBusyError(UsageError):
+    """A drill of the same scenario from the same project is already running."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,50 @@ def select(available: Sequence[Scenario], names: Iterable[str]) -> list[Scenario
             f"unknown drill {', '.join(unknown)} (drills: {', '.join(sorted(by_name))})"
         )
     return [by_name[n] for n in wanted] if wanted else list(available)
+
+
+# ---- one drill of a scenario at a time ----
+
+
+def _key(project: Project, scenario: Scenario) -> str:
+    digest = hashlib.sha256(str(project.root.resolve()).encode()).hexdigest()[:12]
+    return f"{scenario.name}-{digest}"
+
+
+def lock_path(state: Path, project: Project, scenario: Scenario) -> Path:
+    """The scenario's lock file, per project and scenario: it guards the drill's molecule
+    folder (``ephemeral_path``)."""
+    return state / "drills" / "locks" / f"{_key(project, scenario)}.lock"
+
+
+def ephemeral_path(state: Path, project: Project, scenario: Scenario) -> Path:
+    """molecule's working folder for the drill (its state, the drill's evidence), in the state
+    folder beside the lock. molecule's own default is keyed by the project folder's *name*
+    only: drills of two state folders, or of two projects of one name, would share it."""
+    return state / "drills" / "molecule" / _key(project, scenario)
+
+
+@contextlib.contextmanager
+def scenario_lock(state: Path, project: Project, scenario: Scenario) -> Iterator[Path]:
+    """Hold the scenario's lock (``flock``: the kernel releases it when the holder dies, so a
+    killed drill leaves no stale lock); a second drill of it refuses with one line."""
+    path = lock_path(state, project, scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise DrillBusyError(
+                f"drill {scenario.name} is already running from {project.root} ({holder}): "
+                "wait for it to end"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {datetime.now(UTC):%H:%M:%S} UTC".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
 
 
 # ---- reading the events ----
@@ -349,6 +402,7 @@ def run(
     targets: Mapping[str, tuple[int, int]],
     env: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
+    ephemeral: Path | None = None,
 ) -> DrillResult:
     """Run one scenario with ``molecule test`` from the project root; molecule's output goes to
     ``output`` and the callback's events beside it (``<output>.events.jsonl``)."""
@@ -365,6 +419,8 @@ def run(
         "ANSIBLE_FORCE_COLOR": "false",
         "NO_COLOR": "1",
     }
+    if ephemeral is not None:
+        run_env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(ephemeral)
     started = clock()
     with output.open("w", encoding="utf-8") as out:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -16,16 +17,24 @@ ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def aws_client(lab: dict[str, Any], service: str) -> Any:
-    """A boto3 client for the lab's moto, with the lab's credentials (a test's judge)."""
+    """A boto3 client for the lab's moto, with the lab's credentials (a test's judge); one per
+    lab endpoint and service for the test process (making one parses the service's model)."""
+    aws = lab["aws"]
+    return _aws_client(
+        aws["endpoint"], aws["region"], aws["access_key_id"], aws["secret_access_key"], service
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _aws_client(endpoint: str, region: str, key_id: str, secret: str, service: str) -> Any:
     import boto3
 
-    aws = lab["aws"]
     return boto3.client(
         service,
-        endpoint_url=aws["endpoint"],
-        region_name=aws["region"],
-        aws_access_key_id=aws["access_key_id"],
-        aws_secret_access_key=aws["secret_access_key"],
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
     )
 
 

@@ -17,81 +17,15 @@ process table.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _canary import ENV_SECRETS, Sweep, new_canaries
 from _runbook import IRDRIVE
-
-ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "K8S_AUTH_API_KEY")
-
-
-def _canaries() -> dict[str, str]:
-    names = (*ENV_SECRETS, "cache_admin_token", "maintenance_login_password")
-    return {name: f"CANARY{secrets.token_hex(8)}" for name in names}
-
-
-class Sweep:
-    """Counts canary hits by place; samples /proc and the state folder while a run is live."""
-
-    def __init__(self, canaries: dict[str, str]) -> None:
-        self.canaries = {name: value.encode() for name, value in canaries.items()}
-        self.hits: dict[str, set[str]] = {}
-        self.samples = 0
-        self.saw_playbook = False
-
-    def check(self, where: str, data: bytes) -> None:
-        for name, value in self.canaries.items():
-            if value in data:
-                self.hits.setdefault(where, set()).add(name)
-
-    def proc_cmdlines(self) -> None:
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue  # gone meanwhile
-            # The driver starts ansible-playbook's CLI through irdrive.playbook_process.
-            self.saw_playbook |= b"ansible-playbook" in cmdline or b"playbook_process" in cmdline
-            self.check(f"during run: /proc/{proc.name}/cmdline {cmdline[:80]!r}", cmdline)
-        self.samples += 1
-
-    def folder(self, folder: Path, phase: str = "after") -> int:
-        files = 0
-        for path in folder.rglob("*"):
-            try:
-                if path.is_file():
-                    self.check(f"{phase} run: {path}", path.read_bytes())
-                    files += 1
-            except OSError:
-                continue
-        return files
-
-    def run(self, argv: list[str], env: dict[str, str], state: Path) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out: dict[str, bytes] = {}
-
-        def drain() -> None:
-            out["stdout"], out["stderr"] = proc.communicate(timeout=300)
-
-        reader = threading.Thread(target=drain)
-        reader.start()
-        n = 0
-        while reader.is_alive():
-            self.proc_cmdlines()
-            if n % 25 == 0:
-                self.folder(state, "during")  # the artifacts as they are written
-            n += 1
-            time.sleep(0.01)
-        reader.join()
-        self.check("stdout", out.get("stdout", b""))
-        self.check("stderr", out.get("stderr", b""))
-        return proc
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +35,7 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
 
     tmp_path = tmp_path_factory.mktemp("canary")
     manager.reset(lab_cfg)
-    canaries = _canaries()
+    canaries = new_canaries()
     for key in ("cache_admin_token", "maintenance_login_password"):
         (tmp_path / f"{key}.yml").write_text(f"{key}: {canaries[key]}\n")
     state = tmp_path / "state"
@@ -157,7 +91,7 @@ def test_no_canary_in_the_run_folder_while_the_run_is_in_flight(swept: Sweep) ->
 
 def test_the_sweep_finds_a_canary_that_leaks(tmp_path: Path) -> None:
     """The sweep can fail: a canary on a command line and in a file is counted."""
-    canaries = _canaries()
+    canaries = new_canaries()
     leak = tmp_path / "artifacts" / "command"
     leak.parent.mkdir()
     leak.write_text(f'{{"env": {{"PGPASSWORD": "{canaries["PGPASSWORD"]}"}}}}')

@@ -5,9 +5,12 @@ The chaos variants and a broken runbook are in test_drills_chaos.py (the other t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _canary import Sweep, secret_values
 from _drills import DRILLS, check_drills, drill_env_for
 
 pytestmark = pytest.mark.lab
@@ -21,5 +24,21 @@ def drill_env(lab_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.timeout(2400)  # five molecule scenarios, one after another
-def test_every_incident_drill_recovers_verified_and_is_recorded(drill_env: dict[str, str]) -> None:
-    check_drills(drill_env, INCIDENT_DRILLS)
+def test_every_incident_drill_recovers_verified_and_is_recorded(
+    drill_env: dict[str, str], lab: dict[str, Any]
+) -> None:
+    """...and the canary sweep of what the drills leave: the secrets in the lab before the
+    drills and the ones security-breach rotated (it runs last) appear in no drill event log,
+    molecule output, history record, JSON result or stderr."""
+    before = secret_values(lab, seeded=True)
+    results, stderr = check_drills(drill_env, INCIDENT_DRILLS)
+    after = secret_values(lab)
+    assert set(after) - set(before), "security-breach rotated no secret"
+    sweep = Sweep({f"secret{i}": value for i, value in enumerate({*before, *after})})
+    state = Path(drill_env["IRDRIVE_STATE_DIR"])
+    files = sweep.folder(state)
+    event_logs = list(state.glob("drills/*/*.events.jsonl"))
+    assert len(event_logs) == len(INCIDENT_DRILLS) and files > 2 * len(INCIDENT_DRILLS)
+    sweep.check("stdout", json.dumps(results).encode())
+    sweep.check("stderr", stderr.encode())
+    assert sweep.hits == {}, f"secret values in what the drills left: {sweep.hits}"

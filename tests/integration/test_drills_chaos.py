@@ -29,10 +29,30 @@ def drill_env(lab_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return drill_env_for(lab_env, tmp_path)
 
 
-@pytest.mark.chaos_drill  # make drills; make test leaves it out (CI's 25-minute budget)
 @pytest.mark.timeout(1200)  # two molecule scenarios
 def test_chaos_drills_recover_or_fail_safe_and_are_recorded(drill_env: dict[str, str]) -> None:
     check_drills(drill_env, CHAOS_DRILLS)
+
+
+@pytest.mark.chaos_drill  # make drills; make test leaves it out (CI's 25-minute budget)
+@pytest.mark.timeout(900)  # one molecule scenario
+def test_a_chaos_drill_whose_retries_run_out_fails_safe_and_says_so(
+    drill_env: dict[str, str],
+) -> None:
+    """The Kubernetes API answers every request with a 500 during the converge: the runbook's
+    bounded retries run out and it fails; the drill finds the platform left safe (no kill switch
+    off, no lock held, the payments configuration whole) and says failed-safe, a pass for a
+    chaos variant, recorded as such."""
+    rc, results, stderr = drill(
+        drill_env, "payments-failover-flaky", "--chaos", "count=400", "--chaos", 'modes=["500"]'
+    )
+    (result,) = results
+    assert (rc, result["outcome"], result["passed"]) == (0, "failed-safe", True), (result, stderr)
+    assert result["failed_check"].startswith("converge: "), result
+    assert result["safe_failures"] == [] and result["recover_s"] is None
+    assert "verify" not in result["steps"] and "cleanup" in result["steps"]
+    (recorded,) = history(drill_env)
+    assert recorded[:4] == ["payments-failover-flaky", True, result["failed_check"], "failed-safe"]
 
 
 @pytest.mark.timeout(900)  # one molecule scenario

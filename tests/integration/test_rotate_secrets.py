@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg2
 import pytest
+from _canary import API_KEYS, K8S_SECRETS, current, k8s_secret, secret_values
 from _runbook import (
     ANSIBLE_PLAYBOOK,
     aws_client,
@@ -32,25 +33,11 @@ pytestmark = pytest.mark.lab
 
 ANSIBLE = str(Path(sys.executable).parent / "ansible")
 SUSPICIOUS_IPS = ["203.0.113.45", "203.0.113.77", "203.0.113.99", "198.51.100.23"]
-K8S_SECRETS = ("db-credentials", "processor-api-keys", "jwt-signing-key")
-API_KEYS = ("platform/ccbill-api-key", "platform/segpay-api-key")
 TOKEN_NAMESPACE = uuid.UUID("5b0f7c1e-2d43-4a8e-9d51-6f1a3c0e8b27")
 
 
 def token(name: str, rotation_id: str) -> str:
     return str(uuid.uuid5(TOKEN_NAMESPACE, f"{name}\n{rotation_id}"))
-
-
-def current(lab: dict[str, Any], name: str) -> tuple[str, str]:
-    got = aws_client(lab, "secretsmanager").get_secret_value(
-        SecretId=name, VersionStage="AWSCURRENT"
-    )
-    return got["VersionId"], got["SecretString"]
-
-
-def k8s_secret(lab: dict[str, Any], name: str) -> client.V1Secret:
-    core = client.CoreV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
-    return core.read_namespaced_secret(name, "platform")
 
 
 def pg_login(lab: dict[str, Any], password: str, user: str = "platform_app_a", **kw: Any) -> Any:
@@ -82,17 +69,6 @@ def pg_log(lab: dict[str, Any]) -> str:
 
 def tree_text(path: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in path.rglob("*") if p.is_file())
-
-
-def secret_values(lab: dict[str, Any]) -> list[str]:
-    """Every current secret value of the rotated parts (the canaries)."""
-    values = [current(lab, name)[1] for name in API_KEYS]
-    values.append(json.loads(current(lab, "platform/db-password")[1])["password"])
-    values.append(json.loads(current(lab, "platform/deployer-access-key")[1])["SecretAccessKey"])
-    for name in K8S_SECRETS:
-        data = k8s_secret(lab, name).data
-        values += [base64.b64decode(v).decode() for k, v in data.items() if k != "username"]
-    return values
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ when a function needs it.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -137,8 +138,13 @@ def reseed(cfg: LabConfig, info: dict[str, Any]) -> None:
 
 
 # ---- clients ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
 def client(endpoint: str, service: str, lab: bool = False) -> Any:
-    """A boto3 client for the lab endpoint; ``lab=True`` marks its writes as the lab's own."""
+    """A boto3 client for the lab endpoint; ``lab=True`` marks its writes as the lab's own.
+
+    One per endpoint, service and kind for the process (boto3 clients are thread-safe): making
+    one loads and parses the service's model, seconds of CPU for ec2 on a busy machine, and a
+    process that resets the lab again and again (the test suite) paid it on every reset."""
     import boto3
     from botocore.config import Config
 

@@ -226,6 +226,33 @@ def test_a_chaos_variant_that_leaves_a_kill_switch_off_failed() -> None:
     assert result.failed_check == "converge: Make the backup processor the primary"
 
 
+def test_a_chaos_variant_that_recovered_but_left_a_lock_held_failed() -> None:
+    """The cleanup's last task fails when a safe check failed: a recovery that left the
+    platform unsafe is no pass."""
+    events = passing_drill()[:-3]
+    events += [
+        start("cleanup", 70),
+        task(
+            "cleanup",
+            71,
+            "Safe: no irdrive lock is left held",
+            "failed",
+            ("drill_safe",),
+            ignored=True,
+            msg="locks still held: payments-failover",
+        ),
+        task("cleanup", 72, "Clear the faults", "changed"),
+        task("cleanup", 73, "Fail when the platform was not left safe", "failed", msg="not safe"),
+        end("cleanup", 74),
+    ]
+    result = judged(events, rc=2, scenario=PAY_FLAKY)
+    assert result.outcome == "failed" and not result.passed
+    assert result.failed_check == "cleanup: Fail when the platform was not left safe"
+    assert result.safe_failures == [
+        "Safe: no irdrive lock is left held: locks still held: payments-failover"
+    ]
+
+
 def test_failed_safe_is_no_pass_for_a_drill_without_chaos() -> None:
     assert judged(chaos_events("ok"), rc=1).outcome == "failed"
 
@@ -337,7 +364,7 @@ def fake_molecule(
 
 
 def test_drill_command_reports_and_records_a_pass(
-    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_root: Path
 ) -> None:
     calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
     res = CliRunner().invoke(cli, ["drill", "payments-failover", "--lab-dir", str(tmp_path)])
@@ -346,6 +373,11 @@ def test_drill_command_reports_and_records_a_pass(
     assert "detect 2.0s (target 1800s), recover 45.0s (target 14400s), severity P1" in res.output
     assert calls[0][drill.ENV_WAIT_ALERT] == "true"
     assert calls[0]["IRDRIVE_LAB_DIR"] == str(tmp_path)
+    # molecule's folder is the drill's own, in the state folder, guarded by the scenario's lock
+    ephemeral = Path(calls[0]["MOLECULE_EPHEMERAL_DIRECTORY"])
+    assert ephemeral.parent == tmp_path / "state" / "drills" / "molecule"
+    lock = drill.lock_path(tmp_path / "state", Project(repo_root), PAY)
+    assert ephemeral.name == lock.stem and ephemeral.name.startswith("payments-failover-")
     (rec,) = fake_history.records
     assert (rec.runbook, rec.scenario, rec.variant, rec.passed, rec.outcome) == (
         "payments-failover",
@@ -412,3 +444,80 @@ def test_molecule_finds_the_ansible_tools_installed_beside_irdrive(
     )
     assert seen["PATH"].split(os.pathsep) == [bindir, "/usr/bin", "/bin"]
     assert drill.tools_path(None).split(os.pathsep)[0] == bindir
+
+
+# ---- one drill of a scenario at a time ----
+
+
+def test_a_second_drill_of_the_same_scenario_refuses_while_the_first_runs(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The lock is held by another process (a real flock, as a second `irdrive drill` would
+    meet it); another scenario, or the same one from another project, is free; when the
+    holder dies, the kernel frees the lock (no stale lock after a kill)."""
+    project = Project(repo_root)
+    other = Project(tmp_path / "other-project")
+    path = drill.lock_path(tmp_path, project, PAY)
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'pid %d' % os.getpid()); "
+            "print('held', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with (
+            pytest.raises(drill.DrillBusyError) as busy,
+            drill.scenario_lock(tmp_path, project, PAY),
+        ):
+            pass
+        assert str(busy.value) == (
+            f"drill payments-failover is already running from {repo_root} "
+            f"(pid {holder.pid}): wait for it to end"
+        )
+        assert busy.value.exit_code == 2
+        with drill.scenario_lock(tmp_path, project, PAY_FLAKY):
+            pass
+        with drill.scenario_lock(tmp_path, other, PAY) as other_path:
+            assert other_path != path
+    finally:
+        holder.kill()
+        holder.wait()
+    with drill.scenario_lock(tmp_path, project, PAY) as held:
+        assert held == path and path.read_text().startswith(f"pid {os.getpid()}, since ")
+
+
+def test_drill_command_refuses_a_busy_scenario_before_running_anything(
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_root: Path
+) -> None:
+    calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
+    busy = drill.Scenario("security-breach", "security-breach", "intrusion")
+    with drill.scenario_lock(tmp_path / "state", Project(repo_root), busy):
+        res = CliRunner().invoke(cli, ["drill", "--all", "--lab-dir", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("Error: drill security-breach is already running from ")
+    assert res.output.count("\n") == 1
+    assert calls == [] and fake_history.records == []
+    assert not list((tmp_path / "state" / "drills").glob("2*"))  # no drill folder made
+
+
+def test_drill_command_gives_the_chaos_parameters_to_the_scenario(
+    fake_history: FakeStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = fake_molecule(monkeypatch, tmp_path, passing_drill(), 0)
+    monkeypatch.delenv(drill.ENV_CHAOS, raising=False)
+    args = ["drill", "payments-failover-flaky", "--lab-dir", str(tmp_path)]
+    res = CliRunner().invoke(cli, [*args, "--chaos", "count=400", "--chaos", 'modes=["500"]'])
+    assert res.exit_code == 0, res.output
+    assert calls[0][drill.ENV_CHAOS] == 'count=400 modes=["500"]'
+    res = CliRunner().invoke(cli, [*args, "--chaos", "count 400"])
+    assert res.exit_code == 2
+    assert res.output == "Error: --chaos takes KEY=VALUE without spaces, not 'count 400'\n"
+    assert len(calls) == 1
