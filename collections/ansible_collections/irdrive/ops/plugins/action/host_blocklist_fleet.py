@@ -84,7 +84,9 @@ class ActionModule(ActionBase):
                               "error_kind": "invalid_input"}  # fmt: skip
                 continue
             templar = self._templar.copy_with_new_env(available_variables=hvars)
-            params = host_params(base, args["host_vars"], host, args["lock"], _templated(templar, hvars))
+            params = host_params(
+                base, args["host_vars"], host, args["lock"], _templated(templar, hvars)
+            )
             params, failure = validate(params)
             if failure:
                 done[host] = failure
