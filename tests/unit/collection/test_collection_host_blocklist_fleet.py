@@ -110,9 +110,11 @@ def test_fleet_result_fails_naming_each_failed_and_unreachable_host() -> None:
         "change. Nothing was rolled back: fix the cause and run again."
     )
     assert "error_kind" not in result  # three kinds: none speaks for the task
-    only_down = fleet_result({"web": OK, "web-2": hosts["web-2"]}, [], "absent")
+    only_down = fleet_result({"web": OK, "web-2": hosts["web-2"]}, ["web-5"], "absent")
     assert only_down["error_kind"] == "unreachable"
     assert only_down["msg"].startswith("Unblocking failed on 1 of 2 host(s): web-2 (unreachable")
+    # The play that would do the fallback hosts does not run after this failure: said so.
+    assert "Not done (left to a per-host task): web-5." in only_down["msg"]
 
 
 def _closed_port() -> int:

@@ -256,8 +256,9 @@ def fleet_result(
     result["failed"] = True
     result["msg"] = (
         f"{doing} failed on {len(bad)} of {len(hosts)} host(s): {'; '.join(parts)}. "
-        f"The other {ok} host(s) keep their change. Nothing was rolled back: fix the cause and "
-        "run again."
+        f"The other {ok} host(s) keep their change."
+        + (f" Not done (left to a per-host task): {', '.join(fallback)}." if fallback else "")
+        + " Nothing was rolled back: fix the cause and run again."
     )
     kinds = {hosts[h].get("error_kind") for h in bad}
     if len(kinds) == 1 and None not in kinds:
