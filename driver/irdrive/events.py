@@ -65,6 +65,8 @@ class EventCollector:
         self._items_changed: set[tuple[str, str]] = set()
         # Each failed or unreachable task's whole message, for the report's errors.
         self._failures: list[tuple[TaskResult, str]] = []
+        # Play-stats-like counts of the hosts a fan-out task did from the controller.
+        self._fanout_counts: dict[str, dict[str, int]] = {}
 
     def handle(self, event: Mapping[str, Any]) -> None:
         name = str(event.get("event", ""))
@@ -145,6 +147,7 @@ class EventCollector:
         result.ended = str(data.get("end") or created) or None
         result.duration = self._duration(key, data, created)
         verification = self.tags.is_verification(data.get("task_path"))
+        fanned = fanout_hosts(res) if status in ("ok", "changed", "failed") else None
         if status in ("failed", "unreachable"):
             full = _failure_msg(res) or status
             result.msg = full
@@ -153,15 +156,44 @@ class EventCollector:
                 # A role's own check of its input and preconditions (not a verification):
                 # failing it is bad input, like the argument spec (exit 2 before any change).
                 result.error_kind = result.error_kind or BAD_INPUT_KIND
-            self._failures.append((result, full))
-        if changed:
+            if not fanned:  # a fan-out's hosts tell its failure, each its own
+                self._failures.append((result, full))
+        if changed and not fanned:
             self.report.changes.append(_change(result, res))
+        if fanned:
+            self._fan_out(result, fanned)
         if status in ("ok", "changed") and verification:
             entry = {"task": result.task, "host": result.host}
             if res.get("msg") and not _is_censored(res):
                 entry["msg"] = _short(res["msg"])
             self.report.verified.append(entry)
         self._notify(result)
+
+    def _fan_out(self, task: TaskResult, hosts: Mapping[str, Mapping[str, Any]]) -> None:
+        """A task on the controller that did many hosts (``fanout_hosts``): one TaskResult
+        per host, as if the task had run on each, with its change, failure and play-stats-like
+        counts (merged into ``report.hosts`` with the play stats)."""
+        for host, res in hosts.items():
+            one = TaskResult(task=task.task, host=host, role=task.role, action=task.action,
+                             started=task.started, ended=task.ended, duration=task.duration)  # fmt: skip
+            counts = self._fanout_counts.setdefault(host, {})
+            if res.get("unreachable"):
+                one.status, key = "unreachable", "dark"
+            elif res.get("failed"):
+                one.status, key = "failed", "failures"
+            else:
+                one.status, key = ("changed" if res.get("changed") else "ok"), "ok"
+            one.changed = bool(res.get("changed"))
+            counts[key] = counts.get(key, 0) + 1
+            if one.changed:
+                counts["changed"] = counts.get("changed", 0) + 1
+                self.report.changes.append(_change(one, res))
+            if one.status in ("failed", "unreachable"):
+                one.msg = _failure_msg(res) or one.status
+                one.error_kind = _error_kind(res)
+                self._failures.append((one, one.msg))
+            self.report.tasks.append(one)
+            self._notify(one)
 
     def _duration(
         self, key: tuple[str, str], data: Mapping[str, Any], created: str
@@ -180,6 +212,10 @@ class EventCollector:
                 hosts.setdefault(host, {})[key] = int(count)
         for host in data.get("processed") or {}:
             hosts.setdefault(host, {})
+        for host, counts in self._fanout_counts.items():
+            merged = hosts.setdefault(host, {})
+            for key, count in counts.items():
+                merged[key] = merged.get(key, 0) + count
         self.report.hosts = hosts
         artifacts = data.get("artifact_data")
         if isinstance(artifacts, dict):
@@ -244,6 +280,21 @@ def unreachable_in_text(res: Mapping[str, Any]) -> bool:
 
 
 # ---- helpers ----------------------------------------------------------------------------
+def fanout_hosts(res: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | None:
+    """The per-host results of a task that did many hosts from the controller, or None.
+
+    A fan-out action (irdrive.ops.host_blocklist_fleet) returns ``hosts`` (host -> that host's
+    result) with the lists ``failed_hosts``, ``unreachable_hosts`` and ``fallback``; its events
+    name only the controller, so the hosts are read from this structure.
+    """
+    hosts = res.get("hosts")
+    if not isinstance(hosts, Mapping) or not all(
+        isinstance(res.get(key), list) for key in ("failed_hosts", "unreachable_hosts", "fallback")
+    ):
+        return None
+    return {str(h): r for h, r in hosts.items() if isinstance(r, Mapping)} or None
+
+
 def _told_elsewhere(msg: str, index: int, messages: list[str]) -> bool:
     """Whether failure ``index``'s message is told by another: the same words earlier, or
     quoted whole in a longer message."""

@@ -132,15 +132,29 @@ def assert_locks_taken_and_released(lab: dict[str, Any], mark: int, hosts: list[
         assert json.loads((lock_dir / f"{host}.json").read_text())["holder"] == "", host
 
 
+# The hosts' task: one on the controller for every host (block_ips_fanout, the default), or
+# one on each host (fanout=false).
+HOST_TASK = {
+    "true": "Update the hosts' nftables sets and nginx deny includes",
+    "false": "Update the host's nftables sets and nginx deny include",
+}
+
+
+@pytest.mark.parametrize("fanout", ["true"])  # "false": run by hand (-k), the suite's time
 def test_block_verified_everywhere_idempotent_then_unblock(
-    intrusion: dict[str, Any], lab_env: dict[str, str]
+    intrusion: dict[str, Any], lab_env: dict[str, str], fanout: str
 ) -> None:
     lab = intrusion
     hosts = sorted(lab["parts"]["hosts"])
     addresses = ",".join([*faults.INTRUSION_IPS, "203.0.113.66"])
+    mode = ["-e", f"fanout={fanout}"]
     mark = Journal(Path(lab["journal"])).mark()
-    rc, report = run_json(lab_env, "block-ips", "-e", f"addresses={addresses}")
+    rc, report = run_json(lab_env, "block-ips", *mode, "-e", f"addresses={addresses}")
     assert rc == 0, report
+    # Every host has its own result and its prior state in the report, either way.
+    assert set(report["hosts"]) == {"localhost", *hosts}
+    host_changes = {c["host"] for c in report["changes"] if c["task"] == HOST_TASK[fanout]}
+    assert host_changes == set(hosts)
     assert_locks_taken_and_released(lab, mark, hosts)
     wanted = sorted([*INTRUSION, SEEDED])
     assert waf_addresses(lab) == wanted
@@ -177,15 +191,17 @@ def test_block_verified_everywhere_idempotent_then_unblock(
     }
 
     mark = Journal(Path(lab["journal"])).mark()
-    rc, again = run_json(lab_env, "block-ips", "-e", f"addresses={addresses}")
+    rc, again = run_json(lab_env, "block-ips", *mode, "-e", f"addresses={addresses}")
     assert rc == 0, again
     assert changed_tasks(again) == []
     assert all(h.get("changed", 0) == 0 for h in again["hosts"].values())
+    assert set(again["hosts"]) == {"localhost", *hosts}
     assert writes_since(lab, mark) == []
 
     rc, unblock = run_json(
-        lab_env, "block-ips", "-e", "state=absent", "-e", "addresses=203.0.113.45,203.0.113.77"
-    )
+        lab_env, "block-ips", *mode, "-e", "state=absent", "-e",
+        "addresses=203.0.113.45,203.0.113.77",
+    )  # fmt: skip
     assert rc == 0, unblock
     left = sorted(["198.51.100.23/32", SEEDED])
     assert waf_addresses(lab) == left
@@ -204,20 +220,25 @@ def snapshot(lab: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("fanout", ["true", "false"])
 def test_check_mode_writes_nothing(
-    lab_cfg: Any, lab: dict[str, Any], lab_env: dict[str, str]
+    lab_cfg: Any, lab: dict[str, Any], lab_env: dict[str, str], fanout: str
 ) -> None:
     lab = lab_cfg.read_state()
     before = snapshot(lab)
     mark = Journal(Path(lab["journal"])).mark()
     rc, report = run_json(
-        lab_env, "block-ips", "--check", "--diff", "-e", "addresses=192.0.2.10,192.0.2.128/25"
-    )
+        lab_env, "block-ips", "--check", "--diff", "-e", f"fanout={fanout}",
+        "-e", "addresses=192.0.2.10,192.0.2.128/25",
+    )  # fmt: skip
     assert rc == 0, report
     changed = changed_tasks(report)
     assert "Update the WAF IP set" in changed
     assert "Update the network ACL deny entries" in changed
-    assert "Update the host's nftables sets and nginx deny include" in changed
+    # Every host would change, each with its diff.
+    host_changes = [c for c in report["changes"] if c["task"] == HOST_TASK[fanout]]
+    assert sorted(c["host"] for c in host_changes) == sorted(lab["parts"]["hosts"])
+    assert all("192.0.2.10/32" in str(c["diff"]["after"]) for c in host_changes), host_changes
     assert writes_since(lab, mark) == []
     assert lock_writes_since(lab, mark) == []  # nor any lock: check mode only reads them
     assert snapshot(lab) == before

@@ -105,10 +105,15 @@ def test_block_ips_blocks_on_every_host_in_one_run_then_changes_nothing(fleet: A
     assert all(h.get("changed", 0) == 0 for h in again["hosts"].values())
 
 
-def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: Any) -> None:
+@pytest.mark.parametrize("fanout", [False, True])
+def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(
+    fleet: Any, fanout: bool
+) -> None:
     """Plain ansible-playbook, no driver: web-3's lock file is held by another run, so web-3
-    refuses and changes nothing; web-4 runs host_blocklist as a module (the fallback), the
-    others the lean path; both return the same result keys and block the address."""
+    refuses and changes nothing. Per host (fanout=false): web-4 runs host_blocklist as a module
+    (the fallback), the others the lean path; both return the same result keys and block the
+    address. Fan-out: one controller task sends the same lean program to every host, still one
+    command over ssh per host, and fails naming web-3."""
     cfg, env = fleet
     state = cfg.read_state()
     held = Path(state["hosts"]["web-3"]["paths"]["locks"]) / "web-3.json"
@@ -116,14 +121,17 @@ def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: An
     lock = {"holder": "run B", "duration": 600, "acquire_time": now, "renew_time": now}
     held.parent.mkdir(parents=True, exist_ok=True)
     held.write_text(json.dumps({**lock, "transitions": 0, "version": 7}))
+    address = "192.0.2.78" if fanout else "192.0.2.77"
     extra = {
-        "block_ips_addresses": ["192.0.2.77"],
+        "block_ips_addresses": [address],
         "block_ips_targets": ["hosts"],
         "block_ips_hosts_group": "web_hosts",
+        "block_ips_fanout": fanout,
         "irdrive_lock_wait": 0,
-        "irdrive_host_blocklist_lean": "{{ inventory_hostname != 'web-4' }}",
     }
-    log = cfg.dir / "held-lock-run.log"  # what each host ran (-vvv, to the log only)
+    if not fanout:
+        extra["irdrive_host_blocklist_lean"] = "{{ inventory_hostname != 'web-4' }}"
+    log = cfg.dir / f"held-lock-run-{fanout}.log"  # what each host ran (-vvv, to the log only)
     res = subprocess.run(
         [str(BIN / "ansible-playbook"), str(REPO / "playbooks" / "block-ips.yml"),
          "-e", json.dumps(extra)],
@@ -134,12 +142,15 @@ def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: An
     assert res.returncode != 0, res.stdout[-2000:]
     out = json.loads(res.stdout)
     results: dict[str, Any] = {}
+    fleet_task: dict[str, Any] = {}
     for play in out["plays"]:
         for task in play["tasks"]:
-            if task["task"]["name"].endswith(
-                "Update the host's nftables sets and nginx deny include"
-            ):
+            name = task["task"]["name"]
+            if name.endswith("Update the host's nftables sets and nginx deny include"):
                 results.update(task["hosts"])
+            elif name.endswith("Update the hosts' nftables sets and nginx deny includes"):
+                fleet_task = task["hosts"]["localhost"]
+                results.update(fleet_task.get("hosts") or {})
     assert sorted(results) == WEB, results
     assert results["web-3"]["failed"] and results["web-3"]["error_kind"] == "locked"
     assert "is locked by run B" in results["web-3"]["msg"]
@@ -148,9 +159,12 @@ def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: An
         assert results[host]["changed"] and not results[host].get("failed"), results[host]
         assert results[host]["host_lock"]["released"] == "released"
         deny = Path(state["hosts"][host]["paths"]["nginx_deny_include"]).read_text()
-        assert "deny 192.0.2.77/32;" in deny, host
+        assert f"deny {address}/32;" in deny, host
     web3_deny = Path(state["hosts"]["web-3"]["paths"]["nginx_deny_include"])
-    assert not web3_deny.exists() or "192.0.2.77" not in web3_deny.read_text()
+    assert not web3_deny.exists() or address not in web3_deny.read_text()
+    if fanout:
+        assert fleet_task["failed"] and fleet_task["failed_hosts"] == ["web-3"]
+        assert fleet_task["msg"].startswith("Blocking failed on 1 of 4 host(s): web-3 (failed")
     # One command per host: the lean program on the inventory's python3 (-I -S, on stdin), or
     # the module's pipelined AnsiballZ on web-4; the same result keys either way.
     execs = {
@@ -160,10 +174,56 @@ def test_a_held_host_lock_refuses_that_host_and_the_module_path_agrees(fleet: An
     }
     assert all(len(lines) == 1 for lines in execs.values()), execs
     assert all("/usr/bin/python3 -I -S -" in execs[h][0] for h in ("web", "web-2", "web-3"))
-    assert "-I -S" not in execs["web-4"][0] and "/usr/bin/python3" in execs["web-4"][0]
+    if fanout:
+        assert "/usr/bin/python3 -I -S -" in execs["web-4"][0]
+    else:
+        assert "-I -S" not in execs["web-4"][0] and "/usr/bin/python3" in execs["web-4"][0]
     assert sorted(results["web-4"]) == sorted(results["web"])
     assert results["web-4"]["after"] == results["web"]["after"]
     held.unlink()
+
+
+@pytest.fixture
+def web4_refuses_ssh(fleet: Any) -> Iterator[None]:
+    """web-4 answers every ssh packet with a TCP reset (a rule of its own, in its namespace)."""
+    cfg, _env = fleet
+    netns_name = cfg.read_state()["hosts"]["web-4"]["netns"]
+    nft = ["ip", "netns", "exec", netns_name, "nft"]
+    rules = (
+        "table inet fleet_test {\n chain input {\n  type filter hook input priority -20;\n"
+        "  tcp dport 22 reject with tcp reset\n }\n}\n"
+    )
+    subprocess.run([*nft, "-f", "-"], input=rules, text=True, check=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*nft, "delete", "table", "inet", "fleet_test"], check=False)
+
+
+@pytest.mark.parametrize("fanout", ["true", "false"])
+def test_an_unreachable_host_fails_the_run_naming_it_and_the_others_are_blocked(
+    fleet: Any, web4_refuses_ssh: None, fanout: str, tmp_path: Path
+) -> None:
+    cfg, env = fleet
+    state = cfg.read_state()
+    address = "192.0.2.90" if fanout == "true" else "192.0.2.91"
+    res = _run({**env, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}, "irdrive", "run",
+               "block-ips", "--yes", "--json", "-e", f"addresses={address}", "-e", "targets=hosts",
+               "-e", "hosts_group=web_hosts", "-e", f"fanout={fanout}")  # fmt: skip
+    report = json.loads(res.stdout)
+    assert res.returncode == 3, report["errors"]
+    assert report["unreachable"] == ["web-4"]
+    web4_errors = [e for e in report["errors"] if "[web-4]" in e]
+    assert len(web4_errors) == 1 and "\n" not in web4_errors[0], report["errors"]
+    assert len(report["errors"]) == 1, report["errors"]  # the host's, told once
+    assert set(report["hosts"]) == {"localhost", *WEB}
+    for host in WEB[:3]:
+        deny = Path(state["hosts"][host]["paths"]["nginx_deny_include"]).read_text()
+        assert f"deny {address}/32;" in deny, host
+        assert report["hosts"][host].get("changed") == 1, report["hosts"]
+    # What the three hosts' blocks replaced is recorded, web-4's is not (nothing was done).
+    recorded = {c["target"].split("/")[1] for c in report["recorded"]["irdrive_changes"]}
+    assert recorded == set(WEB[:3])
 
 
 def test_another_number_of_web_hosts_is_refused_while_up(fleet: Any) -> None:

@@ -52,10 +52,21 @@ def test_plan_splits_the_networks_between_the_targets() -> None:
             "addresses": ["2001:db8::/64"],
         },
         "nacl_id": "acl-1",
+        "aws": True,
         "hosts": HOSTS,
         "problems": [],
         "notes": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("targets", "aws"),
+    [(["hosts"], False), (["waf", "hosts"], True), (["nacl"], True), (["waf"], True)],
+)
+def test_plan_says_whether_aws_is_changed(targets: list[str], aws: bool) -> None:
+    # The AWS lock object is taken only for a run that changes a WAF IP set or the NACL.
+    assert _plan(["203.0.113.45"], targets=targets)["aws"] is aws
+    assert _plan(["2001:db8::1"], targets=["waf"], state="absent")["aws"] is False  # no v6 set
 
 
 def test_plan_keeps_only_the_wanted_targets_once() -> None:
@@ -200,6 +211,17 @@ def test_hosts_verify_checks_every_planned_host_at_once() -> None:
     every = block_ips_hosts_verify({h: good for h in plan["hosts"]}, plan=plan, state="absent")
     assert every["problems"] == [] and every["verified"] == plan["hosts"]
     assert every["summary"].endswith("not blocked by 4 host(s): web, web-2, web-3, web-4")
+
+
+def test_hosts_verify_checks_only_the_hosts_one_step_did() -> None:
+    # The fan-out did web and web-3 (web-3 unreachable); web-2 is left to the hosts play, which
+    # verifies it in its own step: not named here.
+    plan = {**PLAN, "hosts": ["web", "web-2", "web-3"]}
+    good = {"mismatch": {"nft": [], "nginx": []}}
+    results = {"web": good, "web-3": {"unreachable": True, "msg": "timed out"}}
+    got = block_ips_hosts_verify(results, plan=plan, hosts=["web", "web-3"])
+    assert (got["verified"], got["not_run"], got["problems"]) == (["web"], ["web-3"], [])
+    assert "web-2" not in got["summary"]
 
 
 def test_the_filters_are_registered() -> None:

@@ -474,3 +474,89 @@ def test_a_task_left_running_is_failed_when_the_run_ends() -> None:
     assert [(t.status, t.msg) for t in report.tasks] == [
         ("failed", "did not finish (run canceled)")
     ]
+
+
+FLEET_TASK = "Update the hosts' nftables sets and nginx deny includes"
+T0, T1, T2 = (f"2026-01-01T00:00:0{s}+00:00" for s in (1, 3, 4))
+
+
+def fleet_res(**extra: Any) -> dict[str, Any]:
+    """A fan-out result (irdrive.ops.host_blocklist_fleet): web changed, web-2 already
+    blocked, web-3 unreachable; web-4 left to a per-host task (fallback)."""
+    return {
+        "changed": True,
+        "hosts": {
+            "web": {"changed": True, "before": {"nginx_deny": []}},
+            "web-2": {"changed": False},
+            "web-3": {
+                "unreachable": True,
+                "changed": False,
+                "msg": "ssh: timed out",
+                "error_kind": "unreachable",
+            },
+        },  # fmt: skip
+        "failed_hosts": [],
+        "unreachable_hosts": ["web-3"],
+        "fallback": ["web-4"],
+        **extra,
+    }
+
+
+def test_a_fan_out_task_reports_each_host_it_did() -> None:
+    """The fan-out runs on localhost, so its events name only localhost: each host it did gets
+    its own result, change, failure and counts from the task's result, as a task on each host
+    would have had; web-4 (fallback) is counted by the hosts play's own events."""
+    report = RunReport(runbook="block-ips", status="failed", rc=2)
+    collector = EventCollector(report)
+    res = fleet_res(failed=True, msg="Blocking failed on 1 of 3 host(s): web-3 (unreachable...")
+    events = [
+        *task_events(FLEET_TASK, "u1", "runner_on_failed", T0, T1, res=res),
+        *task_events("Update the host's nftables sets", "u2", "runner_on_ok", T1, T2,
+                     res={"changed": True, "before": {"nginx_deny": ["x"]}}, host="web-4"),
+        stats(ok={"localhost": 1, "web-4": 1}, changed={"web-4": 1}, failures={"localhost": 1}),
+    ]  # fmt: skip
+    for event in events:
+        collector.handle(event)
+    collector.finish()
+    by_host = {(t.host, t.task): t for t in report.tasks}
+    assert by_host[("localhost", FLEET_TASK)].status == "failed"
+    assert [(t.host, t.status) for t in report.tasks if t.task == FLEET_TASK][1:] == [
+        ("web", "changed"),
+        ("web-2", "ok"),
+        ("web-3", "unreachable"),
+    ]
+    assert report.hosts == {
+        "localhost": {"ok": 1, "failures": 1},
+        "web": {"ok": 1, "changed": 1},
+        "web-2": {"ok": 1},
+        "web-3": {"dark": 1},
+        "web-4": {"ok": 1, "changed": 1},
+    }
+    # Each host's own change (with its prior state), not one change on localhost.
+    assert [(c["host"], c.get("before")) for c in report.changes] == [
+        ("web", {"nginx_deny": []}),
+        ("web-4", {"nginx_deny": ["x"]}),
+    ]
+    # The failure is told once, by the host that failed; the run is UNREACHABLE (exit 3).
+    assert report.errors == [f"{FLEET_TASK} [web-3]: ssh: timed out"]
+    assert report.unreachable == ["web-3"] and report.exit_code == EXIT_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    "res",
+    [
+        {"changed": True, "hosts": {"web": {}}},  # no failed_hosts/unreachable_hosts/fallback
+        {"changed": True, "hosts": ["web"], "failed_hosts": [], "unreachable_hosts": [],
+         "fallback": []},
+        {"censored": CENSORED, "changed": True},
+    ],
+)  # fmt: skip
+def test_a_result_that_is_not_a_fan_out_names_no_hosts(res: dict[str, Any]) -> None:
+    report = collect(
+        [
+            *task_events("Some task", "u1", "runner_on_ok", T0, T1, res=res),
+            stats(ok={"localhost": 1}),
+        ]
+    )
+    assert [t.host for t in report.tasks] == ["localhost"]
+    assert set(report.hosts) == {"localhost"}

@@ -15,7 +15,6 @@ from ansible_collections.irdrive.ops.plugins.module_utils.args_common import (
     AWS_KEYS,
     pick,
 )
-from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
 from ansible_collections.irdrive.ops.plugins.module_utils.lock_backends import (
     S3_LOCK_ARG_SPEC,
     S3LockBackend,
@@ -31,6 +30,10 @@ def run_s3_lock(
     """The task's result for validated ``args``."""
 
     def s3_object() -> S3LockBackend:
+        # Imported here, not with the plugin: the strategy loads this class for every s3_lock
+        # task, skipped ones too, and boto3 takes about 0.4 s to import.
+        from ansible_collections.irdrive.ops.plugins.module_utils.aws_clients import AwsConn
+
         client = AwsConn(**pick(args, AWS_KEYS)).client("s3")
         return S3LockBackend(client, args["bucket"], args["key"], args["prefix"])
 

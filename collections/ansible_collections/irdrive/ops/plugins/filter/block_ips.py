@@ -199,6 +199,7 @@ def block_ips_plan(
         "waf_v4": waf["v4"],
         "waf_v6": waf["v6"],
         "nacl_id": nacl_id,
+        "aws": bool(waf["v4"] or waf["v6"] or "nacl" in wanted),
         "hosts": host_list if "hosts" in wanted else [],
         "problems": problems,
         "notes": notes,
@@ -270,9 +271,14 @@ def block_ips_host_verify(
 
 
 def block_ips_hosts_verify(
-    results: Mapping[str, Any], *, plan: Mapping[str, Any], state: str = "present"
+    results: Mapping[str, Any],
+    *,
+    plan: Mapping[str, Any],
+    state: str = "present",
+    hosts: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Every planned host's read-back (``results``: host -> its host_blocklist result), at once.
+    """Every planned host's read-back (``results``: host -> its host_blocklist result), at once;
+    with ``hosts``, only those (the hosts one step did: the fan-out's, or the hosts play's).
 
     A host whose block failed, or that was unreachable (no result registered), is not verified
     and not a problem here: its own task already failed the run with its own error, which this
@@ -282,7 +288,7 @@ def block_ips_hosts_verify(
     problems: list[str] = []
     verified: list[str] = []
     not_run: list[str] = []
-    for host in plan.get("hosts") or []:
+    for host in (plan.get("hosts") or []) if hosts is None else hosts:
         result = results.get(host) or {}
         if not result or result.get("failed") or result.get("unreachable"):
             not_run.append(host)
