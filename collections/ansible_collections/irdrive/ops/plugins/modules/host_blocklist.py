@@ -44,7 +44,7 @@ description:
 author:
   - irdrive maintainers (@irdrive)
 requirements:
-  - Python 3.11 or later on the host
+  - Python 3.9 or later on the host
   - nft (nftables), when O(nft=true)
 options:
   addresses:
