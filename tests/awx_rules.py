@@ -145,3 +145,39 @@ def default_answer(item: dict[str, Any]) -> dict[str, Any]:
     if item["type"] == "multiselect" and isinstance(default, str):
         default = [d for d in default.splitlines() if d.strip()]
     return {item["variable"]: default}
+
+
+def node_job_extra_vars(
+    jt: dict[str, Any],
+    workflow_vars: dict[str, Any],
+    artifacts: dict[str, Any] | None = None,
+    node_extra_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The extra vars of the job a workflow's job template node starts (AWX 24.6).
+
+    awx/main/models/workflow.py WorkflowJobNode.get_job_kwargs: the node's own extra_data passes
+    the template's prompt rules (all of it with ``ask_variables_on_launch``, else only survey
+    variables); the ancestors' artifacts (set_stats, carried through approval nodes) come next;
+    the workflow job's extra vars (its own extra_vars and survey answers) last, whatever the
+    template's ``ask_variables_on_launch`` ("special historical case"). Then
+    SurveyJobTemplateMixin._update_unified_job_kwargs: the template's extra_vars, its valid
+    survey defaults, then those runtime vars. Missing required answers are only logged for a
+    node, never stop it.
+    """
+    survey_vars = {q["variable"] for q in jt.get("survey_spec", {}).get("spec", [])}
+    runtime = {
+        k: v
+        for k, v in (node_extra_data or {}).items()
+        if jt["ask_variables_on_launch"] or (jt.get("survey_enabled") and k in survey_vars)
+    }
+    runtime.update(artifacts or {})
+    runtime.update(workflow_vars)
+    found = dict(jt.get("extra_vars") or {})
+    if jt.get("survey_enabled"):
+        for item in jt.get("survey_spec", {}).get("spec", []):
+            # The raw default, checked as an answer (so a multiselect's text default is dropped).
+            default = {item["variable"]: item.get("default")}
+            if default[item["variable"]] is not None and not answer_errors(item, default):
+                found.update(default)
+    found.update(runtime)
+    return found

@@ -5,7 +5,7 @@ is Ansible's ``ArgumentSpecValidator``: the implementation ``validate_argument_s
 the role, so a value passes here exactly when it passes there. What this module adds is what a
 person at a terminal needs:
 
-- ``-e key=value`` strings: a list may be written ``a,b`` or as JSON; everything else (int,
+- ``-e key=value`` strings: a list may be written ``a,b``, one a line, or as JSON; everything else (int,
   bool, float, a dict as JSON or ``k=v,k2=v2``) is converted by the validator itself;
 - short names: a parameter may be named without its role prefix (``reason`` for
   ``processor_failover_reason``);
@@ -17,6 +17,7 @@ person at a terminal needs:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,7 +116,8 @@ def _from_text(name: str, option: Mapping[str, Any], value: Any) -> Any:
         return value
     text = value.strip()
     if kind == "list" and not text.startswith("["):
-        return [item.strip() for item in text.split(",")] if text else []
+        # Commas or lines (an AWX textarea's, an alert annotation's): what irdrive.ops.lines reads.
+        return [item.strip() for item in re.split(r"[\r\n]+|,", text)] if text else []
     if kind != "list" and not text.startswith("{"):
         return value
     want, what = (list, "list") if kind == "list" else (dict, "mapping")

@@ -34,10 +34,14 @@ from irdrive_lab.control.journal import Journal
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_PARTS = ("ansible.cfg", "playbooks", "roles", "collections", "inventories", "configs")
 # Run in check mode (one ansible-playbook): security-breach imports the kill-switch,
-# preserve-evidence, block-ips and rotate-secrets playbooks; the composites run the other roles
-# (diagnose, rollback, scale, db, cache, cdn_failover, storage); rollback takes a free list.
+# preserve-evidence and block-ips playbooks and, as AWX's approval workflow runs them, leaves
+# the rotation to rotate-secrets (security_breach_rotate: false), which gets what security-breach
+# hands on; the composites run the other roles (diagnose, rollback, scale, db, cache,
+# cdn_failover, storage); rollback takes a free list. (The driver's run of the whole
+# security-breach chain is in test_security_breach.py.)
 CHECKED = (
     "security-breach",
+    "rotate-secrets",
     "platform-outage",
     "performance-degradation",
     "streaming-outage",
@@ -47,7 +51,14 @@ VARS = {
     # Free lists as an AWX survey textarea gives them: text, one value a line.
     "security_breach_ips": "203.0.113.45\n198.51.100.23",
     "security_breach_incident_id": "INC-7",
+    "security_breach_rotate": False,
     "rollback_deployments": "backend",
+}
+# What the security-breach job hands on (set_stats) to the workflow's rotate-secrets job.
+HANDED_ON = {
+    "rotate_secrets_rotation_id": "INC-7",
+    "rotate_secrets_targets": ["secretsmanager", "postgres", "k8s", "iam", "sessions"],
+    "rotate_secrets_session_ips": ["203.0.113.45", "198.51.100.23"],
 }
 
 
@@ -132,6 +143,8 @@ def test_every_playbook_runs_from_a_project_copy_without_the_driver(
     assert "ok=0" in done.stdout
 
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env["ANSIBLE_SHOW_CUSTOM_STATS"] = "1"
+    (project / "vars.json").write_text(json.dumps({**VARS, **HANDED_ON}))
     done = playbook(project, env, "--check", wrapper("_checked.yml", CHECKED), "-e", "@vars.json")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)
@@ -146,6 +159,18 @@ def test_every_playbook_runs_from_a_project_copy_without_the_driver(
         if "security_breach_plan" in result.get("ansible_facts", {})
     ]
     assert facts and facts[0]["security_breach_plan"]["ips"] == ["203.0.113.45", "198.51.100.23"]
+    # (Beside the report's own stats, irdrive_changes and the like, which no role reads.)
+    stats = report["global_custom_stats"]
+    assert {k: v for k, v in stats.items() if k.startswith("rotate_secrets_")} == HANDED_ON
+    # Step 4 of security-breach was left out (its play skipped every task); rotate-secrets ran
+    # as the next job.
+    inside, alone = [p for p in report["plays"] if p["play"]["name"] == "Rotate secrets"]
+
+    def skipped(play: dict[str, Any]) -> bool:
+        return all(r.get("skipped") for t in play["tasks"] for r in t["hosts"].values())
+
+    assert inside["tasks"] and skipped(inside)
+    assert not skipped(alone)
     assert writes_since(clean_lab, mark) == []
 
 
@@ -241,7 +266,7 @@ def test_configure_validates_every_module_against_a_closed_port(tmp_path: Path) 
         "Inventory source (the project's inventories/lab)": 1,
         "Job templates, with their surveys": 2,
         "Approval workflows": 1,
-        "Workflow nodes (the approval before the run)": 2,
+        "Workflow nodes (containment, the approval, then rotation)": 3,
     }
     (typo_msg,) = messages["Misspelt option"]
     assert "Unsupported parameters" in typo_msg and "descripton" in typo_msg, typo_msg

@@ -66,6 +66,9 @@ def test_each_fault_fires_its_alert_and_it_resolves(
         assert {(lb["alertname"], lb["severity"], lb["runbook"]) for lb in mine} == {
             (alertname, severity, runbook)
         }
+        if name == "intrusion":  # the addresses the runbook must block, one a line
+            (alert,) = active
+            assert alert["annotations"]["addresses"] == "\n".join(sorted(faults.INTRUSION_IPS))
         if name == "db-down":  # the command's view, once, while something fires
             res = irdrive(lab_env, "lab", "alerts", "--json")
             assert res.returncode == 0, res.stdout + res.stderr

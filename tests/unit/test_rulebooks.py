@@ -187,3 +187,47 @@ def test_both_rulebooks_match_the_same_alerts() -> None:
     sources = [yaml.safe_load(p.read_text())[0]["sources"] for p in (LOCAL, AWX)]
     for (source,) in sources:
         assert source["irdrive.ops.alertmanager"]["meta_hosts"] is False
+
+
+def test_the_security_breach_rules_pass_what_the_alert_names() -> None:
+    """The AWX rule's extra vars answer the approval workflow's survey (AWX's launch rules), and
+    the local rule's request carries the same parameters: the addresses come from the alert's
+    ``addresses`` annotation, one a line. Rendered by ansible-rulebook's own substitution."""
+    from ansible_rulebook.util import substitute_variables
+    from awx_rules import answer_errors
+
+    from irdrive.awx.export import APPROVAL_WORKFLOW, Settings, export
+    from irdrive.catalog import Catalog
+    from irdrive.paths import Project
+
+    event = {
+        "alert": {
+            "status": "firing",
+            "fingerprint": "3f2a9c",
+            "labels": {"alertname": "IntrusionSuspiciousSources", "severity": "P0"},
+            "annotations": {"summary": "bursts", "addresses": "198.51.100.7\n2001:db8::6"},
+        }
+    }
+    (awx_rule,) = [r for r in _rules(AWX) if _runbook_of(r) == "security-breach"]
+    action = awx_rule["action"]["run_workflow_template"]
+    assert action["name"] == APPROVAL_WORKFLOW
+    given = substitute_variables(action["job_args"]["extra_vars"], {"event": event})
+    assert given == {
+        "security_breach_incident_id": "alert-3f2a9c",
+        "security_breach_ips": "198.51.100.7\n2001:db8::6",
+        "security_breach_reason": "IntrusionSuspiciousSources: bursts",
+    }
+    (flow,) = export(Catalog(Project(REPO)), "json", Settings())["workflow_job_templates"]
+    questions = flow["survey_spec"]["spec"]
+    assert {q["variable"] for q in questions} == set(given)
+    for item in questions:
+        assert answer_errors(item, given) == [], item
+    # No annotation: the survey refuses the launch rather than contain nothing.
+    del event["alert"]["annotations"]["addresses"]
+    bare = substitute_variables(action["job_args"]["extra_vars"], {"event": event})
+    (ips,) = [q for q in questions if q["variable"] == "security_breach_ips"]
+    assert answer_errors(ips, bare) != []
+
+    (local_rule,) = [r for r in _rules(LOCAL) if _runbook_of(r) == "security-breach"]
+    local = local_rule["action"]["run_playbook"]["extra_vars"]["approval_extra_vars"]
+    assert local == action["job_args"]["extra_vars"]

@@ -16,6 +16,7 @@ Names (the contract the rulebooks use): job template ``irdrive <runbook>``, work
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ INVENTORY = "irdrive lab"
 EXECUTION_ENVIRONMENT = "irdrive"
 APPROVAL_RUNBOOK = "security-breach"
 APPROVAL_WORKFLOW = f"irdrive {APPROVAL_RUNBOOK} (approval)"
+ROTATION_RUNBOOK = "rotate-secrets"  # the workflow's node after the approval
+# The workflow's survey: what an alert knows (rulebooks/alertmanager-awx.yml passes these).
+WORKFLOW_SURVEY = ("security_breach_incident_id", "security_breach_ips", "security_breach_reason")
 # The credentials each job template carries: AWX's built-in Kubernetes and AWS types, and the
 # project's own types (awx/credential_types/). credential name -> credential type (name, kind).
 CREDENTIALS: dict[str, tuple[str, str]] = {
@@ -126,30 +130,60 @@ def as_json(items: list[Template], settings: Settings) -> dict[str, Any]:
 
 
 def workflow(items: list[Template]) -> dict[str, Any]:
-    """The security-breach workflow: an approval node, then the runbook.
+    """The security-breach workflow: containment, an approval node, then rotation.
 
-    The approval is the person's yes (what an alert asks for); the workflow's survey is the
-    runbook's, so the confirmation is asked and passed on to the job.
+    Containment (kill switches, evidence, IP blocks) waits for nobody: ``irdrive security-breach``
+    runs with ``security_breach_rotate: false`` (the workflow's own extra vars). The approval node
+    holds the rotation for a person; ``irdrive rotate-secrets`` then rotates, keyed by the
+    incident id, from the artifacts the containment job left (its ``set_stats``: rotation id,
+    targets, session addresses), which AWX passes on through the approval node.
+
+    AWX gives the workflow's extra vars and survey answers to every job node whatever its
+    ``ask_variables_on_launch``, and a required survey question a node's template leaves
+    unanswered does not stop the node. So the workflow's survey asks only what the alert knows:
+    the incident id, the addresses and the reason; no ``irdrive_confirm``, because the approval
+    node is the person's decision (the playbooks check ``irdrive_confirm`` only when it is given).
     """
     by_runbook = {t.runbook.name: t for t in items}
-    target = by_runbook.get(APPROVAL_RUNBOOK)
-    if target is None:
-        raise UsageError(f"no {APPROVAL_RUNBOOK} runbook: the approval workflow has no job")
+    missing = [r for r in (APPROVAL_RUNBOOK, ROTATION_RUNBOOK) if r not in by_runbook]
+    if missing:
+        raise UsageError(f"no {', '.join(missing)} runbook: the approval workflow has no job")
+    target = by_runbook[APPROVAL_RUNBOOK]
+    questions = {q["variable"]: q for q in target.survey_spec["spec"]}
+    absent = [v for v in WORKFLOW_SURVEY if v not in questions]
+    if absent:
+        raise UsageError(f"{APPROVAL_RUNBOOK}'s survey has no {', '.join(absent)} question")
     return {
         "name": APPROVAL_WORKFLOW,
-        "description": f"Approve, then run {APPROVAL_RUNBOOK}: {target.description()}",
-        "survey_spec": {**target.survey_spec, "name": APPROVAL_WORKFLOW},
+        "description": (
+            f"Contain now, approve, then rotate: {APPROVAL_RUNBOOK} without rotation, "
+            f"an approval node, {ROTATION_RUNBOOK} keyed by the incident id."
+        ),
+        "extra_vars": {"security_breach_rotate": False},
+        "survey_spec": {
+            "name": APPROVAL_WORKFLOW,
+            "description": target.survey_spec["description"],
+            "spec": [questions[v] for v in WORKFLOW_SURVEY],
+        },
         "nodes": [
+            {
+                "identifier": "contain",
+                "unified_job_template": target.name,
+                "success_nodes": ["approve"],
+            },
             {
                 "identifier": "approve",
                 "approval_node": {
-                    "name": f"Approve {APPROVAL_RUNBOOK}",
-                    "description": "A person approves the response before anything changes.",
+                    "name": f"Approve {ROTATION_RUNBOOK}",
+                    "description": (
+                        "Contained (kill switches, evidence, IP blocks): a person approves the "
+                        "rotation of credentials and the revocation of sessions."
+                    ),
                     "timeout": 3600,
                 },
-                "success_nodes": ["run"],
+                "success_nodes": ["rotate"],
             },
-            {"identifier": "run", "unified_job_template": target.name},
+            {"identifier": "rotate", "unified_job_template": template_name(ROTATION_RUNBOOK)},
         ],
     }
 
@@ -274,6 +308,7 @@ def as_awx_import(items: list[Template], settings: Settings, root: Path) -> dict
                 "name": flow["name"],
                 "description": flow["description"],
                 "organization": org,
+                "extra_vars": json.dumps(flow["extra_vars"]),
                 "ask_variables_on_launch": False,
                 "survey_enabled": True,
                 "related": {"survey_spec": flow["survey_spec"], "workflow_nodes": nodes},
@@ -330,6 +365,7 @@ def as_job_templates(items: list[Template], settings: Settings) -> dict[str, Any
                 "description": flow["description"],
                 "organization": settings.organization,
                 "inventory": INVENTORY,
+                "extra_vars": flow["extra_vars"],
                 "ask_variables_on_launch": False,
                 "survey_enabled": True,
                 "survey_spec": flow["survey_spec"],

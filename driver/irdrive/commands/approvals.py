@@ -27,7 +27,9 @@ def approvals(ctx: click.Context, folder: Path | None) -> None:
 
     The local rulebook (rulebooks/alertmanager.yml) runs no destructive runbook
     (security-breach, rotate-secrets) from an alert: it writes a pending request
-    instead. Approve it to run the runbook with the alert's parameters.
+    instead. Approve it to run the runbook with the alert's parameters (for
+    security-breach: the incident id and the addresses the alert names; -e adds
+    what the alert did not give).
 
     \b
     Examples:
@@ -98,7 +100,8 @@ def _missing(request_runbook: str, extra_vars: dict[str, object]) -> list[str]:
     from irdrive.paths import find_project
 
     runbook = Catalog(find_project()).get(request_runbook)
-    given = resolve_aliases(runbook, extra_vars)
+    # An empty value (an alert's empty annotation) gives nothing.
+    given = resolve_aliases(runbook, {k: v for k, v in extra_vars.items() if v not in ("", None)})
     return [p.name for p in runbook.parameters.values() if p.required and p.name not in given]
 
 

@@ -205,7 +205,13 @@ def database_families(pg: Mapping[str, Any] | None, blocked: Callable[[str], boo
         f"Addresses with {SUSPICIOUS_MIN_FAILURES}+ failed logins in the last "
         f"{FAILED_LOGIN_WINDOW}, by whether the WAF blocks them.",
     )
-    families = [up, conns, oldest, max_conns, failed, suspicious]
+    # One series an address the WAF lets through: the alert's annotation lists them.
+    unblocked = _gauge(
+        "suspicious_source_info",
+        "1 for each suspicious address (as platform_suspicious_sources counts them) the WAF "
+        "does not block.",
+    )
+    families = [up, conns, oldest, max_conns, failed, suspicious, unblocked]
     if not pg or not pg.get("port"):
         up.add(0)
         return families
@@ -227,6 +233,8 @@ def database_families(pg: Mapping[str, Any] | None, blocked: Callable[[str], boo
         key = "true" if blocked(ip) else "false"
         counts[key][0] += n
         counts[key][1] += 1 if n >= SUSPICIOUS_MIN_FAILURES else 0
+        if key == "false" and n >= SUSPICIOUS_MIN_FAILURES:
+            unblocked.add(1, {"address": str(ip)})
     for key, (n_failed, n_sources) in counts.items():
         failed.add(n_failed, {"waf_blocked": key})
         suspicious.add(n_sources, {"waf_blocked": key})

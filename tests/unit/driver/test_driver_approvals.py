@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from irdrive import approvals as store
+from irdrive import params
+from irdrive.catalog import Catalog
 from irdrive.cli import cli
+from irdrive.paths import Project
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO / "rulebooks" / "playbooks" / "request-approval.yml"
@@ -42,14 +46,15 @@ def _event(fingerprint: str, starts: str = "2026-12-02T08:00:00Z") -> dict[str, 
     }
 
 
-def _request(folder: Path, tmp: Path, event: dict[str, Any]) -> dict[str, Any]:
+def _request(
+    folder: Path, tmp: Path, event: dict[str, Any], approval_vars: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run the request playbook as the rulebook does; return the play's stats."""
     extra = {
         "approvals_dir": str(folder),
         "approval_runbook": "security-breach",
-        "approval_extra_vars": {
-            "security_breach_incident_id": f"alert-{event['alert']['fingerprint']}"
-        },
+        "approval_extra_vars": approval_vars
+        or {"security_breach_incident_id": f"alert-{event['alert']['fingerprint']}"},
         "ansible_eda": {"ruleset": "rs", "rule": "security-breach waits", "event": event},
     }
     vars_file = tmp / "vars.json"
@@ -142,6 +147,53 @@ def test_request_approve_reject_through_the_playbook_and_cli(
     assert "No pending approval requests" in pending.output
     every = runner.invoke(cli, [*args, "list", "--all", "--json"])
     assert sorted(r["status"] for r in json.loads(every.output)) == ["approved", "rejected"]
+
+
+def _rulebook_vars(event: dict[str, Any]) -> dict[str, Any]:
+    """approval_extra_vars of the local rulebook's security-breach rule, rendered by
+    ansible-rulebook's own substitution for ``event``."""
+    util = pytest.importorskip("ansible_rulebook.util")
+    rules = yaml.safe_load((REPO / "rulebooks" / "alertmanager.yml").read_text())[0]["rules"]
+    (rule,) = [r for r in rules if "security-breach" in r["name"]]
+    args = rule["action"]["run_playbook"]["extra_vars"]["approval_extra_vars"]
+    rendered: dict[str, Any] = util.substitute_variables(args, {"event": event})
+    return rendered
+
+
+def test_the_alerts_addresses_ride_with_the_request(tmp_path: Path, project_env: None) -> None:
+    folder = tmp_path / "approvals"
+    event = _event("fp2")
+    event["alert"]["annotations"]["addresses"] = "198.51.100.7\n2001:db8::6"
+    assert _request(folder, tmp_path, event, _rulebook_vars(event))["changed"] == 2
+    (path,) = folder.glob("*.json")
+    data = json.loads(path.read_text())
+    assert data["extra_vars"] == {
+        "security_breach_incident_id": "alert-fp2",
+        "security_breach_ips": "198.51.100.7\n2001:db8::6",
+        "security_breach_reason": (
+            "IntrusionSuspiciousSources: Addresses the WAF does not block fail logins"
+        ),
+    }
+    runner = CliRunner()
+    args = ["approvals", "--dir", str(folder)]
+    approved = runner.invoke(cli, [*args, "approve", data["id"], "--by", "ana"])
+    assert approved.exit_code == 0, approved.output
+    request = store.get(folder, data["id"])
+    # What `irdrive run` gets: the text, one address a line, is the list the role declares.
+    given = params.parse_extra_vars(store.run_args(request)[3::2])
+    runbook = Catalog(Project(REPO)).get("security-breach")
+    assert params.validate(runbook, given)["security_breach_ips"] == [
+        "198.51.100.7",
+        "2001:db8::6",
+    ]
+
+    # An alert without the annotation: the request leaves the addresses to the approver.
+    bare = _event("fp3")
+    assert _request(folder, tmp_path, bare, _rulebook_vars(bare))["changed"] == 1
+    (third,) = [r for r in store.requests(folder) if r.id != data["id"]]
+    assert "security_breach_ips" not in third.extra_vars
+    refused = runner.invoke(cli, [*args, "approve", third.id])
+    assert refused.exit_code == 2 and "needs security_breach_ips" in refused.output
 
 
 def test_unknown_and_broken_requests_are_one_line_errors(tmp_path: Path) -> None:

@@ -193,10 +193,13 @@ def test_awx_import_uses_awxkit_natural_keys(catalog: Catalog) -> None:
     assert {"irdrive PostgreSQL", "irdrive platform admin token"} <= names
     (flow,) = data["workflow_job_templates"]
     assert flow["name"] == APPROVAL_WORKFLOW
-    approve, run = flow["related"]["workflow_nodes"]
+    contain, approve, rotate = flow["related"]["workflow_nodes"]
+    assert contain["unified_job_template"]["name"] == "irdrive security-breach"
+    assert contain["related"]["success_nodes"][0]["identifier"] == approve["identifier"]
     assert "create_approval_template" in approve["related"]
-    assert approve["related"]["success_nodes"][0]["identifier"] == run["identifier"]
-    assert run["unified_job_template"]["name"] == "irdrive security-breach"
+    assert approve["related"]["success_nodes"][0]["identifier"] == rotate["identifier"]
+    assert rotate["unified_job_template"]["name"] == "irdrive rotate-secrets"
+    assert json.loads(flow["extra_vars"]) == {"security_breach_rotate": False}
 
 
 def test_cli_writes_each_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -193,6 +193,34 @@ def test_database_down_or_unknown_reads_as_down(tmp_path: Path) -> None:
     assert series(text) == {"platform_database_up": 0}
 
 
+def test_suspicious_sources_name_the_addresses_the_waf_lets_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ipaddress
+
+    rows = {
+        "max_connections": 100,
+        "activity": [],
+        "failed_logins": [
+            ("198.51.100.7", 12),  # suspicious, not blocked
+            ("203.0.113.45", 40),  # suspicious, blocked by the /32
+            ("203.0.113.9", 3),  # too few failures
+            ("2001:db8::6", 10),  # suspicious, not blocked
+        ],
+    }
+    monkeypatch.setattr(metrics, "_query_database", lambda pg: rows)
+    blocked = metrics.blocked_by([ipaddress.ip_network("203.0.113.45/32")])
+    got = series(render(metrics.database_families({"port": 5432}, blocked)))
+    assert got['platform_suspicious_sources{waf_blocked="false"}'] == 2
+    assert got['platform_suspicious_sources{waf_blocked="true"}'] == 1
+    assert got['platform_failed_logins_recent{waf_blocked="false"}'] == 25
+    info = {k: v for k, v in got.items() if k.startswith("platform_suspicious_source_info")}
+    assert info == {
+        'platform_suspicious_source_info{address="198.51.100.7"}': 1,
+        'platform_suspicious_source_info{address="2001:db8::6"}': 1,
+    }
+
+
 def test_waf_blocking_matches_addresses_and_networks() -> None:
     import ipaddress
 
