@@ -93,13 +93,25 @@ def show(folder: Path, request_id: str, as_json: bool) -> None:
     click.echo(f"  command:   {store.run_command(request)}")
 
 
-def _missing(request_runbook: str, extra_vars: dict[str, object]) -> list[str]:
-    """The runbook's required parameters that neither the request nor -e gives."""
+def _missing(
+    request_runbook: str, extra_vars: dict[str, object], added: dict[str, object]
+) -> list[str]:
+    """The runbook's required parameters that neither the request nor -e gives.
+
+    A secret parameter (no_log) given with -e is refused: the request file keeps its -e values
+    and the printed `irdrive run` command repeats them. Secrets are given to that run instead.
+    """
     from irdrive.catalog import Catalog
     from irdrive.params import resolve_aliases
     from irdrive.paths import find_project
 
     runbook = Catalog(find_project()).get(request_runbook)
+    secret = sorted(set(resolve_aliases(runbook, added)) & runbook.secrets)
+    if secret:
+        raise UsageError(
+            f"{', '.join(secret)} is secret: an approval records its -e values and prints them; "
+            "give it to the run instead, with -e @FILE"
+        )
     # An empty value (an alert's empty annotation) gives nothing.
     given = resolve_aliases(runbook, {k: v for k, v in extra_vars.items() if v not in ("", None)})
     return [p.name for p in runbook.parameters.values() if p.required and p.name not in given]
@@ -133,7 +145,7 @@ def approve(
 
     pending = store.get(folder, request_id)
     added = parse_extra_vars(extra)
-    missing = _missing(pending.runbook, {**pending.extra_vars, **added})
+    missing = _missing(pending.runbook, {**pending.extra_vars, **added}, added)
     if missing:
         given = " ".join(f"-e {name}=..." for name in missing)
         raise UsageError(

@@ -251,3 +251,23 @@ def test_default_folder_follows_the_environment(
     monkeypatch.delenv(store.ENV_APPROVALS_DIR)
     monkeypatch.setenv("IRDRIVE_STATE_DIR", str(tmp_path / "state"))
     assert store.default_dir() == tmp_path / "state" / "approvals"
+
+
+def test_a_secret_given_at_approval_is_refused_and_nothing_is_recorded(
+    tmp_path: Path, project_env: None
+) -> None:
+    """An approval keeps its -e values in the request file and prints them in the run command,
+    so a secret parameter (no_log) given there is refused in one line, before the decision."""
+    request = {"id": "r2", "runbook": "rotate-secrets", "status": "pending", "extra_vars": {}}
+    (tmp_path / "r2.json").write_text(json.dumps(request))
+    before = (tmp_path / "r2.json").read_text()
+    res = CliRunner().invoke(
+        cli,
+        ["approvals", "--dir", str(tmp_path), "approve", "r2"]
+        + ["-e", "rotation_id=INC-9", "-e", "db_admin_password=hunter2-canary"],
+    )
+    assert res.exit_code == 2, res.output
+    assert "rotate_secrets_db_admin_password is secret" in res.output
+    assert "hunter2-canary" not in res.output
+    assert (tmp_path / "r2.json").read_text() == before
+    assert store.get(tmp_path, "r2").status == "pending"
