@@ -30,6 +30,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Approve or reject what alerts asked destructive runbooks to do.",
     ),
     "awx": ("awx", "awx", "AWX job templates with surveys, from the runbooks' parameters."),
+    "incident": (
+        "incident",
+        "incident",
+        "Incident records: clocks, escalation, timeline, comms, post-mortem.",
+    ),
+    "status-page": ("status_page", "status_page", "Build the public status page (HTML, JSON)."),
 }
 
 

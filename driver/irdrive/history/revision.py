@@ -7,5 +7,5 @@ imports). A test checks that it names the head of ``migrations/versions``.
 
 from __future__ import annotations
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 VERSION_TABLE = "irdrive_schema_version"

@@ -42,6 +42,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 REOPEN_FROM = frozenset({RESOLVED, CLOSED})
 
+# How often a communication update is due while an incident is open, by severity (seconds):
+# the templates' "Next Update" time; ``show`` reminds the responder when it has passed.
+UPDATE_CADENCE_S: dict[str, int] = {"P0": 30 * 60, "P1": 60 * 60, "P2": 4 * 3600, "P3": 24 * 3600}
+
 # The incident's people: a commander, and optionally a scribe and a communications lead.
 ROLES = ("commander", "scribe", "comms_lead")
 

@@ -1,0 +1,64 @@
+"""``irdrive incident``: incident records, their clocks, timeline, communications and
+post-incident work. Subcommands live in ``irdrive.commands.incident_*`` modules and are imported
+only when invoked (the table below), like the top-level commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# subcommand -> (module in irdrive.commands, attribute, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "open": ("incident_core", "open_cmd", "Open an incident (or attach a repeat alert to one)."),
+    "list": ("incident_core", "list_cmd", "Incidents with their clocks, open ones first."),
+    "show": ("incident_core", "show", "One incident: clocks, escalation, people, timeline."),
+    "update": ("incident_core", "update", "Change an incident's fields, people or severity."),
+    "status": ("incident_core", "status", "Move an incident to another status."),
+    "resolve": ("incident_core", "resolve", "Mark an incident RESOLVED."),
+    "close": ("incident_core", "close", "Close a RESOLVED incident."),
+    "reopen": ("incident_core", "reopen", "Reopen a RESOLVED or CLOSED incident."),
+    "note": ("incident_core", "note", "Add a note (or a command run) to the timeline."),
+    "timeline": ("incident_timeline", "timeline", "An incident's timeline."),
+    "verify": ("incident_timeline", "verify", "Check the timeline's hash chain."),
+    "comms": ("incident_comms", "comms", "Render (and --send) an incident communication."),
+    "report": ("incident_post", "report", "Write the post-mortem draft (Markdown, HTML, SVG)."),
+    "action": ("incident_post", "action", "Post-incident action items: add, list, done."),
+    "stats": ("incident_post", "stats", "Incident trends for the monthly review."),
+}
+
+
+class LazySubgroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = SUBCOMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(f"irdrive.commands.{spec[0]}")
+        cmd: click.Command = getattr(module, spec[1])
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, spec[2]) for name, spec in SUBCOMMANDS.items()])
+
+
+@click.group(cls=LazySubgroup)
+def incident() -> None:
+    """Incident records: severity clocks, escalation, a tamper-evident timeline,
+    communications, status page and post-mortem.
+
+    Records live in the history store ($IRDRIVE_DB_URL, else [history] db_url in the
+    config file, else history.db in the state folder).
+
+    \b
+    Examples:
+      irdrive incident open --severity P1 --title "Payments failing" --service payments
+      irdrive run payments-failover --incident INC-20261202-031500
+      irdrive incident show INC-20261202-031500
+      irdrive incident comms INC-20261202-031500 --template internal --send
+      irdrive incident resolve INC-20261202-031500
+      irdrive incident report INC-20261202-031500
+    """

@@ -1,0 +1,73 @@
+"""What every incident command shares: who is acting, the responder's time zone, and how a
+time is shown (UTC, and the responder's zone beside it). No database imports."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from irdrive.errors import UsageError
+
+ENV_USER = "IRDRIVE_USER"
+ENV_TZ = "IRDRIVE_TZ"
+
+
+def actor() -> str:
+    """Who is acting: $IRDRIVE_USER, else the login name."""
+    name = os.environ.get(ENV_USER, "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def zone(name: str | None = None) -> tzinfo:
+    """The responder's zone: ``name`` (--tz), else $IRDRIVE_TZ, else $TZ, else the system's."""
+    name = name or os.environ.get(ENV_TZ) or os.environ.get("TZ")
+    if name:
+        try:
+            return ZoneInfo(name.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(
+                f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)"
+            ) from None
+    local = datetime.now().astimezone().tzinfo
+    return local or UTC
+
+
+def fmt_time(value: datetime | None, tz: tzinfo | None = None, *, seconds: bool = False) -> str:
+    """``2026-12-02 03:15 UTC (04:15 CET)``: UTC first, the responder's zone after it when it
+    is not UTC; "-" for no time."""
+    if value is None:
+        return "-"
+    pattern = "%H:%M:%S" if seconds else "%H:%M"
+    utc = value.astimezone(UTC)
+    text = utc.strftime(f"%Y-%m-%d {pattern} UTC")
+    if tz is not None:
+        local = value.astimezone(tz)
+        if local.utcoffset() != utc.utcoffset():
+            day = "" if local.date() == utc.date() else local.strftime("%Y-%m-%d ")
+            text += f" ({day}{local.strftime(pattern)} {local.tzname()})"
+    return text
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``1h 05m``, ``12m 30s``, ``45s``; negative durations get a minus sign; None is "-"."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    total = int(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m {secs:02d}s"
+    return f"{sign}{secs}s"
