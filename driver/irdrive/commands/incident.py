@@ -10,7 +10,7 @@ import click
 
 # subcommand -> (module in irdrive.commands, attribute, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "open": ("incident_core", "open_cmd", "Open an incident (or attach a repeat alert to one)."),
+    "open": ("incident_open", "open_cmd", "Open an incident (or attach a repeat alert to one)."),
     "list": ("incident_core", "list_cmd", "Incidents with their clocks, open ones first."),
     "show": ("incident_core", "show", "One incident: clocks, escalation, people, timeline."),
     "update": ("incident_core", "update", "Change an incident's fields, people or severity."),

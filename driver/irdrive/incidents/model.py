@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from irdrive.errors import UsageError
@@ -186,11 +186,21 @@ class Incident:
     def resolve_target_s(self) -> int:
         return SEVERITY_TARGETS[self.severity][1]
 
+    @property
+    def next_update_at(self) -> datetime | None:
+        """When the next communication is due: the last one sent (else detection) plus the
+        severity's cadence; None once the incident is no longer open."""
+        last = self.last_update_at or self.detected_at
+        if not self.is_open or last is None:
+            return None
+        return last + timedelta(seconds=UPDATE_CADENCE_S[self.severity])
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.astimezone(UTC).isoformat()
+        data["next_update_at"] = self.next_update_at.isoformat() if self.next_update_at else None
         data["respond_target_s"] = self.respond_target_s
         data["resolve_target_s"] = self.resolve_target_s
         return data
