@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from irdrive.errors import UsageError
@@ -71,3 +71,15 @@ def fmt_duration(seconds: float | None) -> str:
     if minutes:
         return f"{sign}{minutes}m {secs:02d}s"
     return f"{sign}{secs}s"
+
+
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` (``--since``): a positive age; a UsageError else."""
+    raw = str(text).strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _AGE_UNITS or not number.isdigit() or int(number) <= 0:
+        raise UsageError(f"invalid age {text!r}: a number and a unit (m, h, d, w), e.g. 30d")
+    return timedelta(seconds=int(number) * _AGE_UNITS[unit])

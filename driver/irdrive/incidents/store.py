@@ -451,6 +451,51 @@ class IncidentStore:
             )
         return self.get(current.id), entry
 
+    def escalate(
+        self,
+        ident: str,
+        level: int,
+        *,
+        why: str,
+        engage: str,
+        actor: str,
+        now: datetime | None = None,
+    ) -> tuple[Incident, TimelineEntry | None]:
+        """Raise the incident's escalation level to ``level`` with an ``escalation`` entry
+        saying why and whom to engage. Under the row's lock, so two commands computing the
+        same raise record it once; a level at or below the recorded one writes nothing."""
+        if level not in (1, 2, 3, 4):
+            raise UsageError(f"invalid escalation level {level!r}: 1 to 4")
+        now = _micro(now or _now())
+        with self._begin() as conn:
+            current = self._locked(conn, ident)
+            if level <= current.escalation_level:
+                return current, None
+            conn.execute(
+                incidents.update()
+                .where(incidents.c.id == current.id)
+                .values(escalation_level=level)
+            )
+            (entry,) = self._append(
+                conn,
+                current.id,
+                [
+                    NewEntry(
+                        "escalation",
+                        f"escalated L{current.escalation_level} -> L{level}: {why}",
+                        actor,
+                        {
+                            "from": current.escalation_level,
+                            "to": level,
+                            "why": why,
+                            "engage": engage,
+                        },
+                        now,
+                    )
+                ],
+            )
+        return self.get(current.id), entry
+
     # -- timeline ------------------------------------------------------------------------
 
     def append(self, ident: str, entries: Iterable[NewEntry]) -> list[TimelineEntry]:
