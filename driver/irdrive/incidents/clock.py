@@ -18,9 +18,9 @@ already "unable to resolve in 30 minutes"):
 
 - **L1 On-Call Engineer**: every incident, from the start;
 - **L2 Team Lead**: at once for P0 and P1, else after 30 minutes unresolved;
-- **L3 Engineering Manager**: after 2 hours unresolved, or an *extended outage*: unresolved
-  past the severity's resolution target (for P0 that is 1 hour: for P1-P3 the target is
-  longer than 2 hours), or ``details.extended_outage`` set by a responder;
+- **L3 Engineering Manager**: after 2 hours unresolved, or an *extended outage*: still
+  unresolved when the severity's resolution target is reached (for P0 that is 1 hour; for
+  P1-P3 the target is longer than 2 hours), or ``details.extended_outage`` set by a responder;
 - **L4 Executive Team**: a *security breach* (the ``security-breach`` runbook, a ``security``
   service, or ``details.security``), a *legal issue* (``details.legal``), or a *major
   incident*: ``details.business_impact`` or ``details.major`` (the playbook's "business impact
@@ -189,10 +189,12 @@ def triggers(incident: Incident, now: datetime) -> list[Trigger]:
         found.append(Trigger(2, "unresolved after 30 minutes"))
     if unresolved >= L3_AFTER_S:
         found.append(Trigger(3, "unresolved after 2 hours"))
-    if resolve.breached:
+    if resolve.elapsed_s is not None and resolve.elapsed_s >= resolve.target_s:
         found.append(
             Trigger(
-                3, f"extended outage: past the {sev} resolution target of {_hm(resolve.target_s)}"
+                3,
+                f"extended outage: unresolved at the {sev} resolution target "
+                f"({_hm(resolve.target_s)})",
             )
         )
     if _flag(details, "extended_outage"):
@@ -249,7 +251,7 @@ def next_escalation(incident: Incident, now: datetime) -> tuple[int, datetime, s
         (
             3,
             started + timedelta(seconds=incident.resolve_target_s),
-            f"extended outage: past the {incident.severity} resolution target",
+            f"extended outage: unresolved at the {incident.severity} resolution target",
         ),
     ]
     if incident.severity == "P0":
@@ -298,13 +300,14 @@ class Roster:
 
     def for_level(self, level: int, services: Sequence[str] = ()) -> LevelEntry:
         """Level ``level``'s people and channels for an incident on ``services``: each
-        service's override of that level when it has one, else the default."""
-        overrides = [self.services[s][level] for s in services if level in self.services.get(s, {})]
-        if not overrides:
-            return self.levels.get(level, LevelEntry())
+        service's override of that level where it has one, the default entry for the others
+        (and for an incident on no service)."""
+        entries = [self.services[s][level] for s in services if level in self.services.get(s, {})]
+        if len(entries) < len(services) or not services:
+            entries.append(self.levels.get(level, LevelEntry()))
         people: dict[str, Contact] = {}
         channels: dict[str, None] = {}
-        for entry in overrides:
+        for entry in entries:
             for person in entry.people:
                 people.setdefault(person.name, person)
             for channel in entry.channels:
@@ -354,6 +357,8 @@ def _level_key(key: Any, where: str) -> int:
 
 
 def _entry(value: Any, where: str) -> LevelEntry:
+    if value is None:
+        return LevelEntry()
     if not isinstance(value, Mapping):
         raise UsageError(f"{where}: expected a mapping with people and channels")
     unknown = sorted(str(k) for k in value if k not in ("people", "channels"))
