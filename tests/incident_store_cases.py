@@ -276,6 +276,88 @@ def case_alert_keys_attach_repeats_to_the_open_incident(url: str) -> None:
         assert store.verify(ident).ok
 
 
+def case_open_or_attach(url: str) -> None:
+    with open_incidents(url) as store:
+        inc, entry, opened = store.open_or_attach(
+            "PaymentsDown/payments",
+            actor="alert:PaymentsDown",
+            summary="PaymentsDown fired again",
+            title="Payments down",
+            severity="P1",
+            services=["payments"],
+            source="alert",
+            now=T0,
+        )
+        assert opened and entry.kind == "opened" and inc.id == "INC-20261202-031500"
+        again, entry, opened = store.open_or_attach(
+            "PaymentsDown/payments",
+            actor="alert:PaymentsDown",
+            summary="PaymentsDown fired again",
+            data={"fingerprint": "f1"},
+            title="Payments down",
+            severity="P1",
+            now=T0 + timedelta(minutes=1),
+        )
+        assert not opened and again.id == inc.id
+        assert entry.kind == "alert" and entry.data == {
+            "alert_key": "PaymentsDown/payments",
+            "count": 2,
+            "fingerprint": "f1",
+        }
+        # An incident opened by hand in the same second: the alert's takes the next id.
+        _open(store, title="By hand", now=T0 + timedelta(hours=1))
+        store.set_status(inc.id, "RESOLVED", actor="ana")
+        fresh, _, opened = store.open_or_attach(
+            "PaymentsDown/payments",
+            actor="alert:PaymentsDown",
+            summary="again",
+            title="Payments down",
+            severity="P1",
+            now=T0 + timedelta(hours=1),
+        )
+        assert opened and fresh.id == "INC-20261202-041500-2"
+        with pytest.raises(UsageError, match="invalid severity"):
+            store.open_or_attach("k", actor="a", summary="s", title="t", severity="P8")
+        assert store.open_for_alert("k") is None
+
+
+def case_concurrent_alerts_open_one_incident(url: str) -> None:
+    copies = 6
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(copies)
+
+    def deliver(n: int) -> None:
+        try:
+            with open_incidents(url) as mine:
+                start.wait()
+                inc, _, opened = mine.open_or_attach(
+                    "DiskFull/db",
+                    actor="alert:DiskFull",
+                    summary=f"copy {n}",
+                    title="Disk full",
+                    severity="P2",
+                )
+                results.append((inc.id, opened))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(copies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len({ident for ident, _ in results}) == 1, results
+    assert sorted(opened for _, opened in results) == [False] * (copies - 1) + [True]
+    with open_incidents(url) as store:
+        (ident,) = {i for i, _ in results}
+        assert len(store.incidents(limit=None)) == 1
+        counts = [e.data["count"] for e in store.timeline(ident) if e.kind == "alert"]
+        assert counts == list(range(2, copies + 1))
+        assert store.verify(ident).ok
+
+
 def case_listing(url: str) -> None:
     with open_incidents(url) as store:
         a = _open(store, severity="P2", now=T0)
@@ -328,6 +410,8 @@ CASES = [
     case_verify_detects_edits_deletions_and_reordering,
     case_actions,
     case_alert_keys_attach_repeats_to_the_open_incident,
+    case_open_or_attach,
+    case_concurrent_alerts_open_one_incident,
     case_listing,
     case_concurrent_appends_never_fork_the_chain,
 ]

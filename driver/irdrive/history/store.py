@@ -8,6 +8,7 @@ refuses the login is TargetUnreachable. The URL in those lines never shows its p
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,9 @@ from irdrive.errors import IrdriveError, TargetUnreachable, UsageError
 from irdrive.history import location
 from irdrive.history.model import DrillRecord, record_from_row
 from irdrive.history.schema import HEAD_REVISION, VERSION_TABLE, drills
+
+# Alembic's migration context is process-global: one migration at a time in a process.
+_MIGRATING = threading.Lock()
 
 # Seconds to wait for a PostgreSQL server before calling it unreachable (libpq's option).
 PG_CONNECT_TIMEOUT = 5
@@ -107,11 +111,17 @@ class Store:
             raise IrdriveError(f"history store {self.url}: {_reason(exc)}") from None
 
     def upgrade(self) -> None:
-        """Bring the schema to head; a database already there costs one query."""
-        with self._errors(), self.engine.begin() as conn:
+        """Bring the schema to head; a database already there costs one query. Two clients
+        migrating a new database at once take turns: threads of one process on a lock
+        (Alembic's context is global), processes on PostgreSQL's advisory lock (env.py) or,
+        for SQLite, an exclusive lock on ``<file>.migrate.lock`` beside the database."""
+        with self._errors(), self.engine.connect() as conn:
+            if current_revision(conn) == HEAD_REVISION:
+                return
+        with _MIGRATING, self._sqlite_lock(), self._errors(), self.engine.begin() as conn:
             current = current_revision(conn)
             if current == HEAD_REVISION:
-                return
+                return  # another client migrated it while this one waited
             from alembic.util import CommandError
 
             try:
@@ -122,6 +132,30 @@ class Store:
                     f"irdrive does not know (its newest is {HEAD_REVISION!r}): a newer irdrive "
                     "wrote it; upgrade irdrive"
                 ) from None
+
+    @contextlib.contextmanager
+    def _sqlite_lock(self) -> Iterator[None]:
+        """For an SQLite file, an exclusive lock on ``<file>.migrate.lock`` (other backends:
+        nothing here)."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            yield
+            return
+        import fcntl
+        from pathlib import Path
+
+        lock_path = (
+            Path(url.database).expanduser().with_name(Path(url.database).name + ".migrate.lock")
+        )
+        try:
+            handle = open(lock_path, "a+b")  # noqa: SIM115 - held across the yield
+        except OSError as exc:
+            raise TargetUnreachable(f"history store {self.url}: {exc}") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # releases the lock
 
     def record_drill(self, rec: DrillRecord) -> int:
         """Store ``rec`` (its ``id`` is ignored); the new record's id."""

@@ -54,8 +54,9 @@ from irdrive.incidents.model import (
 APPEND_ATTEMPTS = 5
 
 
-class _Conflict(Exception):
-    """Another writer took the same incident id or timeline number first: try again."""
+class _Conflict(IrdriveError):
+    """Another writer took the same incident id or timeline number first: the callers that
+    can (``open``, ``append``) try again; anywhere else it is one line, exit 1."""
 
 
 # Fields ``update`` may change (roles are in ROLES; severity through ``update`` too).
@@ -169,6 +170,79 @@ class Verification:
         }
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A new incident's row and ``opened`` entry, checked, before it has an id."""
+
+    row: dict[str, Any]
+    actor: str
+    now: datetime
+    base: str
+    opened_data: dict[str, Any]
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        title: str,
+        severity: str,
+        actor: str,
+        commander: str | None = None,
+        scribe: str | None = None,
+        comms_lead: str | None = None,
+        services: Sequence[str] = (),
+        runbook: str | None = None,
+        summary: str = "",
+        impact: str = "",
+        public_summary: str = "",
+        source: str = "cli",
+        started_at: datetime | None = None,
+        now: datetime | None = None,
+        details: Mapping[str, Any] | None = None,
+        opened_data: Mapping[str, Any] | None = None,
+    ) -> _Draft:
+        severity = check_severity(severity)
+        title = title.strip()
+        if not title:
+            raise UsageError("an incident needs a title (--title)")
+        now = _micro(now or _now())
+        started = _micro(started_at) if started_at else now
+        if started > now:
+            started = now
+        row: dict[str, Any] = {
+            "title": title,
+            "severity": severity,
+            "status": INVESTIGATING,
+            "commander": commander or None,
+            "scribe": scribe or None,
+            "comms_lead": comms_lead or None,
+            "services": [s for s in dict.fromkeys(str(s).strip() for s in services) if s],
+            "runbook": runbook or None,
+            "summary": summary,
+            "impact": impact,
+            "users_affected": "",
+            "root_cause": "",
+            "public_summary": public_summary,
+            "source": source,
+            "started_at": started,
+            "detected_at": now,
+            "acknowledged_at": now if commander else None,
+            "escalation_level": 1,
+            "details": dict(details or {}),
+            "timeline_count": 0,
+            "timeline_head": GENESIS,
+        }
+        data = {
+            "severity": severity,
+            "title": title,
+            "services": row["services"],
+            "commander": commander,
+            "source": source,
+            **dict(opened_data or {}),
+        }
+        return cls(row, actor, now, incident_id_for(now), data)
+
+
 def _micro(value: datetime) -> datetime:
     """UTC, microseconds: what every backend stores and gives back (the hash is over it)."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -200,8 +274,11 @@ class IncidentStore:
             try:
                 with self.store.engine.begin() as conn:
                     yield conn
-            except sa_exc.IntegrityError as exc:
-                raise _Conflict(str(exc.orig)) from None
+            except sa_exc.IntegrityError:
+                # Not the driver's text: its DETAIL line repeats the clashing values.
+                raise _Conflict(
+                    f"history store {self.url}: a concurrent change to the same incident; try again"
+                ) from None
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
@@ -234,70 +311,131 @@ class IncidentStore:
         """A new incident, INVESTIGATING, with its ``opened`` timeline entry (one transaction).
         Its id is ``INC-YYYYMMDD-HHMMSS`` of ``now``, with ``-2``, ``-3``... on a clash. A
         commander named at opening acknowledges it."""
-        severity = check_severity(severity)
-        title = title.strip()
-        if not title:
-            raise UsageError("an incident needs a title (--title)")
-        now = _micro(now or _now())
-        started = _micro(started_at) if started_at else now
-        if started > now:
-            started = now
-        base = incident_id_for(now)
-        row: dict[str, Any] = {
-            "title": title,
-            "severity": severity,
-            "status": INVESTIGATING,
-            "commander": commander or None,
-            "scribe": scribe or None,
-            "comms_lead": comms_lead or None,
-            "services": [s for s in dict.fromkeys(str(s).strip() for s in services) if s],
-            "runbook": runbook or None,
-            "summary": summary,
-            "impact": impact,
-            "users_affected": "",
-            "root_cause": "",
-            "public_summary": public_summary,
-            "source": source,
-            "started_at": started,
-            "detected_at": now,
-            "acknowledged_at": now if commander else None,
-            "escalation_level": 1,
-            "details": dict(details or {}),
-            "timeline_count": 0,
-            "timeline_head": GENESIS,
-        }
+        draft = _Draft.make(
+            title=title,
+            severity=severity,
+            actor=actor,
+            commander=commander,
+            scribe=scribe,
+            comms_lead=comms_lead,
+            services=services,
+            runbook=runbook,
+            summary=summary,
+            impact=impact,
+            public_summary=public_summary,
+            source=source,
+            started_at=started_at,
+            now=now,
+            details=details,
+            opened_data=opened_data,
+        )
         for attempt in range(1, 100):
-            ident = base if attempt == 1 else f"{base}-{attempt}"
+            ident = draft.base if attempt == 1 else f"{draft.base}-{attempt}"
             try:
                 with self._begin() as conn:
-                    conn.execute(incidents.insert().values(id=ident, **row))
-                    data = {
-                        "severity": severity,
-                        "title": title,
-                        "services": row["services"],
-                        "commander": commander,
-                        "source": source,
-                        **dict(opened_data or {}),
-                    }
-                    self._append(
-                        conn,
-                        ident,
-                        [NewEntry("opened", f"{severity} opened: {title}", actor, data, now)],
-                    )
-                    if alert_key:
-                        conn.execute(
-                            incident_alert_keys.insert().values(
-                                alert_key=alert_key,
-                                incident_id=ident,
-                                first_seen=now,
-                                last_seen=now,
-                                count=1,
-                            )
-                        )
+                    self._insert(conn, ident, draft, alert_key)
                 return self.get(ident)
             except _Conflict:
                 continue
-        raise UsageError(f"could not find a free incident id after {base}-99")
+        raise UsageError(f"could not find a free incident id after {draft.base}-99")
+
+    def open_or_attach(
+        self,
+        alert_key: str,
+        *,
+        actor: str,
+        summary: str,
+        data: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> tuple[Incident, TimelineEntry, bool]:
+        """An alert's incident, atomically: the open incident that already has ``alert_key``
+        gets an ``alert`` entry (a repeat), else a new incident is opened with the key
+        (``fields`` as for ``open``). Returns (incident, the entry written, opened?).
+
+        The check and the write are one transaction under a lock on the key (PostgreSQL: a
+        transaction-level advisory lock; SQLite: the database's write lock, taken first), so
+        two copies of an alert arriving together open one incident, never two."""
+        draft = _Draft.make(actor=actor, **fields)
+        key = incident_alert_keys.c
+        for _attempt in range(APPEND_ATTEMPTS):
+            try:
+                with self._begin() as conn:
+                    self._lock_alert_key(conn, alert_key)
+                    found = conn.execute(
+                        sa.select(incidents.c.id)
+                        .join(incident_alert_keys, key.incident_id == incidents.c.id)
+                        .where(
+                            key.alert_key == alert_key,
+                            incidents.c.status.in_(sorted(OPEN_STATUSES)),
+                        )
+                        .order_by(incidents.c.detected_at.desc())
+                        .limit(1)
+                    ).first()
+                    if found is not None:
+                        entry = self._attach(
+                            conn, found.id, alert_key, actor, summary, data, draft.now
+                        )
+                        opened = False
+                        ident = found.id
+                    else:
+                        taken = set(
+                            conn.execute(
+                                sa.select(incidents.c.id).where(
+                                    incidents.c.id.like(f"{draft.base}%")
+                                )
+                            ).scalars()
+                        )
+                        ident, n = draft.base, 1
+                        while ident in taken:
+                            n += 1
+                            ident = f"{draft.base}-{n}"
+                        entry = self._insert(conn, ident, draft, alert_key)
+                        opened = True
+                return self.get(ident), entry, opened
+            except _Conflict:
+                continue  # an incident opened by hand took the id first: look again
+        raise IrdriveError(
+            f"history store {self.url}: alert {alert_key!r} kept racing other writers"
+        )
+
+    def _lock_alert_key(self, conn: sa.Connection, alert_key: str) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(sa.func.hashtext("irdrive-alert:" + alert_key))
+                )
+            )
+        else:  # SQLite: a write statement takes the database's write lock for the transaction
+            conn.execute(incidents.update().where(sa.false()).values(id=incidents.c.id))
+
+    def _insert(
+        self, conn: sa.Connection, ident: str, draft: _Draft, alert_key: str | None
+    ) -> TimelineEntry:
+        conn.execute(incidents.insert().values(id=ident, **draft.row))
+        (entry,) = self._append(
+            conn,
+            ident,
+            [
+                NewEntry(
+                    "opened",
+                    f"{draft.row['severity']} opened: {draft.row['title']}",
+                    draft.actor,
+                    draft.opened_data,
+                    draft.now,
+                )
+            ],
+        )
+        if alert_key:
+            conn.execute(
+                incident_alert_keys.insert().values(
+                    alert_key=alert_key,
+                    incident_id=ident,
+                    first_seen=draft.now,
+                    last_seen=draft.now,
+                    count=1,
+                )
+            )
+        return entry
 
     def get(self, ident: str) -> Incident:
         ident = check_incident_id(ident)
@@ -613,43 +751,50 @@ class IncidentStore:
         now = _micro(now or _now())
         with self._begin() as conn:
             current = self._locked(conn, ident)
-            key = incident_alert_keys.c
-            found = conn.execute(
-                sa.select(key.id, key.count).where(
-                    key.alert_key == alert_key, key.incident_id == current.id
+            entry = self._attach(conn, current.id, alert_key, actor, summary, data, now)
+        return entry
+
+    def _attach(
+        self,
+        conn: sa.Connection,
+        ident: str,
+        alert_key: str,
+        actor: str,
+        summary: str,
+        data: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> TimelineEntry:
+        key = incident_alert_keys.c
+        found = conn.execute(
+            sa.select(key.id, key.count).where(key.alert_key == alert_key, key.incident_id == ident)
+        ).first()
+        if found is None:
+            conn.execute(
+                incident_alert_keys.insert().values(
+                    alert_key=alert_key, incident_id=ident, first_seen=now, last_seen=now, count=1
                 )
-            ).first()
-            if found is None:
-                conn.execute(
-                    incident_alert_keys.insert().values(
-                        alert_key=alert_key,
-                        incident_id=current.id,
-                        first_seen=now,
-                        last_seen=now,
-                        count=1,
-                    )
-                )
-                count = 1
-            else:
-                count = int(found._mapping["count"]) + 1
-                conn.execute(
-                    incident_alert_keys.update()
-                    .where(key.id == found.id)
-                    .values(last_seen=now, count=count)
-                )
-            (entry,) = self._append(
-                conn,
-                current.id,
-                [
-                    NewEntry(
-                        "alert",
-                        summary,
-                        actor,
-                        {"alert_key": alert_key, "count": count, **dict(data or {})},
-                        now,
-                    )
-                ],
             )
+            count = 1
+        else:
+            count = int(found._mapping["count"]) + 1
+            conn.execute(
+                incident_alert_keys.update()
+                .where(key.id == found.id)
+                .values(last_seen=now, count=count)
+            )
+        (entry,) = self._append(
+            conn,
+            ident,
+            [
+                NewEntry(
+                    "alert",
+                    summary,
+                    actor,
+                    {"alert_key": alert_key, "count": count, **dict(data or {})},
+                    now,
+                )
+            ],
+        )
         return entry
 
     # -- action items --------------------------------------------------------------------
@@ -738,10 +883,15 @@ class IncidentStore:
             raise UsageError(f"invalid status {status!r}: one of {', '.join(ACTION_STATUSES)}")
         now = _micro(now or _now())
         item = self.action(action_id)
-        if item.status == status:
-            return item
         with self._begin() as conn:
             self._locked(conn, item.incident_id)
+            # Read again under the incident's lock: another responder may have moved it.
+            row = conn.execute(
+                sa.select(incident_actions).where(incident_actions.c.id == action_id)
+            ).one()
+            item = action_from_row(row._mapping)
+            if item.status == status:
+                return item
             conn.execute(
                 incident_actions.update()
                 .where(incident_actions.c.id == action_id)
