@@ -105,7 +105,14 @@ def list_cmd(
 ) -> None:
     """Incidents: the open ones first (most severe, newest first), then recent ones, with
     their elapsed time, time left to the resolution target (or BREACHED) and the escalation
-    level their clocks call for."""
+    level their clocks call for.
+
+    \b
+    Examples:
+      irdrive incident list
+      irdrive incident list --since 30d --severity P1 --tz Europe/Berlin
+      irdrive incident list --all --json
+    """
     from irdrive.incidents.common import parse_age, zone
     from irdrive.incidents.model import SEVERITIES, check_severity
     from irdrive.incidents.store import open_incidents
@@ -160,7 +167,16 @@ def show(ident: str, entries: int, tz_name: str | None, as_json: bool) -> None:
     the escalation level it needs now, why, and whom to engage (from the roster), a reminder
     when a communication update is overdue, the last timeline entries and action items.
 
-    A level above the one engaged so far is recorded in the timeline."""
+    A level above the one engaged so far is recorded in the timeline. Who each level is
+    comes from the roster: roster.yml beside the config file, or $IRDRIVE_ROSTER (see
+    configs/roster.example.yml).
+
+    \b
+    Examples:
+      irdrive incident show INC-20261202-031500
+      irdrive incident show INC-20261202-031500 -n 30 --tz America/New_York
+      irdrive incident show INC-20261202-031500 --json
+    """
     from irdrive.incidents.common import zone
     from irdrive.incidents.store import open_incidents
     from irdrive.incidents.view import incident_view, print_show
@@ -230,7 +246,14 @@ def update(
     ident: str, severity: str | None, services: tuple[str, ...], as_json: bool, **texts: Any
 ) -> None:
     """Change an incident's fields, people, severity or services. Each change is a timeline
-    entry with the value it replaced; naming a person acknowledges the incident."""
+    entry with the value it replaced; naming a person acknowledges the incident.
+
+    \b
+    Examples:
+      irdrive incident update INC-20261202-031500 --commander ana --scribe bo
+      irdrive incident update INC-20261202-031500 --severity P0 --service payments --service api
+      irdrive incident update INC-20261202-031500 --public-summary "Some card payments fail."
+    """
     from irdrive.incidents.common import actor
     from irdrive.incidents.model import check_severity
     from irdrive.incidents.store import open_incidents

@@ -359,3 +359,25 @@ def test_show_as_a_subprocess(env: dict[str, Any]) -> None:
     assert view["escalation"]["level"] == 2
     assert 170 < view["clocks"]["resolve"]["elapsed_s"] < 400
     assert not view["clocks"]["resolve"]["breached"]
+
+
+HEAVY = ("sqlalchemy", "alembic", "rich", "jinja2", "apprise", "ansible", "yaml")
+
+
+@pytest.mark.parametrize(
+    "command", [["incident"], ["incident", "list"], ["incident", "show"], ["incident", "status"]]
+)
+def test_incident_help_imports_no_heavy_module(command: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from irdrive.cli import main\n"
+        "try:\n"
+        f"    main({command + ['--help']!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
