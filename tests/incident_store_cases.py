@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -97,6 +97,39 @@ def case_open_update_status_round_trip(url: str) -> None:
         assert timeline[0].kind == "opened" and timeline[0].prev_hash == GENESIS
         assert all(b.prev_hash == a.hash for a, b in zip(timeline, timeline[1:], strict=False))
         assert store.verify(ident).ok
+
+
+def case_awkward_data_round_trips_and_verifies(url: str) -> None:
+    """Run events carry times, tuples, floats, non-ASCII text and numeric keys: stored as JSON,
+    read back the same on every backend, and the chain still verifies."""
+    berlin = timezone(timedelta(hours=1))
+    data = {
+        "when": datetime(2026, 12, 2, 4, 15, tzinfo=berlin),
+        "hosts": ("web-1", "web-2"),
+        "ratio": 0.1,
+        "tiny": 1e-7,
+        "big": 2**53 + 1,
+        "text": "Zahlungen fallen aus — ✓ 支付",
+        "nested": {"b": [1, {"c": None}], "a": True},
+        "codes": {200: 5, 503: 2},
+    }
+    with open_incidents(url) as store:
+        ident = _open(store)
+        (written,) = store.append(
+            ident, [NewEntry("task.end", "restart api", "run:1", data, T0.astimezone(berlin))]
+        )
+        (_, read) = store.timeline(ident)
+        assert read == written
+        assert read.at == T0 and read.at.tzinfo == UTC
+        assert read.data["hosts"] == ["web-1", "web-2"] and read.data["codes"] == {
+            "200": 5,
+            "503": 2,
+        }
+        assert read.data["when"] == "2026-12-02 04:15:00+01:00" and read.data["big"] == 2**53 + 1
+        assert store.verify(ident).ok
+        with pytest.raises(ValueError, match="not JSON-able"):
+            store.append(ident, [NewEntry("note", "x", "a", {"k": {1: "a", "b": 2}})])
+        assert len(store.timeline(ident)) == 2
 
 
 def case_refused_changes_write_nothing(url: str) -> None:
@@ -405,6 +438,7 @@ def case_concurrent_appends_never_fork_the_chain(url: str) -> None:
 
 CASES = [
     case_open_update_status_round_trip,
+    case_awkward_data_round_trips_and_verifies,
     case_refused_changes_write_nothing,
     case_escalation_is_recorded_once,
     case_verify_detects_edits_deletions_and_reordering,

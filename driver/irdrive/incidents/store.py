@@ -12,6 +12,7 @@ slips through into a retry, so two writers never fork the chain.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from irdrive.incidents.model import (
     ActionItem,
     Incident,
     TimelineEntry,
+    canonical,
     check_incident_id,
     check_severity,
     check_transition,
@@ -962,7 +964,7 @@ class IncidentStore:
                 kind=new.kind,
                 summary=new.summary,
                 actor=new.actor,
-                data=dict(new.data),
+                data=_plain(new.data),
                 prev_hash=prev,
             )
             entry = TimelineEntry(**{**draft.__dict__, "hash": draft.compute_hash()})
@@ -991,6 +993,17 @@ class IncidentStore:
             .values(timeline_count=seq, timeline_head=prev)
         )
         return written
+
+
+def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as the store gives it back (JSON: times and other objects as their text,
+    tuples as lists, keys as strings), so the hash is over what is stored and ``verify``
+    agrees on every backend."""
+    try:
+        plain = json.loads(canonical(dict(data)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"timeline data is not JSON-able: {exc}") from None
+    return dict(plain)
 
 
 def _short(value: Any, limit: int = 60) -> str:
