@@ -420,12 +420,29 @@ def case_concurrent_appends_never_fork_the_chain(url: str) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    done = threading.Event()
+    checks: list[list[str]] = []
+
+    def verify_meanwhile() -> None:
+        try:
+            with open_incidents(url) as mine:
+                while not done.is_set():
+                    checks.append(mine.verify(ident).problems)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    verifier = threading.Thread(target=verify_meanwhile)
+    verifier.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    done.set()
+    verifier.join(timeout=60)
     assert not errors, errors
+    # Appends while a verify reads are not tampering.
+    assert checks and all(problems == [] for problems in checks), [p for p in checks if p]
     with open_incidents(url) as store:
         timeline = store.timeline(ident)
         result = store.verify(ident)

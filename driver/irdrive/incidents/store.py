@@ -677,15 +677,22 @@ class IncidentStore:
     def verify(self, ident: str) -> Verification:
         """Walk the chain: every entry's hash recomputed, its ``prev_hash`` the one before,
         the numbering without gaps, and the incident's recorded head and count at the end."""
-        incident_row = self._head(ident)
-        ident, count, head = incident_row
+        ident, count, head = self._head(ident)
         query = (
             sa.select(incident_timeline)
             .where(incident_timeline.c.incident_id == ident)
             .order_by(incident_timeline.c.id)
         )
-        with self._read() as conn:
-            rows = [entry_from_row(row._mapping) for row in conn.execute(query)]
+        # The head before and after reading the rows: every append moves it, so the same head
+        # twice means no append committed in between (a run appending while someone verifies
+        # is not tampering). Else read again.
+        for _attempt in range(APPEND_ATTEMPTS):
+            with self._read() as conn:
+                rows = [entry_from_row(row._mapping) for row in conn.execute(query)]
+            _, count_after, head_after = self._head(ident)
+            if (count_after, head_after) == (count, head):
+                break
+            count, head = count_after, head_after
         result = Verification(ident, len(rows), head)
         prev = GENESIS
         expected_seq = 1
