@@ -677,22 +677,7 @@ class IncidentStore:
     def verify(self, ident: str) -> Verification:
         """Walk the chain: every entry's hash recomputed, its ``prev_hash`` the one before,
         the numbering without gaps, and the incident's recorded head and count at the end."""
-        ident, count, head = self._head(ident)
-        query = (
-            sa.select(incident_timeline)
-            .where(incident_timeline.c.incident_id == ident)
-            .order_by(incident_timeline.c.id)
-        )
-        # The head before and after reading the rows: every append moves it, so the same head
-        # twice means no append committed in between (a run appending while someone verifies
-        # is not tampering). Else read again.
-        for _attempt in range(APPEND_ATTEMPTS):
-            with self._read() as conn:
-                rows = [entry_from_row(row._mapping) for row in conn.execute(query)]
-            _, count_after, head_after = self._head(ident)
-            if (count_after, head_after) == (count, head):
-                break
-            count, head = count_after, head_after
+        ident, count, head, rows = self._chain(ident)
         result = Verification(ident, len(rows), head)
         prev = GENESIS
         expected_seq = 1
@@ -922,6 +907,46 @@ class IncidentStore:
         return self.action(action_id)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _chain(self, ident: str) -> tuple[str, int, str, list[TimelineEntry]]:
+        """The incident's recorded head (id, count, hash) and its timeline rows in the order
+        they were written, from one consistent view: a run appending while someone verifies
+        is not tampering. PostgreSQL: one REPEATABLE READ snapshot. SQLite: the head read
+        before and after the rows (every append moves it), and if writers keep moving it,
+        the rows read under the database's write lock."""
+        ident = check_incident_id(ident)
+        if self.store.engine.dialect.name == "postgresql":
+            with self.store._errors(), self.store.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    return self._chain_on(conn, ident)
+        for _attempt in range(APPEND_ATTEMPTS):
+            with self._read() as conn:
+                found = self._chain_on(conn, ident)
+            _, count, head = self._head(ident)
+            if (count, head) == found[1:3]:
+                return found
+        with self._begin() as conn:
+            self._locked(conn, ident)
+            return self._chain_on(conn, ident)
+
+    def _chain_on(
+        self, conn: sa.Connection, ident: str
+    ) -> tuple[str, int, str, list[TimelineEntry]]:
+        row = conn.execute(
+            sa.select(incidents.c.id, incidents.c.timeline_count, incidents.c.timeline_head).where(
+                incidents.c.id == ident
+            )
+        ).first()
+        if row is None:
+            raise UsageError(f"no incident {ident} in the history store {self.url}")
+        query = (
+            sa.select(incident_timeline)
+            .where(incident_timeline.c.incident_id == ident)
+            .order_by(incident_timeline.c.id)
+        )
+        rows = [entry_from_row(r._mapping) for r in conn.execute(query)]
+        return row.id, int(row.timeline_count), row.timeline_head, rows
 
     def _head(self, ident: str) -> tuple[str, int, str]:
         ident = check_incident_id(ident)
