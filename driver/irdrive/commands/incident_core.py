@@ -64,7 +64,13 @@ def _escalate(
     if not esc.raised:
         return incident, []
     incident, entry = store.escalate(
-        incident.id, esc.level, why=esc.why, engage=esc.engage, actor=ESCALATION_ACTOR, now=now
+        incident.id,
+        esc.level,
+        why=esc.why,
+        engage=esc.engage,
+        actor=ESCALATION_ACTOR,
+        reached_at=esc.reached_at,
+        now=now,
     )
     return incident, [entry] if entry is not None else []
 

@@ -167,13 +167,15 @@ def _flag(details: Mapping[str, Any], name: str) -> bool:
 
 @dataclass(frozen=True)
 class Trigger:
-    """A reason a level applies."""
+    """A reason a level applies; ``at``: when a clock reached it (None when the record
+    triggered it: a severity, a service, a responder's flag, whose time the clock cannot know)."""
 
     level: int
     why: str
+    at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "why": self.why}
+        return {"level": self.level, "why": self.why, "at": _iso(self.at)}
 
 
 def triggers(incident: Incident, now: datetime) -> list[Trigger]:
@@ -182,19 +184,25 @@ def triggers(incident: Incident, now: datetime) -> list[Trigger]:
     unresolved = _unresolved_s(incident, now)
     resolve = resolve_clock(incident, now)
     details = incident.details or {}
-    found = [Trigger(1, "every incident starts with the on-call engineer")]
+    detected = incident.detected_at or incident.started_at
+
+    def after(seconds: float) -> datetime | None:
+        return detected + timedelta(seconds=seconds) if detected is not None else None
+
+    found = [Trigger(1, "every incident starts with the on-call engineer", detected)]
     if sev in ("P0", "P1"):
         found.append(Trigger(2, f"a {sev} incident engages the team lead at once"))
     if unresolved >= L2_AFTER_S:
-        found.append(Trigger(2, "unresolved after 30 minutes"))
+        found.append(Trigger(2, "unresolved after 30 minutes", after(L2_AFTER_S)))
     if unresolved >= L3_AFTER_S:
-        found.append(Trigger(3, "unresolved after 2 hours"))
+        found.append(Trigger(3, "unresolved after 2 hours", after(L3_AFTER_S)))
     if resolve.elapsed_s is not None and resolve.elapsed_s >= resolve.target_s:
         found.append(
             Trigger(
                 3,
                 f"extended outage: unresolved at the {sev} resolution target "
                 f"({_hm(resolve.target_s)})",
+                resolve.deadline,
             )
         )
     if _flag(details, "extended_outage"):
@@ -214,11 +222,13 @@ def triggers(incident: Incident, now: datetime) -> list[Trigger]:
         and resolve.elapsed_s is not None
         and resolve.elapsed_s >= MAJOR_P0_FACTOR * resolve.target_s
     ):
+        start = resolve.start
         found.append(
             Trigger(
                 4,
                 "major incident: a P0 unresolved at twice its resolution target "
                 f"({_hm(MAJOR_P0_FACTOR * resolve.target_s)})",
+                start + timedelta(seconds=MAJOR_P0_FACTOR * resolve.target_s) if start else None,
             )
         )
     return found
@@ -434,6 +444,12 @@ class Escalation:
     resolved: bool
 
     @property
+    def reached_at(self) -> datetime | None:
+        """When a clock first called for this level (None: the record did, time unknown)."""
+        times = [t.at for t in self.triggers if t.level == self.level and t.at is not None]
+        return min(times) if times else None
+
+    @property
     def name(self) -> str:
         return LEVEL_NAMES[self.level]
 
@@ -447,6 +463,7 @@ class Escalation:
             "level": self.level,
             "name": self.name,
             "why": self.why,
+            "reached_at": _iso(self.reached_at),
             "triggers": [t.to_dict() for t in self.triggers],
             "recorded_level": self.recorded_level,
             "response_s": LEVEL_RESPONSE_S[self.level],

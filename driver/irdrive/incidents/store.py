@@ -599,11 +599,14 @@ class IncidentStore:
         why: str,
         engage: str,
         actor: str,
+        reached_at: datetime | None = None,
         now: datetime | None = None,
     ) -> tuple[Incident, TimelineEntry | None]:
         """Raise the incident's escalation level to ``level`` with an ``escalation`` entry
         saying why and whom to engage. Under the row's lock, so two commands computing the
-        same raise record it once; a level at or below the recorded one writes nothing."""
+        same raise record it once; a level at or below the recorded one writes nothing.
+        ``reached_at``: when a clock called for the level (kept in the entry's data; the
+        entry itself is dated ``now``, when it was recorded)."""
         if level not in (1, 2, 3, 4):
             raise UsageError(f"invalid escalation level {level!r}: 1 to 4")
         now = _micro(now or _now())
@@ -629,6 +632,7 @@ class IncidentStore:
                             "to": level,
                             "why": why,
                             "engage": engage,
+                            "reached_at": _micro(reached_at).isoformat() if reached_at else None,
                         },
                         now,
                     )

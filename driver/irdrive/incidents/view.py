@@ -276,7 +276,10 @@ def escalation_from_view(view: dict[str, Any]) -> Escalation:
     return Escalation(
         level=data["level"],
         why=data["why"],
-        triggers=tuple(Trigger(t["level"], t["why"]) for t in data["triggers"]),
+        triggers=tuple(
+            Trigger(t["level"], t["why"], datetime.fromisoformat(t["at"]) if t["at"] else None)
+            for t in data["triggers"]
+        ),
         recorded_level=data["recorded_level"],
         people=tuple(Contact(p["name"], p["contact"]) for p in data["people"]),
         channels=tuple(data["channels"]),

@@ -156,6 +156,21 @@ def test_next_escalation_and_when() -> None:
     assert "extended outage" in nxt[2]
 
 
+def test_when_a_clock_called_for_the_level() -> None:
+    p2 = escalation(incident("P2"), T0 + timedelta(hours=3), None)
+    assert p2.level == 3 and p2.reached_at == T0 + timedelta(hours=2)
+    p0 = escalation(
+        incident("P0", started_at=T0 - timedelta(minutes=10)), T0 + timedelta(hours=3), None
+    )
+    assert p0.level == 4 and p0.reached_at == T0 + timedelta(minutes=110)  # 2h after the start
+    assert p0.to_dict()["reached_at"] == (T0 + timedelta(minutes=110)).isoformat()
+    # The record, not a clock, called for it: the time is not known.
+    p1 = escalation(incident("P1"), T0 + timedelta(minutes=5), None)
+    assert p1.level == 2 and p1.reached_at is None
+    sec = escalation(incident("P3", runbook="security-breach"), T0 + timedelta(hours=9), None)
+    assert sec.level == 4 and sec.reached_at is None
+
+
 def test_a_resolved_incident_stops_escalating_at_its_resolution() -> None:
     inc = incident("P2", status=RESOLVED, resolved_at=T0 + timedelta(minutes=20))
     esc = escalation(inc, T0 + timedelta(hours=5), None)
@@ -204,6 +219,7 @@ def test_escalation_to_dict_has_stable_keys() -> None:
         "level",
         "name",
         "why",
+        "reached_at",
         "triggers",
         "recorded_level",
         "response_s",

@@ -134,6 +134,8 @@ def test_show_clocks_escalation_and_overdue_update(env: dict[str, Any]) -> None:
     kinds = [e["kind"] for e in view["timeline"]]
     assert kinds == ["opened", "escalation"]
     assert view["timeline"][1]["data"]["to"] == 3 and view["incident"]["escalation_level"] == 3
+    assert view["timeline"][1]["data"]["reached_at"] == (T0 + timedelta(hours=2)).isoformat()
+    assert view["timeline"][1]["at"] == (T0 + timedelta(hours=2, minutes=12)).isoformat()
     again = ok_json("show", ident)
     assert [e["kind"] for e in again["timeline"]] == kinds
 
