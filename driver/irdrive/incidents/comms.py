@@ -20,11 +20,12 @@ timeline as a ``notify`` entry.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -301,7 +302,7 @@ def _clock(value: datetime) -> str:
 
 
 def current_actions(entries: Sequence[TimelineEntry], limit: int = MAX_ACTIONS) -> list[str]:
-    """"What is being done", oldest first: a run's changes, verifications and outcome,
+    """ "What is being done", oldest first: a run's changes, verifications and outcome,
     commands, escalations and status changes with a note, from the timeline (the last
     ``limit``; how many earlier ones were left out is said)."""
     picked = [
@@ -390,8 +391,7 @@ def stakeholder_context(
         start = incident.started_at or incident.detected_at or now
         target = start + timedelta(seconds=incident.resolve_target_s)
         eta = str(incident.details.get("eta") or "") or (
-            f"not yet available; {incident.severity} resolution target "
-            f"{fmt_time(target, tz)}"
+            f"not yet available; {incident.severity} resolution target {fmt_time(target, tz)}"
         )
     else:
         resolved = fmt_time(incident.resolved_at, tz)
@@ -511,11 +511,20 @@ class Prepared:
     redactor: Redactor
 
 
-def _apprise_log(level: int = logging.INFO) -> Any:
-    """Capture apprise's log (its reasons) instead of letting it reach stderr with URLs."""
+@contextlib.contextmanager
+def _apprise_log(level: int = logging.INFO) -> Iterator[Any]:
+    """Capture apprise's log (its reasons, which name URLs and tokens) for scrubbing, and keep
+    it from every other handler: it does not propagate to the root logger meanwhile."""
     import apprise
 
-    return apprise.LogCapture(level=level, fmt="%(levelname)s %(message)s")
+    logger = logging.getLogger("apprise")
+    propagate = logger.propagate
+    logger.propagate = False
+    try:
+        with apprise.LogCapture(level=level, fmt="%(levelname)s %(message)s") as captured:
+            yield captured
+    finally:
+        logger.propagate = propagate
 
 
 def _reason(captured: str, redactor: Redactor) -> str:

@@ -122,7 +122,9 @@ def test_only_the_latest_actions_are_listed_and_the_rest_counted() -> None:
     many = [entry(i, i, "change", f"change {i}") for i in range(1, 13)]
     lines = comms.current_actions(many)
     assert lines[0] == "(4 earlier in the timeline)"
-    assert lines[1:] == [f"{(T0 + timedelta(minutes=i)):%H:%M} UTC change {i}" for i in range(5, 13)]
+    assert lines[1:] == [
+        f"{(T0 + timedelta(minutes=i)):%H:%M} UTC change {i}" for i in range(5, 13)
+    ]
 
 
 def test_stakeholder_update_of_an_open_incident() -> None:
@@ -188,9 +190,7 @@ def test_stakeholder_plan_is_the_last_status_note_or_the_runbook() -> None:
     assert "Resolution: runbook payments-failover" in comms.render(
         "stakeholder", open_run, RUN[:6], now=T0
     )
-    assert "Resolution: failed over to segpay" in comms.render(
-        "stakeholder", open_run, RUN, now=T0
-    )
+    assert "Resolution: failed over to segpay" in comms.render("stakeholder", open_run, RUN, now=T0)
     eta = incident(details={"eta": "04:30 UTC"})
     assert "ETA: 04:30 UTC\n" in comms.render("stakeholder", eta, [], now=T0)
 
@@ -372,7 +372,10 @@ def test_env_expansion_names_a_missing_variable_and_never_a_value(
         ch.expand()
     assert str(info.value) == "comms channel ops (channels.P1[0]) uses ${TOKEN_B}, which is not set"
     monkeypatch.setenv("TOKEN_B", "CANARY-bbbb")
-    assert ch.expand() == ("json://h.example.com/CANARY-aaaa/CANARY-bbbb", ["CANARY-aaaa", "CANARY-bbbb"])
+    assert ch.expand() == (
+        "json://h.example.com/CANARY-aaaa/CANARY-bbbb",
+        ["CANARY-aaaa", "CANARY-bbbb"],
+    )
 
 
 @pytest.mark.parametrize(
