@@ -66,7 +66,7 @@ def comms(
     from datetime import UTC, datetime
 
     from irdrive.incidents import comms as c
-    from irdrive.incidents.common import actor, fmt_time, zone
+    from irdrive.incidents.common import actor, zone
     from irdrive.incidents.store import open_incidents
 
     tz = zone(tz_name)
@@ -83,7 +83,7 @@ def comms(
                 )
             prepared = [c.prepare(ch, timeout_s=config.timeout_s) for ch in channels]
         now = datetime.now(UTC)
-        overdue = incident.next_update_at is not None and incident.next_update_at < now
+        reminder = c.overdue(incident, now, tz)
         text = c.render(
             template,
             incident,
@@ -93,6 +93,7 @@ def comms(
             now=now,
             status_page_url=config.status_page_url,
             sending=send,
+            secrets=[v for p in prepared for v in p.values],
         )
         deliveries: list[c.Delivery] = []
         if send:
@@ -122,12 +123,8 @@ def comms(
         )
     else:
         click.echo(text)
-        if not send and overdue:
-            click.echo(
-                f"Update overdue since {fmt_time(incident.next_update_at, tz)}: "
-                "send it with --send.",
-                err=True,
-            )
+        if not send and reminder:
+            click.echo(reminder, err=True)
         for d in deliveries:
             line = f"sent to {d.channel}" if d.ok else f"FAILED to {d.channel}: {d.reason}"
             click.echo(line, err=True)

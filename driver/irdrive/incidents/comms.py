@@ -45,7 +45,7 @@ from irdrive.incidents.model import (
     Incident,
     TimelineEntry,
 )
-from irdrive.redact import Redactor
+from irdrive.redact import Redactor, env_secrets
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -467,8 +467,11 @@ def render(
     now: datetime | None = None,
     status_page_url: str = DEFAULT_STATUS_PAGE,
     sending: bool = False,
+    secrets: Sequence[str] = (),
 ) -> str:
-    """The filled template as text (no trailing newline)."""
+    """The filled template as text (no trailing newline). The record is redacted before it is
+    kept; as a second guard, the values of the environment's secret variables (and
+    ``secrets``: the tokens a channel URL took from the environment) are masked in the text."""
     check_template(template)
     now = now or datetime.now(UTC)
     if template == "internal":
@@ -478,7 +481,21 @@ def render(
     else:
         ctx = user_context(incident, status_page_url=status_page_url)
     text: str = _environment().get_template(f"{template}.j2").render(**ctx)
-    return text.rstrip("\n")
+    return Redactor([*env_secrets(os.environ), *secrets]).text(text.rstrip("\n"))
+
+
+def overdue(incident: Incident, now: datetime, tz: tzinfo | None = None) -> str | None:
+    """The reminder ``show`` and ``comms`` give once an open incident's next update is due:
+    ``Update overdue by 12m 00s (due 2026-12-02 04:15 UTC): irdrive incident comms INC --send``;
+    None when it is not due (or the incident is not open)."""
+    due = incident.next_update_at
+    if due is None or due > now:
+        return None
+    late = fmt_duration((now - due).total_seconds())
+    return (
+        f"Update overdue by {late} (due {fmt_time(due, tz)}): "
+        f"irdrive incident comms {incident.id} --send"
+    )
 
 
 # -- delivery ----------------------------------------------------------------------------
@@ -509,6 +526,7 @@ class Prepared:
     channel: Channel
     plugin: Any
     redactor: Redactor
+    values: tuple[str, ...] = ()  # what ${NAME} put in: masked in the text too
 
 
 @contextlib.contextmanager
@@ -562,7 +580,7 @@ def prepare(channel: Channel, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Prepar
         plugin.socket_connect_timeout = timeout_s
     if "rto" not in query:
         plugin.socket_read_timeout = timeout_s
-    return Prepared(channel, plugin, redactor)
+    return Prepared(channel, plugin, redactor, tuple(values))
 
 
 def notify_type(incident: Incident) -> str:
@@ -668,6 +686,7 @@ def notify(
             now=now,
             status_page_url=cfg.status_page_url,
             sending=True,
+            secrets=[v for p in prepared for v in p.values],
         )
         deliveries += deliver(text, prepared, kind=notify_type(incident))
     except Exception as exc:

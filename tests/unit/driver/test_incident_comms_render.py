@@ -400,3 +400,32 @@ def test_secret_parts_of_a_url() -> None:
     assert {"pa55word", "hook", "tok3n-xyz", "k3y-value", "user"} <= set(parts)
     assert "10.0.0.1" not in parts
     assert "T1JJ3T3L2" in comms.secret_parts("slack://T1JJ3T3L2/A1BRTD4JD/TIiajk")
+
+
+def test_overdue_reminder_with_a_frozen_clock() -> None:
+    inc = incident(last_update_at=T0 + timedelta(minutes=10))  # P1: next due 04:25
+    assert comms.overdue(inc, T0 + timedelta(minutes=69)) is None
+    assert comms.overdue(inc, T0 + timedelta(minutes=82), BERLIN) == (
+        "Update overdue by 12m 00s (due 2026-12-02 04:25 UTC (05:25 CET)): "
+        "irdrive incident comms INC-20261202-031500 --send"
+    )
+    resolved = incident(status="RESOLVED", resolved_at=T0)
+    assert comms.overdue(resolved, T0 + timedelta(days=3)) is None
+
+
+def test_secret_values_from_the_environment_never_reach_the_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second guard behind the record's own redaction: a secret variable's value pasted
+    into a field, or a channel token, is masked in every template."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "CANARYaws0123")
+    monkeypatch.setenv("PAYMENTS_API_TOKEN", "CANARYpay4567")
+    inc = incident(
+        summary="rotated CANARYaws0123 already",
+        impact="CANARYpay4567 leaked",
+        public_summary="Retry with key CANARYpay4567",
+    )
+    for template in comms.TEMPLATES:
+        text = comms.render(template, inc, RUN, now=T0, secrets=["segpay"])
+        assert "CANARY" not in text and "segpay" not in text
+    assert "Business Impact: ******** leaked" in comms.render("internal", inc, now=T0)

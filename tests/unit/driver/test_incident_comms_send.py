@@ -237,7 +237,8 @@ channels:
     - "slack://${SLACK_A}/${SLACK_B}/${SLACK_C}/#incidents"
 """,
     )
-    ident = open_incident()
+    # a token pasted into the record is masked in what is sent, too
+    ident = open_incident(public_summary=f"Payments may fail ({CANARY.replace('-', '')}xyzXYZ)")
     result = invoke(ident, "--template", "user", "--send")
     assert result.exit_code == 0, result.output
     assert result.stderr.strip() == "sent to slack://…"
@@ -248,8 +249,12 @@ channels:
     assert payload["channel"] == "#incidents"
     assert "Service Status Update" in posted
     assert "We are currently experiencing a service disruption that may affect payments." in posted
-    for secret in (CANARY.replace("-", ""), "T1JJ3T3L2", "A1BRTD4JD"):
+    assert "What's happening: Payments may fail (********)" in posted
+    for secret in ("T1JJ3T3L2", "A1BRTD4JD"):
         assert secret not in result.output + everything_recorded(env, ident)
+    with open_incidents() as store:  # the record keeps what was typed; what was sent does not
+        rows = json.dumps([e.to_dict() for e in store.timeline(ident)])
+    assert CANARY.replace("-", "") not in result.output + rows + req["body"]
 
 
 def test_without_send_nothing_is_sent_or_recorded(env: Path, receiver: Receiver) -> None:
@@ -276,9 +281,11 @@ def test_an_overdue_update_is_pointed_out(env: Path) -> None:
             actor="alice",
             now=datetime.now(UTC) - timedelta(hours=1),
         )
+    due = (inc.detected_at + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M UTC")
     result = invoke(inc.id, "--tz", "UTC")
     assert result.exit_code == 0
-    assert "Update overdue since " in result.stderr and "send it with --send" in result.stderr
+    assert result.stderr.startswith("Update overdue by 30m 0")  # P0: due 30 minutes after
+    assert result.stderr.rstrip().endswith(f"(due {due}): irdrive incident comms {inc.id} --send")
 
 
 @pytest.mark.parametrize(
