@@ -465,3 +465,45 @@ def test_the_command_imports_nothing_heavy_until_it_runs(env: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Service Status Update\n\nWe are currently experiencing")
+
+
+def test_a_receiver_that_never_answers_fails_within_the_timeout(env: Path) -> None:
+    """A listening socket that never replies: apprise's read timeout (``timeout:`` in the
+    channels file) ends the wait, and the delivery is recorded as failed."""
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the kernel; nothing ever answers
+        port = silent.getsockname()[1]
+        channels(env, f'timeout: 1\nchannels: {{default: ["json://127.0.0.1:{port}/x"]}}\n')
+        ident = open_incident()
+        started = time.monotonic()
+        result = invoke(ident, "--send")
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    assert elapsed < 8, elapsed
+    assert result.stderr.startswith(f"FAILED to json://127.0.0.1:{port}/…: ")
+
+
+def test_a_slack_compatible_incoming_webhook_on_any_host(env: Path, receiver: Receiver) -> None:
+    """Without patching anything: apprise's Mattermost plugin posts a Slack-compatible incoming
+    webhook payload (``{"text": ...}``) to /hooks/<token> on the host the URL names."""
+    channels(
+        env,
+        f"""
+channels:
+  default:
+    - name: chat
+      url: "mmost://127.0.0.1:{receiver.port}/${{HOOK_TOKEN}}"
+""",
+    )
+    ident = open_incident(severity="P3")
+    result = invoke(ident, "--template", "stakeholder", "--send")
+    assert result.exit_code == 0, result.output
+    (req,) = receiver.requests
+    assert req["path"] == f"/hooks/{CANARY}"
+    payload = json.loads(req["body"])
+    assert f"Incident Update - {ident}" in payload["text"]
+    assert "Resolution: Find the cause and restore service" in payload["text"]
+    assert CANARY not in result.output + everything_recorded(env, ident)
