@@ -308,7 +308,8 @@ def current_actions(entries: Sequence[TimelineEntry], limit: int = MAX_ACTIONS) 
     picked = [
         e
         for e in entries
-        if e.kind in ACTION_KINDS or (e.kind == "status" and (e.data or {}).get("note"))
+        if (e.kind in ACTION_KINDS and not (e.data or {}).get("check"))  # not --check runs
+        or (e.kind == "status" and (e.data or {}).get("note"))
     ]
     lines = [f"{_clock(e.at)} {e.summary}" for e in picked[-limit:]]
     if len(picked) > limit:

@@ -429,3 +429,15 @@ def test_secret_values_from_the_environment_never_reach_the_text(
         text = comms.render(template, inc, RUN, now=T0, secrets=["segpay"])
         assert "CANARY" not in text and "segpay" not in text
     assert "Business Impact: ******** leaked" in comms.render("internal", inc, now=T0)
+
+
+def test_a_check_mode_run_is_not_an_action_taken() -> None:
+    dry = [
+        entry(10, 10, "change", "would change Fail over [localhost]", check=True),
+        entry(
+            11, 11, "run.end", "payments-failover succeeded (exit 0): 1 would change", check=True
+        ),
+    ]
+    assert comms.current_actions(dry) == ["None recorded yet"]
+    real = entry(12, 12, "change", "changed Fail over [localhost]", check=False)
+    assert comms.current_actions([*dry, real]) == ["03:27 UTC changed Fail over [localhost]"]
