@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -691,12 +691,13 @@ def notify(
         )
         deliveries += deliver(text, prepared, kind=notify_type(incident))
     except Exception as exc:
-        log.warning("incident notification of %s not sent: %s", incident_id, exc)
-        deliveries.append(Delivery("comms", False, datetime.now(UTC), str(exc)))
+        why = Redactor(env_secrets(os.environ)).text(str(exc).strip() or type(exc).__name__)
+        log.warning("incident notification of %s not sent: %s", incident_id, why)
+        deliveries.append(Delivery("comms", False, datetime.now(UTC), why))
     if incident is not None:
         try:
             record(store, incident, template, text, deliveries, actor=actor)
-        except Exception as exc:
-            log.warning("incident notification of %s not recorded: %s", incident_id, exc)
-            deliveries = [replace(d, reason=d.reason or "not recorded") for d in deliveries]
+        except Exception as exc:  # the store went away meanwhile: say so, do not raise
+            why = Redactor(env_secrets(os.environ)).text(str(exc))
+            log.warning("incident notification of %s not recorded: %s", incident_id, why)
     return deliveries

@@ -507,3 +507,25 @@ channels:
     assert f"Incident Update - {ident}" in payload["text"]
     assert "Resolution: Find the cause and restore service" in payload["text"]
     assert CANARY not in result.output + everything_recorded(env, ident)
+
+
+def test_notify_does_not_raise_when_the_store_fails_under_it(
+    env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irdrive.errors import TargetUnreachable
+    from irdrive.incidents.store import IncidentStore
+
+    channels(env, f'channels: {{P1: [{{name: r, url: "json://127.0.0.1:{receiver.port}/"}}]}}')
+    ident = open_incident()
+
+    def gone(*args: Any, **kwargs: Any) -> Any:
+        raise TargetUnreachable(f"history store unreachable (token {CANARY})")
+
+    with open_incidents() as store:
+        monkeypatch.setattr(IncidentStore, "append", gone)
+        (sent,) = comms.notify(store, ident, "internal", "run:abc")  # sent; not recorded
+        assert sent.ok and len(receiver.requests) == 1
+        monkeypatch.setattr(IncidentStore, "timeline", gone)
+        (failed,) = comms.notify(store, ident, "internal", "run:abc")
+        assert not failed.ok and failed.reason == "history store unreachable (token ********)"
+    assert len(receiver.requests) == 1
