@@ -72,9 +72,9 @@ def build(directory: Path, days: int, title: str, as_json: bool) -> None:
 def _print(feed: dict[str, Any], files: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console(highlight=False)
-    console.print(f"Status page: {feed['status']['label']}")
+    click.echo(f"Status page: {feed['status']['label']}")
     rows = [*feed["active"], *feed["recent"]]
     if rows:
         table = Table()
@@ -82,15 +82,16 @@ def _print(feed: dict[str, Any], files: list[str]) -> None:
         for name in ("shown as", "impact", "status", "services"):
             table.add_column(name)
         for item in rows:
-            table.add_row(
+            cells = (
                 item["id"],
                 item["name"],
                 item["impact_label"],
                 item["status_label"],
                 ", ".join(item["services"]) or "-",
             )
-        console.print(table)
+            table.add_row(*(Text(cell) for cell in cells))  # public text, never markup
+        Console(highlight=False).print(table)
     else:
-        console.print(f"No open incidents, none resolved in the last {feed['window_days']} days.")
+        click.echo(f"No open incidents, none resolved in the last {feed['window_days']} days.")
     for path in files:
-        console.print(f"Wrote {path}")
+        click.echo(f"Wrote {path}")
