@@ -414,7 +414,8 @@ def load_window(
     store: IncidentStore, now: datetime, days: int
 ) -> list[tuple[Incident, list[TimelineEntry]]]:
     """The open incidents and those resolved (or closed) since ``days`` ago, with their
-    timelines: one query for the incidents, one per incident for its timeline."""
+    timelines: one query for the incidents (at most MAX_INCIDENTS, the open ones first), one
+    per incident for its timeline."""
     import sqlalchemy as sa
 
     from irdrive.history.schema import incidents as table
@@ -425,7 +426,10 @@ def load_window(
     query = (
         sa.select(table)
         .where(sa.or_(table.c.status.in_(sorted(OPEN_STATUSES)), ended >= cutoff))
-        .order_by(table.c.detected_at.desc())
+        .order_by(
+            sa.case((table.c.status.in_(sorted(OPEN_STATUSES)), 0), else_=1),
+            table.c.detected_at.desc(),
+        )
         .limit(MAX_INCIDENTS)
     )
     with store._read() as conn:

@@ -197,6 +197,27 @@ def test_the_feed_keeps_its_schema_window_and_order(
     assert [i["id"] for i in wide["recent"]] == [seeded["resolved"], seeded["old"]]
 
 
+def test_open_incidents_come_first_when_there_are_too_many(
+    db: IncidentStore, seeded: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_open = db.open(
+        title="x", severity="P3", actor=RESPONDER, services=["search"], now=NOW - timedelta(10)
+    )
+    monkeypatch.setattr(sp, "MAX_INCIDENTS", 3)
+    _, feed = built(db, tmp_path / "site")
+    assert {i["id"] for i in feed["active"]} == {seeded["p0"], seeded["p1"], old_open.id}
+    assert feed["recent"] == []
+
+
+def test_public_text_is_escaped_in_the_page(db: IncidentStore, tmp_path: Path) -> None:
+    inc = db.open(title="t", severity="P2", actor=RESPONDER, services=["<b>api</b>"], now=NOW)
+    db.update(inc.id, actor=RESPONDER, public_summary='<script>alert("x")</script> & more')
+    html, feed = built(db, tmp_path / "site", title="Status <i>now</i>")
+    assert "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in html
+    assert feed["active"][0]["name"] == '<script>alert("x")</script> & more'  # JSON: as typed
+
+
 def test_an_empty_store_is_all_systems_operational(db: IncidentStore, tmp_path: Path) -> None:
     html, feed = built(db, tmp_path / "site", title="Example status")
     jsonschema.validate(feed, sp.FEED_SCHEMA)
