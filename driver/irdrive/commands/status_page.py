@@ -49,7 +49,7 @@ def build(directory: Path, days: int, title: str, as_json: bool) -> None:
     days, title = statuspage.check_args(days, title)
     statuspage.check_dir(directory)
     with open_incidents() as store:
-        feed = statuspage.build(store, directory, days=days, title=title)
+        feed, withheld = statuspage.build(store, directory, days=days, title=title)
     files = [str(directory / name) for name in statuspage.FILES]
     if as_json:
         click.echo(
@@ -61,12 +61,19 @@ def build(directory: Path, days: int, title: str, as_json: bool) -> None:
                     "status": feed["status"],
                     "active": len(feed["active"]),
                     "recent": len(feed["recent"]),
+                    "withheld": withheld,
                 },
                 indent=2,
             )
         )
-        return
-    _print(feed, files)
+    else:
+        _print(feed, files)
+    if withheld:
+        click.echo(
+            f"Warning: IP addresses or secret values withheld from {withheld} public text(s); "
+            "reword the incident's public summary",
+            err=True,
+        )
 
 
 def _print(feed: dict[str, Any], files: list[str]) -> None:

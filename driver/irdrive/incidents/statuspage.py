@@ -107,36 +107,41 @@ BADGES: dict[str, tuple[str, str]] = {
 }
 BADGE_FG = "#ffffff"
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])")
+# Candidates only (ipaddress decides): a sentence's full stop may follow an address.
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?!\w|\.\w)")
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])")
 WITHHELD = "[address withheld]"
 
 
 class PublicText:
     """Makes a string fit for the public page: secret environment values and IP addresses
-    withheld, whitespace tidied. Counts what it withheld."""
+    withheld, whitespace tidied. ``altered`` keeps the texts it changed (``withheld`` counts
+    them), so the responder can be told to reword them."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.redactor = Redactor(env_secrets(os.environ if env is None else env))
-        self.withheld = 0
+        self.altered: set[str] = set()
+
+    @property
+    def withheld(self) -> int:
+        return len(self.altered)
 
     def __call__(self, value: Any) -> str:
         text = " ".join(str(value).split()) if value is not None else ""
-        if self.redactor:
-            scrubbed = self.redactor.text(text)
-            if scrubbed != text:
-                self.withheld += 1
-                text = scrubbed
-        return _IPV6.sub(self._address, _IPV4.sub(self._address, text))
+        cleaned = self.redactor.text(text) if self.redactor else text
+        cleaned = _IPV6.sub(_address, _IPV4.sub(_address, cleaned))
+        if cleaned != text:
+            self.altered.add(text)
+        return cleaned
 
-    def _address(self, match: re.Match[str]) -> str:
-        candidate = match.group(0).split("/")[0]
-        try:
-            ipaddress.ip_address(candidate)
-        except ValueError:
-            return match.group(0)  # a version number or a time, not an address
-        self.withheld += 1
-        return WITHHELD
+
+def _address(match: re.Match[str]) -> str:
+    candidate = match.group(0).split("/")[0]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return match.group(0)  # a version number or a time, not an address
+    return WITHHELD
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -287,11 +292,12 @@ def build_feed(
     now: datetime,
     days: int = DEFAULT_DAYS,
     title: str = DEFAULT_TITLE,
-    env: Mapping[str, str] | None = None,
+    clean: PublicText | None = None,
 ) -> dict[str, Any]:
     """The JSON feed: overall status, affected services, open incidents (worst first) and
-    those resolved within ``days`` (newest first)."""
-    clean = PublicText(env)
+    those resolved within ``days`` (newest first). ``clean`` (default: a new PublicText)
+    counts what it withheld."""
+    clean = clean or PublicText()
     cutoff = now - timedelta(days=days)
     items = []
     for incident, entries in incidents:
@@ -536,17 +542,19 @@ def build(
     days: int = DEFAULT_DAYS,
     title: str = DEFAULT_TITLE,
     now: datetime | None = None,
-) -> dict[str, Any]:
-    """Read the window, build the feed and the page, write both; returns the feed."""
+) -> tuple[dict[str, Any], int]:
+    """Read the window, build the feed and the page, write both. Returns the feed and how
+    many addresses or secret values were withheld from the public text."""
     import json
 
     days, title = check_args(days, title)
     check_dir(folder)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    feed = build_feed(load_window(store, now, days), now=now, days=days, title=title)
+    clean = PublicText()
+    feed = build_feed(load_window(store, now, days), now=now, days=days, title=title, clean=clean)
     page = render_html(feed)
     write_page(
         folder,
         {"status.json": json.dumps(feed, indent=2, ensure_ascii=False) + "\n", "index.html": page},
     )
-    return feed
+    return feed, clean.withheld

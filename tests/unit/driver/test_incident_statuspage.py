@@ -142,13 +142,17 @@ def test_addresses_and_secret_environment_values_are_withheld_from_public_text(
     clean = sp.PublicText()
     text = clean(
         f"Blocked 203.0.113.9, 198.51.100.0/24 and 2001:db8::1 (key {CANARY}); "
-        "release 1.2.3 at 03:15:00, ratio 10.5"
+        "release 1.2.3 at 03:15:00, ratio 10.5, build 1.2.3.4567. Traffic from 192.0.2.1."
     )
-    assert "203.0.113.9" not in text and "198.51.100.0" not in text and "2001:db8" not in text
+    for address in ("203.0.113.9", "198.51.100.0", "2001:db8", "192.0.2.1"):
+        assert address not in text
     assert CANARY not in text
-    assert text.count(sp.WITHHELD) == 3
-    assert "release 1.2.3 at 03:15:00, ratio 10.5" in text  # not addresses: kept
-    assert clean.withheld == 4
+    assert text.count(sp.WITHHELD) == 4
+    assert "release 1.2.3 at 03:15:00, ratio 10.5, build 1.2.3.4567." in text  # kept
+    assert text.endswith(f"Traffic from {sp.WITHHELD}.")
+    assert clean.withheld == 1 and clean("no address here") == "no address here"
+    clean("10.0.0.1")
+    assert clean.withheld == 2
 
 
 def test_a_secret_in_the_environment_never_reaches_the_files(
@@ -161,9 +165,15 @@ def test_a_secret_in_the_environment_never_reaches_the_files(
         title="t", severity="P2", actor=RESPONDER, services=["api"], now=NOW - timedelta(hours=1)
     )
     db.update(incident.id, actor=RESPONDER, public_summary=f"Errors. debug={CANARY}", now=NOW)
-    html, _ = built(db, tmp_path / "site")
+    result = CliRunner().invoke(cli, ["status-page", "build", str(tmp_path / "site"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["withheld"] == 1
+    assert "Warning: IP addresses or secret values withheld from 1 public text(s)" in (
+        result.stderr
+    )
+    html = (tmp_path / "site" / "index.html").read_text()
     data = (tmp_path / "site" / "status.json").read_text()
-    assert CANARY not in html and CANARY not in data
+    assert CANARY not in html and CANARY not in data and CANARY not in result.output
     assert "Errors. debug=********" in data
 
 
