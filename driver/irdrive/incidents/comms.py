@@ -420,14 +420,18 @@ def stakeholder_context(
 
 def user_context(incident: Incident, *, status_page_url: str) -> dict[str, Any]:
     """Only user-facing text: the public summary, the services and the status. Nothing
-    else of the record is passed in, so the user template cannot show it."""
+    else of the record is passed in, so the user template cannot show it; and, as on the status
+    page, an IP address or a secret value typed into the public text is withheld."""
+    from irdrive.incidents.statuspage import PublicText
+
+    clean = PublicText()
     resolved = not incident.is_open
     return {
         "experiencing": "experienced" if resolved else "are currently experiencing",
         "may_affect": "affected" if resolved else "may affect",
         "issue": USER_ISSUE[incident.severity],
-        "services": ", ".join(incident.services) or "some of our services",
-        "happening": incident.public_summary or USER_HAPPENING[incident.status],
+        "services": ", ".join(clean(s) for s in incident.services) or "some of our services",
+        "happening": clean(incident.public_summary) or USER_HAPPENING[incident.status],
         "doing": USER_DOING[incident.status],
         "expected": (
             f"Resolved at {fmt_time(incident.resolved_at)}"

@@ -441,3 +441,12 @@ def test_a_check_mode_run_is_not_an_action_taken() -> None:
     assert comms.current_actions(dry) == ["None recorded yet"]
     real = entry(12, 12, "change", "changed Fail over [localhost]", check=False)
     assert comms.current_actions([*dry, real]) == ["03:27 UTC changed Fail over [localhost]"]
+
+
+def test_an_address_typed_into_the_public_text_is_withheld_from_users() -> None:
+    inc = incident(public_summary="Payments via 10.20.30.40 and fe80::1 may fail. Retry in v1.2.3.")
+    text = comms.render("user", inc, now=T0)
+    assert (
+        "What's happening: Payments via [address withheld] and [address withheld] may fail. "
+        "Retry in v1.2.3." in text
+    )
