@@ -29,20 +29,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def update_due(incident: Incident, now: datetime) -> dict[str, Any]:
-    """When the next communication is due, and by how much it is overdue (0: not yet)."""
+def update_due(incident: Incident, now: datetime, tz: tzinfo | None = None) -> dict[str, Any]:
+    """When the next communication is due, by how much it is overdue (0: not yet), and the
+    reminder ``comms`` gives too (``irdrive.incidents.comms.overdue``)."""
+    from irdrive.incidents.comms import overdue
+
     due = incident.next_update_at
-    overdue = max(0.0, (now - due).total_seconds()) if due is not None else 0.0
-    hint = None
-    if overdue > 0:
-        hint = (
-            f"update overdue by {fmt_duration(overdue)}: irdrive incident comms {incident.id} "
-            "--template internal --send"
-        )
+    late = max(0.0, (now - due).total_seconds()) if due is not None else 0.0
+    hint = overdue(incident, now, tz)
     return {
         "next_update_at": _iso(due),
-        "overdue": overdue > 0,
-        "overdue_s": round(overdue, 3),
+        "overdue": hint is not None,
+        "overdue_s": round(late, 3),
         "hint": hint,
     }
 
@@ -227,7 +225,7 @@ def print_show(
     esc = escalation_from_view(view)
     for i, line in enumerate(_escalation_lines(esc, tz)):
         row("escalation" if i == 0 else "", line)
-    update = view["update"]
+    update = update_due(incident, datetime.fromisoformat(view["now"]), tz)
     if update["hint"]:
         row("comms", f"[bold yellow]{escape(update['hint'])}[/]")
     elif update["next_update_at"]:

@@ -128,7 +128,8 @@ def test_show_clocks_escalation_and_overdue_update(env: dict[str, Any]) -> None:
     assert esc["next_level"] is None  # a P1 reaches L4 only by a responder's call
     assert view["update"]["overdue"] and view["update"]["overdue_s"] == 72 * 60
     assert view["update"]["hint"] == (
-        f"update overdue by 1h 12m: irdrive incident comms {ident} --template internal --send"
+        "Update overdue by 1h 12m (due 2026-12-02 04:00 UTC): "
+        f"irdrive incident comms {ident} --send"
     )
     # The escalation was recorded, once: a second show adds nothing.
     kinds = [e["kind"] for e in view["timeline"]]
@@ -143,7 +144,10 @@ def test_show_clocks_escalation_and_overdue_update(env: dict[str, Any]) -> None:
     assert human.exit_code == 0, human.output
     out = human.stdout
     assert "BREACHED" in out and "engage now: no roster: engage the Engineering Manager" in out
-    assert f"update overdue by 1h 12m: irdrive incident comms {ident}" in out
+    assert (
+        "Update overdue by 1h 12m (due 2026-12-02 04:00 UTC (2026-12-01 23:00 EST)): "
+        f"irdrive incident comms {ident} --send"
+    ) in out
     assert "2026-12-02 03:00 UTC (2026-12-01 22:00 EST)" in out  # started, both zones
     assert "Timeline (last 2 of 2)" in out
 
