@@ -402,6 +402,12 @@ def case_listing(url: str) -> None:
         assert [i.id for i in store.incidents(since=T0 + timedelta(hours=1))] == [c, b]
         assert [i.id for i in store.incidents(severity="p2")] == [c, a]
         assert [i.id for i in store.incidents(limit=1)] == [c]
+        # Active since: open, or detected, resolved or closed since then.
+        store.set_status(a, "RESOLVED", actor="ana", now=T0 + timedelta(days=3))
+        later = T0 + timedelta(days=2, hours=12)
+        assert [i.id for i in store.incidents(active_since=later)] == [c, a]
+        store.set_status(c, "RESOLVED", actor="ana", now=T0 + timedelta(days=2, hours=1))
+        assert [i.id for i in store.incidents(active_since=later)] == [a]
 
 
 def case_concurrent_appends_never_fork_the_chain(url: str) -> None:

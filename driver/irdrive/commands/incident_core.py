@@ -94,7 +94,7 @@ def _written(incident: Incident, entries: list[TimelineEntry]) -> dict[str, Any]
     metavar="AGE",
     default="7d",
     show_default=True,
-    help="Resolved and closed incidents detected within this age (30d, 12h, 2w).",
+    help="Also incidents detected, resolved or closed within this age (30d, 12h, 2w).",
 )
 @click.option("--severity", metavar="P0..P3", help="Only this severity.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
@@ -132,7 +132,7 @@ def list_cmd(
         found = store.incidents(open_only=True, severity=sev, limit=limit)
         seen = {i.id for i in found}
         recent = store.incidents(
-            since=None if show_all else now - age, severity=sev, limit=limit + len(found)
+            active_since=None if show_all else now - age, severity=sev, limit=limit + len(found)
         )
     rest = [i for i in recent if i.id not in seen]
     found.sort(key=lambda i: (SEVERITIES.index(i.severity), -_ts(i.detected_at)))

@@ -454,13 +454,25 @@ class IncidentStore:
         since: datetime | None = None,
         severity: str | None = None,
         limit: int | None = 100,
+        active_since: datetime | None = None,
     ) -> list[Incident]:
-        """Incidents, newest first: the open ones only, or those detected since ``since``."""
+        """Incidents, newest first: the open ones only, or those detected since ``since``, or
+        active since ``active_since`` (open, or detected, resolved or closed since then)."""
         query = sa.select(incidents)
         if open_only:
             query = query.where(incidents.c.status.in_(sorted(OPEN_STATUSES)))
         if since is not None:
             query = query.where(incidents.c.detected_at >= _micro(since))
+        if active_since is not None:
+            when = _micro(active_since)
+            query = query.where(
+                sa.or_(
+                    incidents.c.status.in_(sorted(OPEN_STATUSES)),
+                    incidents.c.detected_at >= when,
+                    incidents.c.resolved_at >= when,
+                    incidents.c.closed_at >= when,
+                )
+            )
         if severity is not None:
             query = query.where(incidents.c.severity == check_severity(severity))
         query = query.order_by(incidents.c.detected_at.desc(), incidents.c.id.desc())

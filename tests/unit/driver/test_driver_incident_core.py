@@ -96,6 +96,10 @@ def test_list_open_first_by_severity_then_recent(env: dict[str, Any]) -> None:
     assert [r["id"] for r in ok_json("list", "--all")["incidents"]] == [p0, p2, done, old]
     assert [r["id"] for r in ok_json("list", "--since", "30d")["incidents"]][-1] == old
     assert [r["id"] for r in ok_json("list", "--severity", "p2")["incidents"]] == [p2]
+    # Detected 20 days ago, resolved 19: outside 7d; resolved within --since counts as recent.
+    with open_incidents(url) as store:
+        store.set_status(old, "CLOSED", actor="ana", now=T0 - timedelta(days=2))
+    assert old in [r["id"] for r in ok_json("list")["incidents"]]
     human = run("list", "--tz", "Europe/Berlin")
     assert human.exit_code == 0, human.output
     assert "BREACHED" in human.stdout and p0 in human.stdout and "L3" in human.stdout
