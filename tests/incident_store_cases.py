@@ -72,7 +72,7 @@ def case_open_update_status_round_trip(url: str) -> None:
         assert role.kind == "role" and inc.scribe == "cy"
 
         t2 = T0 + timedelta(minutes=10)
-        inc, entry = store.set_status(ident, "IDENTIFIED", actor="ana", note="bad deploy", now=t2)
+        inc, entry = store.set_status(ident, "identified ", actor="ana", note="bad deploy", now=t2)
         assert inc.identified_at == t2 and entry.data == {
             "from": "INVESTIGATING",
             "to": "IDENTIFIED",
@@ -141,6 +141,7 @@ def case_refused_changes_write_nothing(url: str) -> None:
         refusals: list[tuple[Callable[[], object], str]] = [
             (lambda: store.set_status(ident, "INVESTIGATING", actor="x"), "reopen"),
             (lambda: store.set_status(ident, "RESOLVED", actor="x"), "already RESOLVED"),
+            (lambda: store.set_status(ident, "FIXED", actor="x"), "invalid status 'FIXED'"),
             (lambda: store.update(ident, actor="x", severity="P9"), "invalid severity"),
             (lambda: store.update(ident, actor="x", title="  "), "title cannot be empty"),
             (lambda: store.update(ident, actor="x", colour="red"), "cannot update colour"),

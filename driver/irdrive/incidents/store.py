@@ -49,6 +49,7 @@ from irdrive.incidents.model import (
     canonical,
     check_incident_id,
     check_severity,
+    check_status,
     check_transition,
     incident_id_for,
 )
@@ -570,6 +571,7 @@ class IncidentStore:
                     )
                 status = INVESTIGATING
             else:
+                status = check_status(status)
                 check_transition(current.status, status)
             values: dict[str, Any] = {"status": status}
             if current.acknowledged_at is None:

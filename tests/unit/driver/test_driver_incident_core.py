@@ -391,3 +391,22 @@ def test_incident_help_imports_no_heavy_module(command: list[str]) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_malformed_roster_never_blocks_a_status_change(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, tmp = env["url"], env["tmp"]
+    ident = open_incident(url, severity="P0")
+    bad = tmp / "bad.yml"
+    bad.write_text("levels: [\n")
+    monkeypatch.setenv("IRDRIVE_ROSTER", str(bad))
+    env["clock"]["now"] = T0 + timedelta(minutes=20)
+    result = run("resolve", ident, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Warning: roster ") and "is not valid YAML" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["incident"]["status"] == "RESOLVED"
+    escalated, resolved = data["entries"]
+    assert escalated["data"]["engage"] == "no roster: engage the Team Lead (L2)"
+    assert resolved["kind"] == "status"
