@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from irdrive.errors import UsageError, handle_errors
+from irdrive.errors import IrdriveError, UsageError, handle_errors
 
 if TYPE_CHECKING:
     from irdrive.incidents.clock import Roster
@@ -192,7 +192,10 @@ def show(ident: str, entries: int, tz_name: str | None, as_json: bool) -> None:
     roster = _roster(strict=True)
     with open_incidents() as store:
         incident = store.get(ident)
-        incident, _ = _escalate(store, incident, now, roster)
+        try:
+            incident, _ = _escalate(store, incident, now, roster)
+        except IrdriveError as exc:  # a reader's role cannot write: show it all the same
+            click.echo(f"Warning: escalation not recorded: {exc}", err=True)
         timeline = store.timeline(incident.id)
         actions = store.actions(incident.id)
     view = incident_view(incident, now, roster, timeline=timeline, actions=actions)

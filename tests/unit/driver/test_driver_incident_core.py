@@ -410,3 +410,24 @@ def test_a_malformed_roster_never_blocks_a_status_change(
     escalated, resolved = data["entries"]
     assert escalated["data"]["engage"] == "no roster: engage the Team Lead (L2)"
     assert resolved["kind"] == "status"
+
+
+def test_show_still_shows_when_the_escalation_cannot_be_written(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irdrive.errors import IrdriveError
+    from irdrive.incidents.store import IncidentStore
+
+    ident = open_incident(env["url"], severity="P1")
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise IrdriveError("history store x: permission denied for table incidents")
+
+    monkeypatch.setattr(IncidentStore, "escalate", refuse)
+    result = run("show", ident, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == (
+        "Warning: escalation not recorded: history store x: permission denied for table incidents"
+    )
+    view = json.loads(result.stdout)
+    assert view["escalation"]["level"] == 2 and view["incident"]["escalation_level"] == 1
