@@ -145,7 +145,7 @@ def action_add(
     ident = _check_id(incident_id)
     with open_incidents() as store:
         item = store.add_action(
-            ident, action=text, owner=owner, priority=priority, due=due, actor=actor()
+            ident, action=text, owner=owner, priority=priority, due=due, actor=actor(), now=_now()
         )
     if as_json:
         click.echo(json.dumps(item.to_dict(), indent=2))
@@ -198,7 +198,7 @@ def action_list(
 
     table = Table(title="Action items", title_justify="left")
     for name in ("#", "Incident", "Action", "Owner", "Due Date", "Status", "Priority"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name not in ("Action", "Owner"))
     for item in items:
         due = item.due or "-"
         if is_overdue(item, today):
@@ -217,7 +217,7 @@ def _set_status(action_id: int, new: str, as_json: bool) -> None:
         raise UsageError(f"invalid action item id {action_id}: a positive number")
     with open_incidents() as store:
         before = store.action(action_id)
-        item = store.set_action_status(action_id, new, actor=actor())
+        item = store.set_action_status(action_id, new, actor=actor(), now=_now())
     if as_json:
         click.echo(
             json.dumps({**item.to_dict(), "changed": before.status != item.status}, indent=2)
