@@ -112,6 +112,9 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
         store.append(
             inc.id,
             [
+                # A run's entries carry their events' times: this one is earlier than the
+                # escalation appended before it, and is drawn before it.
+                NewEntry("change", "scaled api to 6", "run:r1", {}, at(8)),
                 NewEntry("change", "rolled back api to rev 41", "run:r2", {}, at(30)),
                 NewEntry("verify", "api rollout available", "run:r2", {"ok": False}, at(35)),
                 NewEntry("change", "restarted database", "run:r3", {}, at(50)),
@@ -126,6 +129,7 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
     assert [g.get("data-kind") for g in found] == [
         "started",
         "detected",
+        "change",
         "escalation",
         "change",
         "verify",
@@ -133,7 +137,8 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
         "verify",
         "resolved",
     ]
-    assert "escalated to L2" in "".join(found[2].itertext())
+    assert [g.get("data-seq") for g in found[2:4]] == ["3", "2"]
+    assert "escalated to L2" in "".join(found[3].itertext())
     assert [g.get("data-failed") for g in found if g.get("data-kind") == "verify"] == [
         "true",
         None,
@@ -145,7 +150,8 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
     assert line is not None
     x = float(line.get("x1", "nan"))
     xs = [shape_x(g) for g in found]
-    assert xs[6] < x < xs[7]  # the last verification before the target, recovery after it
+    assert xs == sorted(xs)
+    assert xs[7] < x < xs[8]  # the last verification before the target, recovery after it
     assert [r for r in root.iter(NS + "rect") if r.get("class") == "breach-zone"]
 
 
