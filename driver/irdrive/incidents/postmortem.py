@@ -23,7 +23,7 @@ from irdrive.errors import UsageError
 from irdrive.incidents.common import fmt_duration, fmt_time
 from irdrive.incidents.model import SEVERITY_NAMES, ActionItem, Incident, TimelineEntry
 from irdrive.incidents.stats import BREACHED, MET, Measures, is_overdue, measure
-from irdrive.incidents.svg import timeline_svg
+from irdrive.incidents.svg import timeline_svg, verification_failed
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOT_RESOLVED = "not resolved yet"
@@ -82,6 +82,39 @@ def clock_rows(incident: Incident, m: Measures) -> list[dict[str, str]]:
     ]
 
 
+def lessons(m: Measures, entries: list[TimelineEntry]) -> tuple[list[str], list[str]]:
+    """Facts from the record to start "what went well" and "what went poorly" with: each
+    clock against its target, and the verifications that passed or failed."""
+    well: list[str] = []
+    poorly: list[str] = []
+    if m.acknowledge_s is not None:
+        line = f"Acknowledged {fmt_duration(m.acknowledge_s)} after detection"
+        target = f"the {fmt_duration(m.respond_target_s)} respond target"
+        (well if m.respond == MET else poorly).append(
+            f"{line}, inside {target}." if m.respond == MET else f"{line}, past {target}."
+        )
+    elif m.respond == BREACHED:
+        poorly.append(
+            f"Not acknowledged within the {fmt_duration(m.respond_target_s)} respond target."
+        )
+    if m.resolve_s is not None:
+        line = f"Resolved {fmt_duration(m.resolve_s)} after the impact began"
+        target = f"the {fmt_duration(m.resolve_target_s)} resolve target"
+        (well if m.resolve == MET else poorly).append(
+            f"{line}, inside {target}." if m.resolve == MET else f"{line}, past {target}."
+        )
+    elif m.resolve == BREACHED:
+        poorly.append(f"Not resolved within the {fmt_duration(m.resolve_target_s)} resolve target.")
+    checks = [e for e in entries if e.kind == "verify"]
+    failed = [e for e in checks if verification_failed(e)]
+    if failed:
+        shown = "; ".join(e.summary for e in failed[:3]) + ("; …" if len(failed) > 3 else "")
+        poorly.append(f"{len(failed)} of {len(checks)} verifications failed: {shown}.")
+    elif checks:
+        well.append(f"Every verification passed ({len(checks)}).")
+    return well, poorly
+
+
 def time_rows(incident: Incident, tz: tzinfo | None) -> list[dict[str, str]]:
     rows = [
         ("Impact began", incident.started_at),
@@ -138,6 +171,7 @@ def context(
     svg_name: str,
 ) -> dict[str, Any]:
     m = measure(incident, now)
+    went_well, went_poorly = lessons(m, entries)
     people = [
         ("Commander", incident.commander),
         ("Scribe", incident.scribe),
@@ -164,6 +198,8 @@ def context(
         "timeline": timeline_rows(entries, tz),
         "actions": action_rows(items, now.astimezone(tz or UTC).date()),
         "svg_name": svg_name,
+        "went_well": went_well,
+        "went_poorly": went_poorly,
     }
 
 

@@ -56,7 +56,9 @@ class Mark:
     failed: bool = False
 
 
-def _verify_failed(entry: TimelineEntry) -> bool:
+def verification_failed(entry: TimelineEntry) -> bool:
+    """Whether a ``verify`` entry records a failed check (``ok``/``passed`` false, ``failed``
+    true, or an ``outcome`` of failed/error)."""
     data = entry.data
     if data.get("ok") is False or data.get("passed") is False or data.get("failed") is True:
         return True
@@ -100,7 +102,7 @@ def marks(incident: Incident, entries: Sequence[TimelineEntry]) -> list[Mark]:
                     entry.summary,
                     entry.summary,
                     entry.seq,
-                    failed=_verify_failed(entry),
+                    failed=verification_failed(entry),
                 )
             )
     if incident.resolved_at is not None:

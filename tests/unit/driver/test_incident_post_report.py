@@ -20,6 +20,7 @@ from incident_post_records import CANARY, Env, at, make_env, resolved_p1
 from irdrive.cli import cli
 from irdrive.commands import incident_post
 from irdrive.incidents.stats import BREACHED, MET, PENDING, measure
+from irdrive.incidents.store import NewEntry
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -122,7 +123,16 @@ def test_report_of_a_resolved_incident(env: Env) -> None:
         "| 6 | 2026-11-20 03:16:00 UTC | run.end | run:r1 | run payments-failover ok |",
     ]
     assert "## Root cause\n\nPrimary processor TLS certificate expired\n" in md
-    assert "## What went well" in md and "## What went poorly" in md
+    assert (
+        "## What went well\n\n"
+        "- Acknowledged 6m 00s after detection, inside the 30m 00s respond target. "
+        "_(from the record)_\n"
+        "- Resolved 1h 10m after the impact began, inside the 4h 00m resolve target. "
+        "_(from the record)_\n"
+        "- Every verification passed (1). _(from the record)_\n"
+        "- _To fill in._\n\n"
+        "## What went poorly\n\n- _To fill in._\n"
+    ) in md
     assert "| Action | Owner | Due Date | Status | Priority |" in md
     assert (
         "| #1 Alert on processor certificate expiry | bob | 2026-11-18 (overdue) | open | P1 |"
@@ -156,6 +166,11 @@ def test_report_of_an_open_incident_is_a_draft(env: Env) -> None:
         in md
     )
     assert "| Resolved | not resolved yet |" in md
+    assert (
+        "## What went poorly\n\n"
+        "- Not acknowledged within the 30m 00s respond target. _(from the record)_\n"
+        "- Not resolved within the 4h 00m resolve target. _(from the record)_\n"
+    ) in md
     assert "_None yet: add them with" in md
     svg = ElementTree.fromstring((env.tmp / "r" / f"{inc.id}.svg").read_text())
     kinds = [g.get("data-kind") for g in svg.iter("{http://www.w3.org/2000/svg}g")]
@@ -166,6 +181,13 @@ def test_report_breached_and_in_the_responders_zone(env: Env) -> None:
     with env.store() as store:
         inc = store.open(title="Outage", severity="P0", actor="a", started_at=at(0), now=at(2))
         store.set_status(inc.id, "IDENTIFIED", actor="a", now=at(18))
+        store.append(
+            inc.id,
+            [
+                NewEntry("verify", "api rollout available", "run:r", {"ok": False}, at(30)),
+                NewEntry("verify", "api healthy", "run:r", {"ok": True}, at(70)),
+            ],
+        )
         store.set_status(inc.id, "RESOLVED", actor="a", now=at(75))
     code, _, stderr = run("report", inc.id, "--out", str(env.tmp), "--tz", "Europe/Berlin")
     assert code == 0, stderr
@@ -173,6 +195,14 @@ def test_report_breached_and_in_the_responders_zone(env: Env) -> None:
     assert "| Response (MTTA: acknowledged - detected) | 16m 00s | 15m 00s | BREACHED |" in md
     assert "| Resolution (MTTR: resolved - impact began) | 1h 15m | 1h 00m | BREACHED |" in md
     assert "| Impact began | 2026-11-20 03:00 UTC (04:00 CET) |" in md
+    assert (
+        "## What went poorly\n\n"
+        "- Acknowledged 16m 00s after detection, past the 15m 00s respond target. "
+        "_(from the record)_\n"
+        "- Resolved 1h 15m after the impact began, past the 1h 00m resolve target. "
+        "_(from the record)_\n"
+        "- 1 of 2 verifications failed: api rollout available. _(from the record)_\n"
+    ) in md
     html = (env.tmp / f"{inc.id}.html").read_text()
     assert '<td class="breached">BREACHED</td>' in html
 
