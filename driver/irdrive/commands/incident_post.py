@@ -296,6 +296,17 @@ def stats(since: str, tz_name: str | None, as_json: bool) -> None:
     for sev, count in found.by_severity.items():
         by_sev.add_row(sev, str(count), str(found.breaches["by_severity"].get(sev, 0)))
     console.print(by_sev)
+    if len(found.by_month) > 1:
+        months = Table(title="By month (UTC)", title_justify="left")
+        for name in ("Month", "Incidents", "P0", "P1", "P2", "P3", "Breached", "MTTR mean"):
+            months.add_column(name)
+        for row in found.by_month:
+            months.add_row(
+                row["month"],
+                *(str(row[key]) for key in ("incidents", "P0", "P1", "P2", "P3", "breached")),
+                fmt_duration(row["mttr_mean_s"]),
+            )
+        console.print(months)
     clocks = Table(title="Clocks", title_justify="left")
     for name in ("", "Mean", "Median", "Incidents"):
         clocks.add_column(name)

@@ -143,6 +143,7 @@ class Trends:
     breaches: dict[str, Any] = field(default_factory=dict)
     runbooks: list[dict[str, Any]] = field(default_factory=list)
     actions: dict[str, int] = field(default_factory=dict)
+    by_month: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +158,7 @@ class Trends:
             "breaches": dict(self.breaches),
             "top_runbooks": list(self.runbooks),
             "action_items": dict(self.actions),
+            "by_month": [dict(row) for row in self.by_month],
         }
 
 
@@ -183,6 +185,7 @@ def trends(
     by_sev_breach = {sev: 0 for sev in SEVERITIES}
     used_by: Counter[str] = Counter()
     run_count: Counter[str] = Counter()
+    months: dict[str, dict[str, Any]] = {}
     for incident in chosen:
         result.by_severity[incident.severity] = result.by_severity.get(incident.severity, 0) + 1
         result.open += int(incident.is_open)
@@ -201,6 +204,16 @@ def trends(
         if breached:
             breaches["incidents"] += 1
             by_sev_breach[incident.severity] += 1
+        when = incident.detected_at or incident.started_at or now
+        month = months.setdefault(
+            when.astimezone(UTC).strftime("%Y-%m"),
+            {"incidents": 0, **{sev: 0 for sev in SEVERITIES}, "breached": 0, "_mttr": []},
+        )
+        month["incidents"] += 1
+        month[incident.severity] += 1
+        month["breached"] += int(breached)
+        if m.resolve_s is not None:
+            month["_mttr"].append(m.resolve_s)
         names = list(runs.get(incident.id, ()))
         run_count.update(names)
         used_by.update({*names, *([incident.runbook] if incident.runbook else [])})
@@ -210,6 +223,14 @@ def trends(
     result.runbooks = [
         {"runbook": name, "incidents": used_by[name], "runs": run_count[name]}
         for name in ranked[:top]
+    ]
+    result.by_month = [
+        {
+            "month": name,
+            **{k: v for k, v in row.items() if k != "_mttr"},
+            "mttr_mean_s": statistics.fmean(row["_mttr"]) if row["_mttr"] else None,
+        }
+        for name, row in sorted(months.items())
     ]
     today = now.astimezone(UTC).date()
     items = list(actions)

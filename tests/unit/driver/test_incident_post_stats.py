@@ -98,6 +98,18 @@ EXPECTED = {
         {"runbook": "performance-degradation", "incidents": 1, "runs": 0},
     ],
     "action_items": {"open": 2, "in_progress": 1, "overdue": 2},
+    "by_month": [
+        {
+            "month": "2026-11",
+            "incidents": 3,
+            "P0": 1,
+            "P1": 1,
+            "P2": 1,
+            "P3": 0,
+            "breached": 2,
+            "mttr_mean_s": 4560.0,
+        }
+    ],
 }
 
 
@@ -125,6 +137,24 @@ def test_stats_command_json_and_table(env: Env) -> None:
     assert "Target breaches: respond 1, resolve 2 (2 incidents)" in out
     assert "payments-failover" in out
     assert "Action items: 2 open, 1 in progress, 2 overdue" in out
+    # 60 days take in D (October): acknowledged only when resolved, a day on (respond
+    # breached, resolve met), and the table by month appears.
+    result = CliRunner().invoke(cli, ["incident", "stats", "--since", "60d", "--json"])
+    wider = json.loads(result.stdout)
+    assert wider["by_month"][0] == {
+        "month": "2026-10",
+        "incidents": 1,
+        "P0": 0,
+        "P1": 0,
+        "P2": 0,
+        "P3": 1,
+        "breached": 1,
+        "mttr_mean_s": 86400.0,
+    }
+    assert wider["by_month"][1] == EXPECTED["by_month"][0]
+    assert wider["top_runbooks"][0] == {"runbook": "rollback", "incidents": 2, "runs": 2}
+    result = CliRunner().invoke(cli, ["incident", "stats", "--since", "60d"])
+    assert "│ 2026-10 │ 1         │ 0  │ 0  │ 0  │ 1  │ 1        │ 1d 00h    │" in result.stdout
     # A window with nothing in it.
     result = CliRunner().invoke(cli, ["incident", "stats", "--since", "1h", "--json"])
     empty = json.loads(result.stdout)
