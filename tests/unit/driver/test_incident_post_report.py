@@ -99,6 +99,7 @@ def test_report_of_a_resolved_incident(env: Env) -> None:
         "resolve": "met",
     }
     files = {key: Path(path) for key, path in result["files"].items()}
+    assert sorted(p.name for p in out.iterdir()) == [f"{inc.id}.{x}" for x in ("html", "md", "svg")]
     assert files == {
         "markdown": out / f"{inc.id}.md",
         "html": out / f"{inc.id}.html",
