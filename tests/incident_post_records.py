@@ -1,6 +1,7 @@
-"""Incidents with fixed times for the post-incident tests (report, SVG, actions, stats), built
-through the store's public methods, and the environment they run in (a SQLite file in tmp_path,
-a named user, UTC)."""
+"""Incidents with fixed times for the post-incident tests (report, SVG, actions and stats in
+tests/unit/driver, both backends in tests/integration/test_incident_post_pg.py), built through
+the store's public methods, and the environment they run in (a SQLite file in tmp_path, a named
+user, UTC)."""
 
 from __future__ import annotations
 
