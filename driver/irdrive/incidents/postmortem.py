@@ -23,7 +23,7 @@ from irdrive.errors import UsageError
 from irdrive.incidents.common import fmt_duration, fmt_time
 from irdrive.incidents.model import SEVERITY_NAMES, ActionItem, Incident, TimelineEntry
 from irdrive.incidents.stats import BREACHED, MET, Measures, is_overdue, measure
-from irdrive.incidents.svg import timeline_svg, verification_failed
+from irdrive.incidents.svg import check_mode, run_failed, timeline_svg, verification_failed
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOT_RESOLVED = "not resolved yet"
@@ -84,7 +84,8 @@ def clock_rows(incident: Incident, m: Measures) -> list[dict[str, str]]:
 
 def lessons(m: Measures, entries: list[TimelineEntry]) -> tuple[list[str], list[str]]:
     """Facts from the record to start "what went well" and "what went poorly" with: each
-    clock against its target, and the verifications that passed or failed."""
+    clock against its target, runs that did not succeed, and the verifications that passed or
+    failed (those of --check runs left out)."""
     well: list[str] = []
     poorly: list[str] = []
     if m.acknowledge_s is not None:
@@ -105,7 +106,14 @@ def lessons(m: Measures, entries: list[TimelineEntry]) -> tuple[list[str], list[
         )
     elif m.resolve == BREACHED:
         poorly.append(f"Not resolved within the {fmt_duration(m.resolve_target_s)} resolve target.")
-    checks = [e for e in entries if e.kind == "verify"]
+    failed_runs = [e for e in entries if e.kind == "run.end" and run_failed(e)]
+    if failed_runs:
+        shown = "; ".join(e.summary for e in failed_runs[:3]) + (
+            "; …" if len(failed_runs) > 3 else ""
+        )
+        runs = "1 run" if len(failed_runs) == 1 else f"{len(failed_runs)} runs"
+        poorly.append(f"{runs} did not succeed: {shown}.")
+    checks = [e for e in entries if e.kind == "verify" and not check_mode(e)]
     failed = [e for e in checks if verification_failed(e)]
     if failed:
         shown = "; ".join(e.summary for e in failed[:3]) + ("; …" if len(failed) > 3 else "")

@@ -244,7 +244,8 @@ def trends(
 
 
 def run_runbooks(store: IncidentStore, ids: Sequence[str]) -> dict[str, list[str]]:
-    """incident id -> the runbook of each ``run.start`` entry on its timeline (one query)."""
+    """incident id -> the runbook of each ``run.start`` entry on its timeline (one query);
+    --check runs changed nothing and are not counted."""
     import sqlalchemy as sa
 
     from irdrive.history.schema import incident_timeline
@@ -260,8 +261,9 @@ def run_runbooks(store: IncidentStore, ids: Sequence[str]) -> dict[str, list[str
     )
     with store.store._errors(), store.store.engine.connect() as conn:
         for row in conn.execute(query):
-            name = (row.data or {}).get("runbook")
-            if isinstance(name, str) and name:
+            data = row.data or {}
+            name = data.get("runbook")
+            if isinstance(name, str) and name and data.get("check") is not True:
                 found[row.incident_id].append(name)
     return found
 

@@ -65,8 +65,25 @@ def verification_failed(entry: TimelineEntry) -> bool:
     return str(data.get("outcome", "")).lower() in ("failed", "fail", "error")
 
 
+def run_failed(entry: TimelineEntry) -> bool:
+    """Whether a ``run.end`` entry records a run that did not succeed (a non-zero exit, or a
+    run the driver could not finish)."""
+    data = entry.data
+    code = data.get("exit_code")
+    return (code is not None and code != 0) or str(data.get("status", "")).lower() in (
+        "error",
+        "failed",
+    )
+
+
+def check_mode(entry: TimelineEntry) -> bool:
+    """An entry of a ``--check`` run: it changed nothing, so it is not drawn as an action."""
+    return entry.data.get("check") is True
+
+
 def marks(incident: Incident, entries: Sequence[TimelineEntry]) -> list[Mark]:
-    """The picture's marks in time order (ties: the timeline's order)."""
+    """The picture's marks in time order (ties: the timeline's order). Entries of --check
+    runs are left out (they changed nothing); a run that failed is an action mark."""
     found: list[Mark] = []
     detected = incident.detected_at
     if incident.started_at is not None and (detected is None or incident.started_at < detected):
@@ -89,6 +106,14 @@ def marks(incident: Incident, entries: Sequence[TimelineEntry]) -> list[Mark]:
             after = entry.data.get("after")
             label = f"escalated to L{after}" if after is not None else "escalated"
             found.append(Mark("status", "escalation", entry.at, label, entry.summary, entry.seq))
+        elif entry.kind in ("change", "verify", "run.end") and check_mode(entry):
+            continue
+        elif entry.kind == "run.end" and run_failed(entry):
+            runbook = entry.data.get("runbook")
+            label = f"run of {runbook} failed" if isinstance(runbook, str) else "run failed"
+            found.append(
+                Mark("action", "run.failed", entry.at, label, entry.summary, entry.seq, failed=True)
+            )
         elif entry.kind == "change":
             found.append(
                 Mark("action", "change", entry.at, entry.summary, entry.summary, entry.seq)
@@ -174,6 +199,9 @@ def describe(incident: Incident, found: Sequence[Mark], now: datetime) -> str:
             f"not resolved yet (resolve target {fmt_duration(m.resolve_target_s)}: {m.resolve})"
         )
     parts.append(f"{counts['change']} changes and {counts['verify']} verifications")
+    failed = sum(1 for x in found if x.kind == "run.failed")
+    if failed:
+        parts.append(f"{failed} failed runs")
     return "; ".join(parts) + "."
 
 

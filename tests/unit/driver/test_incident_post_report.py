@@ -186,7 +186,15 @@ def test_report_breached_and_in_the_responders_zone(env: Env) -> None:
             inc.id,
             [
                 NewEntry("verify", "api rollout available", "run:r", {"ok": False}, at(30)),
+                NewEntry(
+                    "run.end",
+                    "platform-outage FAILED (exit 1)",
+                    "run:r",
+                    {"runbook": "platform-outage", "exit_code": 1},
+                    at(40),
+                ),
                 NewEntry("verify", "api healthy", "run:r", {"ok": True}, at(70)),
+                NewEntry("verify", "verified: api (check)", "run:c", {"check": True}, at(71)),
             ],
         )
         store.set_status(inc.id, "RESOLVED", actor="a", now=at(75))
@@ -202,6 +210,7 @@ def test_report_breached_and_in_the_responders_zone(env: Env) -> None:
         "_(from the record)_\n"
         "- Resolved 1h 15m after the impact began, past the 1h 00m resolve target. "
         "_(from the record)_\n"
+        "- 1 run did not succeed: platform-outage FAILED (exit 1). _(from the record)_\n"
         "- 1 of 2 verifications failed: api rollout available. _(from the record)_\n"
     ) in md
     html = (env.tmp / f"{inc.id}.html").read_text()

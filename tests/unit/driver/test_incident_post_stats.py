@@ -29,15 +29,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     return make_env(tmp_path, monkeypatch)
 
 
-def run_entry(runbook: str, minute: float) -> NewEntry:
-    return NewEntry(
-        "run.start", f"run {runbook} started", "run:x", {"runbook": runbook}, at(minute)
-    )
+def run_entry(runbook: str, minute: float, check: bool = False) -> NewEntry:
+    data = {"runbook": runbook, "check": check}
+    return NewEntry("run.start", f"run {runbook} started", "run:x", data, at(minute))
 
 
 def build(store: IncidentStore) -> dict[str, str]:
     """Four incidents; the oldest is outside --since 30d.
-    A  P1: MTTD 120, MTTA 180, MTTR 3720, met; runbook payments-failover, run twice.
+    A  P1: MTTD 120, MTTA 180, MTTR 3720, met; runbook payments-failover, run twice (and a
+       --check run of rollback, which is not counted).
     B  P0: MTTD 240, MTTA 1200 (> 900), MTTR 5400 (> 3600): both breached; platform-outage
        and rollback run once each; no runbook on the record.
     C  P2: open, commander at opening (MTTA 0), MTTD 600; its runbook on the record, no runs;
@@ -48,7 +48,14 @@ def build(store: IncidentStore) -> dict[str, str]:
         started_at=at(0), now=at(2),
     )  # fmt: skip
     store.set_status(a.id, "IDENTIFIED", actor="x", now=at(5))
-    store.append(a.id, [run_entry("payments-failover", 6), run_entry("payments-failover", 20)])
+    store.append(
+        a.id,
+        [
+            run_entry("payments-failover", 6),
+            run_entry("rollback", 7, check=True),  # a --check run: not a use
+            run_entry("payments-failover", 20),
+        ],
+    )
     store.set_status(a.id, "RESOLVED", actor="x", now=at(62))
     b = store.open(title="B", severity="P0", actor="x", started_at=at(100), now=at(104))
     store.set_status(b.id, "IDENTIFIED", actor="x", now=at(124))

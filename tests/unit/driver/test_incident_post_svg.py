@@ -117,6 +117,19 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
                 NewEntry("change", "scaled api to 6", "run:r1", {}, at(8)),
                 NewEntry("change", "rolled back api to rev 41", "run:r2", {}, at(30)),
                 NewEntry("verify", "api rollout available", "run:r2", {"ok": False}, at(35)),
+                NewEntry(
+                    "run.end",
+                    "platform-outage FAILED (exit 1)",
+                    "run:r2",
+                    {"runbook": "platform-outage", "exit_code": 1, "check": False},
+                    at(36),
+                ),
+                # A --check run changed nothing: not drawn.
+                NewEntry("change", "would change db [lab]", "run:c", {"check": True}, at(40)),
+                NewEntry("verify", "verified: db", "run:c", {"check": True}, at(41)),
+                NewEntry(
+                    "run.end", "db ok (check)", "run:c", {"exit_code": 0, "check": True}, at(42)
+                ),
                 NewEntry("change", "restarted database", "run:r3", {}, at(50)),
                 NewEntry("verify", "api healthy", "run:r3", {"ok": True}, at(55)),
             ],
@@ -133,10 +146,13 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
         "escalation",
         "change",
         "verify",
+        "run.failed",
         "change",
         "verify",
         "resolved",
     ]
+    assert found[6].get("data-failed") == "true"
+    assert "run of platform-outage failed" in "".join(found[6].itertext())
     assert [g.get("data-seq") for g in found[2:4]] == ["3", "2"]
     assert "escalated to L2" in "".join(found[3].itertext())
     assert [g.get("data-failed") for g in found if g.get("data-kind") == "verify"] == [
@@ -151,7 +167,7 @@ def test_breached_resolve_target_is_drawn_before_the_recovery(env: Env) -> None:
     x = float(line.get("x1", "nan"))
     xs = [shape_x(g) for g in found]
     assert xs == sorted(xs)
-    assert xs[7] < x < xs[8]  # the last verification before the target, recovery after it
+    assert xs[8] < x < xs[9]  # the last verification before the target, recovery after it
     assert [r for r in root.iter(NS + "rect") if r.get("class") == "breach-zone"]
 
 
