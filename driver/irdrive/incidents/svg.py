@@ -41,7 +41,23 @@ LANES: dict[str, tuple[str, str, str]] = {
     "recovery": ("Recovery", "#1b7a3a", "circle"),
 }
 FAILED_COLOUR = "#b3261e"
-TICK_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+TICK_STEPS = (
+    10,
+    30,
+    60,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+)
 MAX_TICKS = 8
 
 
@@ -137,7 +153,8 @@ def marks(incident: Incident, entries: Sequence[TimelineEntry]) -> list[Mark]:
 
 
 def _offset(seconds: float) -> str:
-    """``+0``, ``+15m``, ``+1h``, ``+1h30m``, ``+2d``: a tick's distance from the start."""
+    """``+0``, ``+30s``, ``+15m``, ``+1h``, ``+1h30m``, ``+2d``: a tick's distance from the
+    start."""
     total = int(round(seconds))
     if total == 0:
         return "+0"
@@ -148,6 +165,9 @@ def _offset(seconds: float) -> str:
         return f"+{days}d" + (f"{hours}h" if hours else "")
     if hours:
         return f"+{hours}h" + (f"{minutes:02d}m" if minutes else "")
+    seconds = rest % 60
+    if seconds:
+        return f"+{minutes}m{seconds:02d}s" if minutes else f"+{seconds}s"
     return f"+{minutes}m"
 
 

@@ -184,6 +184,9 @@ def test_open_incident_is_drawn_up_to_now(env: Env) -> None:
     assert "(open: drawn up to now)" in "".join(root.itertext())
     ticks = ["".join(g.itertext()) for g in root.iter(NS + "g") if g.get("class") == "tick"]
     assert ticks == ["+0", "+10m", "+20m", "+30m", "+40m"]
+    short = parse(timeline_svg(inc, entries, at(0.75)))  # 45 seconds: drawn over a minute
+    ticks = ["".join(g.itertext()) for g in short.iter(NS + "g") if g.get("class") == "tick"]
+    assert ticks == ["+0", "+10s", "+20s", "+30s", "+40s", "+50s", "+1m"]
     assert {name: g.get("data-beyond") for name, g in targets(root).items()} == {
         "respond": "true",
         "resolve": "true",
