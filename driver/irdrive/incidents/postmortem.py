@@ -12,8 +12,9 @@ results stay in the record.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -24,9 +25,23 @@ from irdrive.incidents.common import fmt_duration, fmt_time
 from irdrive.incidents.model import SEVERITY_NAMES, ActionItem, Incident, TimelineEntry
 from irdrive.incidents.stats import BREACHED, MET, Measures, is_overdue, measure
 from irdrive.incidents.svg import check_mode, run_failed, timeline_svg, verification_failed
+from irdrive.redact import Redactor, env_secrets
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOT_RESOLVED = "not resolved yet"
+# The record's text a report shows (besides services, the timeline and the action items).
+SHOWN_FIELDS = (
+    "title",
+    "summary",
+    "impact",
+    "users_affected",
+    "root_cause",
+    "public_summary",
+    "runbook",
+    "commander",
+    "scribe",
+    "comms_lead",
+)
 VERDICTS = {MET: "met", BREACHED: "BREACHED"}
 CSS = {MET: "met", BREACHED: "breached"}
 
@@ -232,6 +247,36 @@ def _environment(*, html: bool) -> Any:
     return env
 
 
+def masked(
+    incident: Incident,
+    entries: list[TimelineEntry],
+    items: list[ActionItem],
+    secrets: Iterable[str],
+) -> tuple[Incident, list[TimelineEntry], list[ActionItem]]:
+    """Copies with every ``secrets`` value masked in the text a report shows: a second guard
+    behind the scrubbing done when the record was written (a value typed into a title or a
+    note)."""
+    redactor = Redactor(secrets)
+    if not redactor:
+        return incident, entries, items
+    shown: dict[str, Any] = {
+        name: None if getattr(incident, name) is None else redactor.text(getattr(incident, name))
+        for name in SHOWN_FIELDS
+    }
+    incident = dataclasses.replace(
+        incident, services=[redactor.text(s) for s in incident.services], **shown
+    )
+    entries = [
+        dataclasses.replace(e, summary=redactor.text(e.summary), actor=redactor.text(e.actor))
+        for e in entries
+    ]
+    items = [
+        dataclasses.replace(a, action=redactor.text(a.action), owner=redactor.text(a.owner))
+        for a in items
+    ]
+    return incident, entries, items
+
+
 def render(
     incident: Incident,
     entries: list[TimelineEntry],
@@ -239,9 +284,15 @@ def render(
     *,
     now: datetime,
     tz: tzinfo | None = None,
+    secrets: Iterable[str] | None = None,
 ) -> Report:
-    """The post-mortem of ``incident`` as of ``now`` (times also shown in ``tz``)."""
+    """The post-mortem of ``incident`` as of ``now`` (times also shown in ``tz``), with the
+    ``secrets`` (default: the values of the environment's secret variables) masked."""
     from markupsafe import Markup
+
+    incident, entries, items = masked(
+        incident, entries, items, env_secrets(os.environ) if secrets is None else secrets
+    )
 
     svg = timeline_svg(incident, entries, now)
     ctx = context(incident, entries, items, now=now, tz=tz, svg_name=f"{incident.id}.svg")
@@ -258,7 +309,7 @@ def render(
 def _write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (a temporary file, then rename), with
     the permissions the umask gives a new file (a report is meant to be shared)."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

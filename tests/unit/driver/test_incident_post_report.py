@@ -308,3 +308,27 @@ def test_incident_post_imports_nothing_heavy_at_module_top() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_secret_environment_values_are_masked_in_the_report(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second guard: the value of a secret environment variable typed into the record (a
+    title, a root cause, a note, an action item) is masked in every file of the report."""
+    secret = "CANARY-env-93be0c"
+    monkeypatch.setenv("PAYMENTS_API_TOKEN", secret)
+    with env.store() as store:
+        inc = store.open(
+            title=f"Payments key {secret} rejected", severity="P1", actor="a", now=at(0)
+        )
+        store.update(inc.id, actor="a", root_cause=f"the key {secret} was revoked", now=at(1))
+        store.append(inc.id, [NewEntry("change", f"set key to {secret}", "run:r", {}, at(2))])
+        store.add_action(
+            inc.id, action=f"rotate {secret}", owner="bob", priority="P1", due=None, actor="a"
+        )
+    code, _, stderr = run("report", inc.id, "--out", str(env.tmp / "r"))
+    assert code == 0, stderr
+    for path in (env.tmp / "r").iterdir():
+        text = path.read_text()
+        assert secret not in text, path.name
+        assert "********" in text, path.name
