@@ -257,7 +257,7 @@ def action_status(action_id: int, new: str, as_json: bool) -> None:
     "--since",
     default="30d",
     show_default=True,
-    help="Incidents detected since: Nd, Nh, Nw before now, or an ISO date (2026-11-01).",
+    help="Incidents detected since: Nm, Nh, Nd, Nw before now, or an ISO date (2026-11-01).",
 )
 @click.option("--tz", "tz_name", metavar="ZONE", help=TZ_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the trends as JSON.")

@@ -87,13 +87,13 @@ def measure(incident: Incident, now: datetime) -> Measures:
     )
 
 
-_SINCE_RE = re.compile(r"^(\d+)\s*([dhw])$")
-_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+_SINCE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """``--since``: ``30d``, ``12h``, ``2w`` before ``now``, or an ISO date or time (UTC unless
-    it names its offset)."""
+    """``--since``: ``30d``, ``12h``, ``90m``, ``2w`` before ``now`` (the units of ``incident
+    list --since``), or an ISO date or time (UTC unless it names its offset)."""
     value = str(text).strip().lower()
     found = _SINCE_RE.match(value)
     if found:
@@ -105,7 +105,7 @@ def parse_since(text: str, now: datetime) -> datetime:
         when = datetime.fromisoformat(str(text).strip())
     except ValueError:
         raise UsageError(
-            f"invalid --since {text!r}: Nd, Nh, Nw (e.g. 30d) or an ISO date (2026-11-01)"
+            f"invalid --since {text!r}: Nm, Nh, Nd, Nw (e.g. 30d) or an ISO date (2026-11-01)"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

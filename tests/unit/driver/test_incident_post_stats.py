@@ -178,6 +178,7 @@ def test_stats_command_json_and_table(env: Env) -> None:
         ("30d", NOW - timedelta(days=30)),
         ("12h", NOW - timedelta(hours=12)),
         ("2w", NOW - timedelta(days=14)),
+        ("90m", NOW - timedelta(minutes=90)),
         (" 7D ", NOW - timedelta(days=7)),
         ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
         ("2026-11-01T10:00:00+01:00", datetime(2026, 11, 1, 9, tzinfo=UTC)),
