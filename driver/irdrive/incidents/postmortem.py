@@ -1,8 +1,8 @@
 """The post-mortem draft of one incident, in Markdown and HTML (Jinja2 templates in
 ``templates/``), with its timeline picture (``irdrive.incidents.svg``): summary and impact,
 detection, response and resolution times against the severity's targets, the timeline table,
-root cause and what went well or poorly (to fill in), and the action items (the playbook's
-Action | Owner | Due Date | Status | Priority table).
+root cause and what went well or poorly (to fill in, started with the record's facts), and
+the action items (the playbook's Action | Owner | Due Date | Status | Priority table).
 
 The decisions (what each clock says, which rows are shown, what is overdue) are made here in
 Python; the templates only lay the text out. From the timeline only each entry's time, kind,
