@@ -189,6 +189,8 @@ def case_escalation_is_recorded_once(url: str) -> None:
         inc, entry = store.escalate(ident, 2, why="a P1", engage="Dana", actor="irdrive")
         assert inc.escalation_level == 2 and entry is not None
         assert entry.kind == "escalation" and entry.data["why"] == "a P1"
+        assert (entry.data["from"], entry.data["to"]) == (1, 2)
+        assert (entry.data["before"], entry.data["after"]) == (1, 2)  # as update() writes it
         assert entry.summary == "escalated L1 -> L2: a P1"
         again, none = store.escalate(ident, 2, why="a P1", engage="Dana", actor="irdrive")
         lower, none2 = store.escalate(ident, 1, why="x", engage="x", actor="irdrive")

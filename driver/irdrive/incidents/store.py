@@ -644,6 +644,10 @@ class IncidentStore:
                         {
                             "from": current.escalation_level,
                             "to": level,
+                            # the shape of update()'s entries too: readers of either find it
+                            "field": "escalation_level",
+                            "before": current.escalation_level,
+                            "after": level,
                             "why": why,
                             "engage": engage,
                             "reached_at": _micro(reached_at).isoformat() if reached_at else None,
