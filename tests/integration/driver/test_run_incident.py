@@ -105,6 +105,8 @@ def test_a_failed_check_run_is_recorded_with_its_failure(db: Path) -> None:
     assert res.exit_code == 1, res.output
     with open_incidents() as store:
         entries = store.timeline(ident)
+    recorded = f"Timeline of {ident}: {len(entries) - 1} entries recorded"
+    assert recorded in " ".join(res.output.split())
     assert entries[1].data["check"] is True and "check mode" in entries[1].summary
     failed = [e for e in entries if e.kind == "task.end" and e.data["status"] == "failed"]
     assert [e.data["task"] for e in failed] == ["Fail on request"]
@@ -223,3 +225,43 @@ def test_a_plain_run_imports_no_sqlalchemy(project_dir: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_a_declined_confirmation_records_nothing(
+    db: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ident = open_incident()
+    monkeypatch.setattr("irdrive.session.stdin_is_interactive", lambda: True)
+    res = CliRunner().invoke(
+        cli,
+        ["run", "demo-failover", "-i", "local", "-e", "reason=x", "--incident", ident],
+        input="n\n",
+    )
+    assert res.exit_code == 2, res.output
+    assert "not confirmed" in res.output
+    with open_incidents() as store:
+        assert [e.kind for e in store.timeline(ident)] == ["opened"]
+    assert runs(state_dir) == []
+
+
+def test_a_driver_crash_mid_run_leaves_its_start_and_an_error_end(
+    db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ident = open_incident()
+    secrets_file = tmp_path / "secrets.yml"
+    secrets_file.write_text(f"api_token: {TOKEN}\n")
+
+    def crash(self: Any, on_update: Any = None, run_dir: Any = None) -> Any:
+        raise OSError(f"disk full writing {run_dir}/report.json (token {TOKEN})")
+
+    monkeypatch.setattr("irdrive.session.Session.run", crash)
+    res = run("-e", "reason=x", "-e", f"@{secrets_file}", "--incident", ident)
+    assert isinstance(res.exception, OSError)
+    with open_incidents() as store:
+        entries = store.timeline(ident)
+        assert store.verify(ident).ok
+    assert [e.kind for e in entries] == ["opened", "run.start", "field", "run.end"]
+    end = entries[-1]
+    assert end.data["outcome"] == "ERROR" and end.actor == f"run:{entries[1].data['run_id']}"
+    assert end.summary.startswith("demo-failover ERROR: OSError: disk full writing")
+    assert TOKEN not in end.summary and "********" in end.summary

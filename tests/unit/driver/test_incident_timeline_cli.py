@@ -125,6 +125,9 @@ def test_an_edited_row_is_found(sql: sqlite3.Connection, ident: str) -> None:
     )
     sql.commit()
     assert problems(ident) == ["entry 5 (change) was altered"]
+    res = invoke("verify", ident, "--json")
+    assert res.exit_code == 1
+    assert json.loads(res.output)["problems"] == ["entry 5 (change) was altered"]
 
 
 def test_an_edited_data_field_is_found(sql: sqlite3.Connection, ident: str) -> None:
