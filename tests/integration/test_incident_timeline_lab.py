@@ -15,9 +15,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 from _canary import ENV_SECRETS, new_canaries
 from _runbook import irdrive, run_json
+from test_history_pg import pg_store  # noqa: F401 - the fixture: a fresh PostgreSQL database
 
 from irdrive.incidents.store import open_incidents
 from irdrive_lab.faults import faults
@@ -118,6 +120,14 @@ def test_payments_failover_timeline_from_a_real_run(
     res = irdrive(wide, "incident", "timeline", ident, "--kind", "change")
     assert res.returncode == 0 and "PRIMARY_PROCESSOR ccbill -> segpay" in res.stdout
 
+    # The short forms record too: kill-switch status is a check run of the kill-switch runbook.
+    res = irdrive(inc_env, "kill-switch", "status", "payments", "--json", "--incident", ident)
+    assert res.returncode == 0, res.stdout + res.stderr
+    short = timeline(inc_env, ident)[len(entries) :]
+    assert [e.kind for e in short][0] == "run.start" and short[-1].kind == "run.end"
+    assert short[0].data["command"].startswith("irdrive run kill-switch -e ")
+    assert short[0].data["check"] is True and short[-1].data["outcome"] == "CHECKED"
+
 
 def test_no_secret_of_a_run_reaches_any_timeline_row(
     clean_lab: dict[str, Any], inc_env: dict[str, str], tmp_path: Path
@@ -161,3 +171,43 @@ def test_no_secret_of_a_run_reaches_any_timeline_row(
     for path in db.parent.glob(f"{db.name}*"):
         data = path.read_bytes()
         assert [s for s in secrets if s.encode() in data] == [], path
+
+
+def test_on_postgresql_a_run_is_recorded_and_tampering_is_found(
+    clean_lab: dict[str, Any], lab_cfg: Any, inc_env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    """The same timeline on the lab's PostgreSQL, as a team shares it: a check run recorded,
+    verified, then an edited row, a deleted row and reordered rows each found."""
+    url, password = request.getfixturevalue("pg_store")
+    env = inc_env | {"IRDRIVE_DB_URL": url}
+    faults.inject(lab_cfg, clean_lab, "processor-down", {"processor": "ccbill"})
+    ident = open_incident(env, "Payments failing (shared store)")
+    rc, report = run_json(env, "payments-failover", "--check", "--incident", ident)
+    assert rc == 0 and report["incident"]["timeline_updated"] is True, report
+    entries = timeline(env, ident)
+    assert [e.kind for e in entries][:3] == ["opened", "run.start", "field"]
+    assert entries[-1].kind == "run.end" and entries[-1].data["outcome"] == "CHECKED"
+    res = irdrive(env, "incident", "verify", ident)
+    assert res.returncode == 0 and "chain intact" in res.stdout, res.stdout + res.stderr
+    assert password not in res.stdout + res.stderr
+
+    def tamper(sql: str, *args: Any) -> list[str]:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+        res = irdrive(env, "incident", "verify", ident)
+        assert res.returncode == 1, res.stdout + res.stderr
+        return res.stdout.splitlines()
+
+    seq = len(entries) // 2
+    found = tamper(
+        "UPDATE incident_timeline SET summary = 'nothing' WHERE incident_id = %s AND seq = %s",
+        ident,
+        seq,
+    )
+    assert found == [f"{ident}: entry {seq} ({entries[seq - 1].kind}) was altered"]
+    found = tamper("DELETE FROM incident_timeline WHERE incident_id = %s AND seq = %s", ident, seq)
+    assert f"{ident}: entry {seq} missing: deleted" in found
+    found = tamper(
+        "UPDATE incident_timeline SET id = -id WHERE incident_id = %s AND seq = %s", ident, 2
+    )  # row 2 now sorts first
+    assert any("out of order" in line or "does not follow" in line for line in found)

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from irdrive.paths import Project
 
 
+# --incident, on `run` and its short forms (kill-switch, rollback).
+incident_option = click.option(
+    "--incident",
+    metavar="INC-ID",
+    help="Record the run in this open incident's timeline (default: $IRDRIVE_INCIDENT).",
+)
+
+
 @click.command()
 @click.argument("name")
 @click.option(
@@ -53,11 +61,7 @@ if TYPE_CHECKING:
     help="Wait this long for another run's lock on the target (default 30; 0 refuses at once): "
     "sets the extra var irdrive_lock_wait.",
 )
-@click.option(
-    "--incident",
-    metavar="INC-ID",
-    help="Record the run in this open incident's timeline (default: $IRDRIVE_INCIDENT).",
-)
+@incident_option
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
