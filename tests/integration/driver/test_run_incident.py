@@ -159,6 +159,20 @@ def test_an_unknown_or_closed_incident_is_refused_before_anything_runs(
     assert db.read_bytes() == before  # nothing written
 
 
+def test_a_history_store_that_does_not_exist_is_not_created(
+    db: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IRDRIVE_DB_URL")  # the default: history.db in the state folder
+    res = run("-e", "reason=x", "--incident", "INC-20261202-031500")
+    assert res.exit_code == 2, res.output
+    assert res.output == (
+        f"Error: no incident INC-20261202-031500: the history store {state_dir / 'history.db'} "
+        "does not exist yet (`irdrive incident open` makes it)\n"
+    )
+    assert not db.exists() and not (state_dir / "history.db").exists()
+    assert runs(state_dir) == []
+
+
 def test_an_unreachable_history_store_is_refused_before_anything_runs(
     db: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
