@@ -13,6 +13,7 @@ from irdrive.errors import handle_errors
 
 if TYPE_CHECKING:
     from irdrive.catalog import Runbook
+    from irdrive.incidents.runlink import IncidentLink
     from irdrive.paths import Project
 
 
@@ -173,9 +174,8 @@ def execute(
     from irdrive.session import open_session
 
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
-    incident = (
-        incident if incident is not None else os.environ.get("IRDRIVE_INCIDENT")
-    )  # runlink.ENV_INCIDENT
+    if incident is None:  # the default: $IRDRIVE_INCIDENT (irdrive.incidents.runlink)
+        incident = os.environ.get("IRDRIVE_INCIDENT")
     link = check_incident(incident.strip()) if incident and incident.strip() else None
     if force:
         session.values["irdrive_force"] = True
@@ -199,20 +199,20 @@ def execute(
     session.confirm(yes)
     run_dir = None
     if link is not None:
-        typed = extra or tuple(
+        typed = extra or tuple(  # the short forms: their parameters, as -e would give them
             f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}"
             for k, v in given.items()
-        )  # the short forms
-        run_dir = start_incident_run(link, session, typed, inventory, force, deadline)
+        )
+        run_dir = link.begin(session, typed, inventory, force=force, deadline=deadline)
     try:
         with render.LiveProgress(console) as progress:
             report = session.run(on_update=progress.update, run_dir=run_dir)
-    except BaseException as exc:  # a crash of the driver: the timeline says the run ended so
+    except BaseException as exc:  # the driver itself failed: the timeline says how the run ended
         if link is not None and not isinstance(exc, SystemExit):
-            link.crashed(f"{type(exc).__name__}: {exc}", session_redactor(session))
+            link.crashed(f"{type(exc).__name__}: {exc}")
         raise
     if link is not None:
-        link.finished(report, session_redactor(session))
+        link.finished(report)
     if as_json:
         data = report.to_dict()
         if link is not None:
@@ -230,71 +230,11 @@ def execute(
         raise SystemExit(report.exit_code)
 
 
-def check_incident(ident: str) -> Any:
-    """The open incident a run records into (``IncidentLink``), checked before anything runs."""
+def check_incident(ident: str) -> IncidentLink:
+    """The open incident a run records into, checked before anything runs."""
     from irdrive.incidents.runlink import IncidentLink
 
     return IncidentLink.check_open(ident, warn=lambda line: click.echo(line, err=True))
-
-
-def session_redactor(session: Any) -> Any:
-    """The secrets a run's records must not hold: its no_log values, the environment's."""
-    from irdrive.redact import Redactor, env_secrets
-
-    return Redactor([*session.secrets, *env_secrets(dict(os.environ))])
-
-
-def start_incident_run(
-    link: Any,
-    session: Any,
-    extra: tuple[str, ...],
-    inventory: tuple[str, ...],
-    force: bool,
-    deadline: float | None,
-) -> Any:
-    """Make the run's folder and append ``run.start`` to the incident's timeline."""
-    from datetime import UTC, datetime
-
-    from irdrive import runner
-    from irdrive.incidents.common import actor
-    from irdrive.incidents.timeline import RunStart, command_line
-    from irdrive.redact import REDACTED
-
-    runbook = session.runbook
-    redactor = session_redactor(session)
-    run_dir = runner.make_run_dir(runbook.name)
-    aliases = {
-        p.alias for p in runbook.parameters.values() if p.alias and p.name in runbook.secrets
-    }
-    start = RunStart(
-        runbook=runbook.name,
-        run_id=run_dir.name,
-        user=actor(),
-        target=session.target.kind,
-        target_detail=session.target.detail,
-        inventory=[str(p) for p in session.target.inventories],
-        check=session.check,
-        diff=session.diff,
-        parameters={
-            k: (REDACTED if k in runbook.secrets else v) for k, v in session.values.items()
-        },
-        command=command_line(
-            runbook.name,
-            extra,
-            {*runbook.secrets, *aliases},
-            inventory=inventory,
-            check=session.check,
-            diff=session.diff,
-            force=force,
-            deadline=deadline,
-            incident=link.incident_id,
-            redactor=redactor,
-        ),
-        run_dir=str(run_dir),
-        at=datetime.now(UTC),
-    )
-    link.started(start, redactor)
-    return run_dir
 
 
 def warn_if_not_fresh(project: Project, runbook: Runbook) -> None:

@@ -14,15 +14,27 @@ fails (the database gone, a lock, a bug) is one warning line on stderr,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from irdrive.errors import UsageError
 from irdrive.incidents.store import IncidentStore, open_incidents
-from irdrive.incidents.timeline import RunStart, crash_entry, run_entries, start_entry
-from irdrive.redact import Redactor
+from irdrive.incidents.timeline import (
+    RunStart,
+    command_line,
+    crash_entry,
+    run_entries,
+    start_entry,
+)
+from irdrive.redact import REDACTED, Redactor, env_secrets
 from irdrive.report import RunReport
+
+if TYPE_CHECKING:
+    from irdrive.session import Session
 
 ENV_INCIDENT = "IRDRIVE_INCIDENT"  # the default of --incident (read by commands/run.py)
 WARNING = "Warning: incident timeline not updated: "
@@ -41,6 +53,7 @@ class IncidentLink:
     run_id: str | None = None
     runbook: str | None = None
     check: bool = False
+    redactor: Redactor | None = None  # the run's secrets, out of every entry
     written: int = 0  # entries this run appended
     problems: list[str] = field(default_factory=list)  # the warnings given
 
@@ -74,26 +87,94 @@ class IncidentLink:
     def describe(self) -> str:
         return f"incident {self.incident_id} ({self.severity}, {self.status}): {self.title}"
 
-    def started(self, start: RunStart, redactor: Redactor | None = None) -> None:
+    def begin(
+        self,
+        session: Session,
+        extra: tuple[str, ...],
+        inventory: tuple[str, ...],
+        *,
+        force: bool = False,
+        deadline: float | None = None,
+    ) -> Path:
+        """Make the run's folder (its name is the run's id) and append ``run.start``.
+        ``extra`` is the ``-e`` items as given, for the command line."""
+        from irdrive import runner
+
+        run_dir = runner.make_run_dir(session.runbook.name)
+        try:
+            start = self._run_start(session, run_dir, extra, inventory, force, deadline)
+        except Exception as exc:  # noqa: BLE001 - a record must never fail a remediation
+            self._warn(exc)
+            return run_dir
+        self.started(start)
+        return run_dir
+
+    def _run_start(
+        self,
+        session: Session,
+        run_dir: Path,
+        extra: tuple[str, ...],
+        inventory: tuple[str, ...],
+        force: bool,
+        deadline: float | None,
+    ) -> RunStart:
+        from irdrive.incidents.common import actor
+
+        runbook = session.runbook
+        self.redactor = run_redactor(session)
+        secret_names = set(runbook.secrets)
+        secret_names |= {
+            p.alias for p in runbook.parameters.values() if p.alias and p.name in secret_names
+        }
+        return RunStart(
+            runbook=runbook.name,
+            run_id=run_dir.name,
+            user=actor(),
+            target=session.target.kind,
+            target_detail=session.target.detail,
+            inventory=[str(p) for p in session.target.inventories],
+            check=session.check,
+            diff=session.diff,
+            parameters={
+                k: (REDACTED if k in runbook.secrets else v) for k, v in session.values.items()
+            },
+            command=command_line(
+                runbook.name,
+                extra,
+                secret_names,
+                inventory=inventory,
+                check=session.check,
+                diff=session.diff,
+                force=force,
+                deadline=deadline,
+                incident=self.incident_id,
+                redactor=self.redactor,
+            ),
+            run_dir=str(run_dir),
+            at=datetime.now(UTC),
+        )
+
+    def started(self, start: RunStart) -> None:
         """Append ``run.start``; name the runbook on an incident that has none."""
         self.run_id, self.runbook, self.check = start.run_id, start.runbook, start.check
 
         def write(store: IncidentStore) -> None:
-            self.written += len(store.append(self.incident_id, [start_entry(start, redactor)]))
+            entry = start_entry(start, self.redactor)
+            self.written += len(store.append(self.incident_id, [entry]))
             if store.get(self.incident_id).runbook is None:
                 _, entries = store.update(self.incident_id, actor=start.user, runbook=start.runbook)
                 self.written += len(entries)
 
         self._guarded(write)
 
-    def finished(self, report: RunReport, redactor: Redactor | None = None) -> None:
+    def finished(self, report: RunReport) -> None:
         """Append the run's task ends, changes, verifications and ``run.end`` (one append)."""
-        entries = run_entries(report, self.run_id or report.runbook, redactor)
-        self._guarded(lambda store: self._append(store, entries))
+        run_id = self.run_id or report.runbook
+        self._guarded(lambda store: self._append(store, run_entries(report, run_id, self.redactor)))
 
-    def crashed(self, problem: str, redactor: Redactor | None = None) -> None:
+    def crashed(self, problem: str) -> None:
         """``run.end`` of a run the driver could not finish."""
-        problem = redactor.text(problem) if redactor else problem
+        problem = self.redactor.text(problem) if self.redactor else problem
         entry = crash_entry(self.runbook or "?", self.run_id or "?", problem, self.check)
         self._guarded(lambda store: self._append(store, [entry]))
 
@@ -114,6 +195,17 @@ class IncidentLink:
             with open_incidents(self.url) as store:
                 write(store)
         except Exception as exc:  # noqa: BLE001 - a record must never fail a remediation
-            problem = " ".join(f"{self.incident_id}: {exc}".split()) or type(exc).__name__
-            self.problems.append(problem)
-            self.warn(WARNING + problem)
+            self._warn(exc)
+
+    def _warn(self, exc: Exception) -> None:
+        problem = " ".join(f"{self.incident_id}: {exc}".split())
+        if problem.endswith(":"):
+            problem += f" {type(exc).__name__}"
+        self.problems.append(problem)
+        self.warn(WARNING + problem)
+
+
+def run_redactor(session: Session) -> Redactor:
+    """The secrets a run's records must not hold: its no_log parameter values and the
+    environment's secret variables (the report was scrubbed of both; entries are again)."""
+    return Redactor([*session.secrets, *env_secrets(dict(os.environ))])

@@ -279,3 +279,19 @@ def test_a_driver_crash_mid_run_leaves_its_start_and_an_error_end(
     assert end.data["outcome"] == "ERROR" and end.actor == f"run:{entries[1].data['run_id']}"
     assert end.summary.startswith("demo-failover ERROR: OSError: disk full writing")
     assert TOKEN not in end.summary and "********" in end.summary
+
+
+def test_a_timeline_entry_that_cannot_be_built_never_changes_the_run(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ident = open_incident()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("hosts")
+
+    monkeypatch.setattr(runlink, "run_entries", broken)
+    res = run("-e", "reason=x", "--json", "--incident", ident)
+    assert res.exit_code == 0, res.output
+    assert f"Warning: incident timeline not updated: {ident}: 'hosts'" in res.stderr
+    with open_incidents() as store:
+        assert [e.kind for e in store.timeline(ident)] == ["opened", "run.start", "field"]
