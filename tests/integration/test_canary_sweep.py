@@ -6,8 +6,10 @@ K8S_AUTH_API_KEY, which the README tells production users to set; the modules fa
 them). While the run is in flight, every process's ``/proc/PID/cmdline`` (ansible-playbook,
 its workers, ssh, the modules) and the run's state folder are sampled; after it, the CLI's
 stdout and stderr and every file the run left (artifacts, job_events, report.json, history)
-are swept. The canaries are random per test run, so a hit is a leak of this run. A file
-that holds a secret only while the run is in flight is reported by its own test.
+are swept; every run records into an incident (IRDRIVE_INCIDENT), so the history database
+in the state folder, with its timeline rows, is swept too. The canaries are random per test
+run, so a hit is a leak of this run. A file that holds a secret only while the run is in
+flight is reported by its own test.
 
 tests/integration/driver/test_env_secrets.py covers the artifacts of the fixture runbook
 (no lab) and a ``kill -9``; this sweep adds real runbooks, ``-e @FILE`` secrets and the
@@ -47,6 +49,14 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
         "KUBECONFIG": lab["kubeconfig"],
         "IRDRIVE_STATE_DIR": str(state),
     }
+    # Every run records into an incident, in the history store under the swept state folder
+    # (history.db there): its timeline rows are swept with the rest.
+    from irdrive.incidents.store import open_incidents
+
+    db_url = f"sqlite:///{state / 'history.db'}"
+    with open_incidents(db_url) as store:
+        incident = store.open(title="Canary sweep", severity="P2", actor="sweep").id
+    env |= {"IRDRIVE_INCIDENT": incident, "IRDRIVE_DB_URL": db_url}
     sweep = Sweep(canaries)
     runs = [
         # the secrets in -e @FILE: cache's admin token, db's maintenance login (-vvvv)
@@ -73,6 +83,9 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
     assert sweep.saw_playbook, "no ansible-playbook seen in /proc while the runs were in flight"
     assert sweep.samples > 50
     assert files > 10 and list(state.rglob("report.json")) and list(state.rglob("job_events"))
+    with open_incidents(db_url) as store:
+        recorded = [e for e in store.timeline(incident) if e.kind == "run.end"]
+    assert len(recorded) == len(runs), "the runs were not recorded in the incident's timeline"
     return sweep
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from irdrive.commands.run import execute, name_list
+from irdrive.commands.run import execute, incident_option, name_list
 from irdrive.errors import UsageError, handle_errors
 
 
@@ -18,6 +18,7 @@ from irdrive.errors import UsageError, handle_errors
 @click.option("-y", "--yes", "yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--check", is_flag=True, help="Report what would change; change nothing.")
 @click.option("-i", "--inventory", multiple=True, help="Inventory (default: the lab).")
+@incident_option
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @handle_errors
 def kill_switch(
@@ -28,6 +29,7 @@ def kill_switch(
     check: bool,
     inventory: tuple[str, ...],
     as_json: bool,
+    incident: str | None,
 ) -> None:
     """Disable or enable feature kill switches: NAMES are switches, or `all`.
 
@@ -55,4 +57,5 @@ def kill_switch(
         inventory=inventory,
         as_json=as_json,
         yes=yes,
+        incident=incident,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from irdrive.commands.run import execute, name_list
+from irdrive.commands.run import execute, incident_option, name_list
 from irdrive.errors import handle_errors
 
 
@@ -23,6 +23,7 @@ from irdrive.errors import handle_errors
 @click.option("-f", "--force", "yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-y", "--yes", "yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-i", "--inventory", multiple=True, help="Inventory (default: the lab).")
+@incident_option
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @handle_errors
 def rollback(
@@ -32,6 +33,7 @@ def rollback(
     yes: bool,
     inventory: tuple[str, ...],
     as_json: bool,
+    incident: str | None,
 ) -> None:
     """Roll DEPLOYMENTS back, or `full` for every deployment of the platform.
 
@@ -55,4 +57,5 @@ def rollback(
         inventory=inventory,
         as_json=as_json,
         yes=yes,
+        incident=incident,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,16 @@ from irdrive.errors import handle_errors
 
 if TYPE_CHECKING:
     from irdrive.catalog import Runbook
+    from irdrive.incidents.runlink import IncidentLink
     from irdrive.paths import Project
+
+
+# --incident, on `run` and its short forms (kill-switch, rollback).
+incident_option = click.option(
+    "--incident",
+    metavar="INC-ID",
+    help="Record the run in this open incident's timeline (default: $IRDRIVE_INCIDENT).",
+)
 
 
 @click.command()
@@ -52,6 +62,7 @@ if TYPE_CHECKING:
     help="Wait this long for another run's lock on the target (default 30; 0 refuses at once): "
     "sets the extra var irdrive_lock_wait.",
 )
+@incident_option
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -68,6 +79,7 @@ def run(
     force: bool,
     deadline: float | None,
     lock_wait: float | None,
+    incident: str | None,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -95,6 +107,12 @@ def run(
     One run at a time changes a target: a run waits for another run's lock on it (--lock-wait),
     then fails naming the holder and since when.
 
+    --incident INC-ID (or $IRDRIVE_INCIDENT) records the run in an open incident's timeline:
+    who ran what, each task's outcome, what changed with the prior state, what was verified,
+    and how it ended (`irdrive incident timeline INC-ID`). An unknown or closed incident is
+    refused before anything runs (exit 2); a timeline write that fails later is a warning and
+    never changes the run's exit code.
+
     Exit codes: 0 success, 1 remediation failed, deadline exceeded or NOT RESOLVED (a symptom
     found and not remedied: the summary names the runbook to run next), 2 bad input (nothing
     ran), 3 target unreachable, 130 stopped by SIGINT, 143 by SIGTERM. Artifacts and
@@ -107,6 +125,7 @@ def run(
       irdrive run payments-failover --check --diff
       irdrive run payments-failover -e @secrets.yml --yes --json
       irdrive run payments-failover -i inventories/prod -e reason="INC-123"
+      irdrive run payments-failover --incident INC-20261202-031500
     """
     from irdrive.params import parse_extra_vars
 
@@ -123,6 +142,7 @@ def run(
         force,
         deadline,
         lock_wait=lock_wait,
+        incident=incident,
     )
 
 
@@ -139,12 +159,14 @@ def execute(
     force: bool = False,
     deadline: float | None = None,
     lock_wait: float | None = None,
+    incident: str | None = None,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
     is the raw ``-e`` items, to warn about a secret typed on the command line. ``force`` sets the
     extra var ``irdrive_force``, which the roles read to exceed their ceilings. ``deadline``
-    (seconds) overrides the runbook's own."""
+    (seconds) overrides the runbook's own. ``incident`` (else $IRDRIVE_INCIDENT) names the
+    open incident whose timeline records the run (``irdrive.incidents.runlink``)."""
     from rich.console import Console
 
     from irdrive import render
@@ -152,6 +174,9 @@ def execute(
     from irdrive.session import open_session
 
     session = open_session(name, given, inventory, check=check, diff=diff, verbosity=verbose)
+    if incident is None:  # the default: $IRDRIVE_INCIDENT (irdrive.incidents.runlink)
+        incident = os.environ.get("IRDRIVE_INCIDENT")
+    link = check_incident(incident.strip()) if incident and incident.strip() else None
     if force:
         session.values["irdrive_force"] = True
     session.deadline = deadline or session.runbook.deadline
@@ -161,6 +186,8 @@ def execute(
     # The target is named first, always: with --json on stderr, so stdout stays the report.
     named = Console(stderr=True, highlight=False) if as_json else console
     render.banner(named, session.target.kind, session.target.detail, check)
+    if link is not None:
+        named.print(f"Recording in {link.describe()}", markup=False)
     for secret in inline_secrets(session.runbook, extra):
         click.echo(
             f"Warning: secret parameter {secret} was given on the command line, where shell "
@@ -170,14 +197,44 @@ def execute(
     warn_if_not_fresh(session.project, session.runbook)
     render.interrupted_runs(Console(stderr=True, highlight=False), notice_interrupted())
     session.confirm(yes)
-    with render.LiveProgress(console) as progress:
-        report = session.run(on_update=progress.update)
+    run_dir = None
+    if link is not None:
+        typed = extra or tuple(  # the short forms: their parameters, as -e would give them
+            f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}"
+            for k, v in given.items()
+        )
+        run_dir = link.begin(session, typed, inventory, force=force, deadline=deadline)
+    try:
+        with render.LiveProgress(console) as progress:
+            report = session.run(on_update=progress.update, run_dir=run_dir)
+    except BaseException as exc:  # the driver itself failed: the timeline says how the run ended
+        if link is not None and not isinstance(exc, SystemExit):
+            link.crashed(f"{type(exc).__name__}: {exc}")
+        raise
+    if link is not None:
+        link.finished(report)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        data = report.to_dict()
+        if link is not None:
+            data["incident"] = link.to_dict()
+        click.echo(json.dumps(data, indent=2, default=str))
     else:
         render.render_summary(console, report)
+        if link is not None and not link.problems:
+            console.print(
+                f"Timeline of {link.incident_id}: {link.written} entries recorded "
+                f"(irdrive incident timeline {link.incident_id})",
+                markup=False,
+            )
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def check_incident(ident: str) -> IncidentLink:
+    """The open incident a run records into, checked before anything runs."""
+    from irdrive.incidents.runlink import IncidentLink
+
+    return IncidentLink.check_open(ident, warn=lambda line: click.echo(line, err=True))
 
 
 def warn_if_not_fresh(project: Project, runbook: Runbook) -> None:
