@@ -93,10 +93,14 @@ def open_cmd(
             services=services,
             runbook=runbook,
             summary=summary,
-            **{role: name.strip() if name else None for role, name in people.items()},
+            commander=_name(commander),
+            scribe=_name(scribe),
+            comms_lead=_name(comms_lead),
         )
     if as_json:
-        click.echo(json.dumps({"id": incident.id, "action": "opened", "incident": incident.to_dict()}))
+        click.echo(
+            json.dumps({"id": incident.id, "action": "opened", "incident": incident.to_dict()})
+        )
         return
     click.echo(incident.id)
     click.echo(
@@ -104,6 +108,10 @@ def open_cmd(
         f"{common.fmt_time(incident.detected_at, zone)}; `irdrive incident show {incident.id}`)",
         err=True,
     )
+
+
+def _name(value: str | None) -> str | None:
+    return value.strip() if value else None
 
 
 def _from_alert(
@@ -133,7 +141,9 @@ def _from_alert(
             store,
             parsed,
             actor=common.actor(),
-            **{role: name.strip() if name else None for role, name in people.items()},
+            commander=_name(people["commander"]),
+            scribe=_name(people["scribe"]),
+            comms_lead=_name(people["comms_lead"]),
         )
     if as_json:
         click.echo(json.dumps({"alerts": [o.to_dict() for o in outcomes]}))

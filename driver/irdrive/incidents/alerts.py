@@ -285,9 +285,7 @@ def parse_alert(raw: Any, where: str, defaults: Defaults = Defaults()) -> Alert:
 
 def parse(payload: Any, defaults: Defaults = Defaults()) -> list[Alert]:
     """Every alert of ``payload``, checked; the first problem raises, so nothing is half-read."""
-    return [
-        parse_alert(raw, f"alerts[{i}]", defaults) for i, raw in enumerate(raw_alerts(payload))
-    ]
+    return [parse_alert(raw, f"alerts[{i}]", defaults) for i, raw in enumerate(raw_alerts(payload))]
 
 
 def decide(alert: Alert, open_incident_id: str | None) -> str:
