@@ -134,17 +134,13 @@ def _from_alert(
     # Everything is read and checked before the store is opened: bad input writes nothing.
     parsed = alerts.parse(alerts.load(handle.read(), f"--from-alert {source}"), defaults)
 
-    from irdrive.incidents.store import open_incidents
-
-    with open_incidents() as store:
-        outcomes = alerts.intake(
-            store,
-            parsed,
-            actor=common.actor(),
-            commander=_name(people["commander"]),
-            scribe=_name(people["scribe"]),
-            comms_lead=_name(people["comms_lead"]),
-        )
+    outcomes = alerts.record(
+        parsed,
+        actor=common.actor(),
+        commander=_name(people["commander"]),
+        scribe=_name(people["scribe"]),
+        comms_lead=_name(people["comms_lead"]),
+    )
     if as_json:
         click.echo(json.dumps({"alerts": [o.to_dict() for o in outcomes]}))
         return

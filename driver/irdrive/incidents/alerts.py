@@ -39,10 +39,11 @@ decides whether the incident's severity follows).
 A notification whose alerts share a key opens one incident for them; different keys open one
 each. The whole input is checked before anything is written: a malformed notification, an
 alert without a usable severity (and no ``--severity`` to fall back on) is refused with one
-line naming the alert, and no incident is opened or touched. Deciding and writing happen under
-one lock per history store (PostgreSQL: an advisory lock; SQLite: ``flock`` on a file beside
-the database), so two copies of one alert arriving together (the rulebook runs actions in
-parallel) still open one incident.
+line naming the alert, and no incident is opened or touched. ``record`` decides and writes
+under one lock per history store (PostgreSQL: an advisory lock; SQLite: ``flock`` on the file
+``<database>.alert-intake.lock`` beside it), taken before the store is opened, so two copies
+of one alert arriving together (the rulebook runs actions in parallel) open one incident, even
+the first alerts of a store that does not exist yet.
 """
 
 from __future__ import annotations
@@ -305,41 +306,78 @@ INTAKE_LOCK_ID = int.from_bytes(
 
 
 @contextlib.contextmanager
-def intake_lock(store: IncidentStore) -> Iterator[None]:
-    """One alert intake at a time per history store, across processes and hosts."""
+def intake_lock(url: str) -> Iterator[None]:
+    """One alert intake at a time per history store ``url``, across processes (and, on
+    PostgreSQL, hosts). Taken before the store is opened, so the first alerts of a new store
+    do not race to create its tables either. Released when the holder dies."""
+    from irdrive.history import location
+
+    path = location.sqlite_path(url)
+    if path is not None:
+        import fcntl
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(f"{path}.alert-intake.lock", "a")  # noqa: SIM115 - held below
+        except OSError as exc:
+            raise TargetUnreachable(f"history store {url}: {exc}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    if not url.startswith(("postgresql", "postgres")):
+        yield  # another database (or an in-memory one): one process, no lock to share
+        return
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
 
-    engine = store.store.engine
-    if engine.dialect.name == "postgresql":
-        lock = INTAKE_LOCK_ID
+    from irdrive.history.store import make_engine
+
+    engine, shown = make_engine(url)
+    try:
         try:
             conn = engine.connect()
-            conn.execute(sa.select(sa.func.pg_advisory_lock(lock)))
+            conn.execute(sa.select(sa.func.pg_advisory_lock(INTAKE_LOCK_ID)))
         except sa_exc.DBAPIError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["error"]
             raise TargetUnreachable(
-                f"history store {store.url}: cannot take the alert intake lock: "
-                f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+                f"history store {shown}: {location.redact(reason[0].strip())}"
             ) from None
         try:
             yield
         finally:
             with contextlib.suppress(sa_exc.DBAPIError):
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(lock)))
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(INTAKE_LOCK_ID)))
             conn.close()
-        return
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:":
-        yield
-        return
-    import fcntl
+    finally:
+        engine.dispose()
 
-    with open(f"{database}.alert-intake.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+
+def record(
+    alerts: Sequence[Alert],
+    *,
+    actor: str,
+    url: str | None = None,
+    commander: str | None = None,
+    scribe: str | None = None,
+    comms_lead: str | None = None,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """``intake`` into the store at ``url`` (else the configured one), under its intake lock."""
+    from irdrive.history import store_url
+    from irdrive.incidents.store import open_incidents
+
+    url = store_url(url)
+    with intake_lock(url), open_incidents(url) as store:
+        return intake(
+            store,
+            alerts,
+            actor=actor,
+            commander=commander,
+            scribe=scribe,
+            comms_lead=comms_lead,
+            now=now,
+        )
 
 
 def _at(value: datetime | None) -> str:
@@ -359,66 +397,67 @@ def intake(
     """Open, attach, note or ignore each alert, in order (see the module's docstring).
 
     ``actor`` is who received the alert (the responder, or the rulebook's user); the entries
-    themselves are by ``alert:<alertname>``. People named open new incidents only."""
+    themselves are by ``alert:<alertname>``. People named open new incidents only. The caller
+    holds ``intake_lock`` when other processes may take alerts at the same time (``record``
+    does)."""
     from irdrive.incidents.store import NewEntry
 
     outcomes: list[Outcome] = []
-    with intake_lock(store):
-        for alert in alerts:
-            found = store.open_for_alert(alert.key)
-            action = decide(alert, found.id if found else None)
-            by = f"alert:{alert.name}"
-            facts = {**alert.facts(), "received_by": actor}
-            if action == OPENED:
-                incident = store.open(
-                    title=alert.title,
-                    severity=alert.severity,
-                    actor=by,
-                    commander=commander,
-                    scribe=scribe,
-                    comms_lead=comms_lead,
-                    services=alert.services,
-                    runbook=alert.runbook,
-                    summary=alert.summary,
-                    source="alert",
-                    started_at=alert.starts_at,
-                    now=now,
-                    alert_key=alert.key,
-                    details={"alert": alert.facts()},
-                    opened_data=facts,
-                )
-                outcomes.append(Outcome(alert, OPENED, incident.id, 1))
-            elif action == ATTACHED:
-                assert found is not None
-                note = ""
-                if alert.severity != found.severity:
-                    note = f"the alert is {alert.severity}, the incident {found.severity}"
-                entry = store.attach_alert(
-                    found.id,
-                    alert.key,
-                    actor=by,
-                    summary=f"{alert.name} firing again (since {_at(alert.starts_at)})"
-                    + (f": {note}" if note else ""),
-                    data=facts,
-                    now=now,
-                )
-                outcomes.append(Outcome(alert, ATTACHED, found.id, int(entry.data["count"]), note))
-            elif action == RESOLVED_NOTED:
-                assert found is not None
-                store.append(
-                    found.id,
-                    [
-                        NewEntry(
-                            "alert",
-                            f"{alert.name} resolved at {_at(alert.ends_at)}; the incident stays "
-                            f"{found.status} until a person resolves it",
-                            by,
-                            facts,
-                            now,
-                        )
-                    ],
-                )
-                outcomes.append(Outcome(alert, RESOLVED_NOTED, found.id))
-            else:
-                outcomes.append(Outcome(alert, IGNORED, None, note="no open incident for it"))
+    for alert in alerts:
+        found = store.open_for_alert(alert.key)
+        action = decide(alert, found.id if found else None)
+        by = f"alert:{alert.name}"
+        facts = {**alert.facts(), "received_by": actor}
+        if action == OPENED:
+            incident = store.open(
+                title=alert.title,
+                severity=alert.severity,
+                actor=by,
+                commander=commander,
+                scribe=scribe,
+                comms_lead=comms_lead,
+                services=alert.services,
+                runbook=alert.runbook,
+                summary=alert.summary,
+                source="alert",
+                started_at=alert.starts_at,
+                now=now,
+                alert_key=alert.key,
+                details={"alert": alert.facts()},
+                opened_data=facts,
+            )
+            outcomes.append(Outcome(alert, OPENED, incident.id, 1))
+        elif action == ATTACHED:
+            assert found is not None
+            note = ""
+            if alert.severity != found.severity:
+                note = f"the alert is {alert.severity}, the incident {found.severity}"
+            entry = store.attach_alert(
+                found.id,
+                alert.key,
+                actor=by,
+                summary=f"{alert.name} firing again (since {_at(alert.starts_at)})"
+                + (f": {note}" if note else ""),
+                data=facts,
+                now=now,
+            )
+            outcomes.append(Outcome(alert, ATTACHED, found.id, int(entry.data["count"]), note))
+        elif action == RESOLVED_NOTED:
+            assert found is not None
+            store.append(
+                found.id,
+                [
+                    NewEntry(
+                        "alert",
+                        f"{alert.name} resolved at {_at(alert.ends_at)}; the incident stays "
+                        f"{found.status} until a person resolves it",
+                        by,
+                        facts,
+                        now,
+                    )
+                ],
+            )
+            outcomes.append(Outcome(alert, RESOLVED_NOTED, found.id))
+        else:
+            outcomes.append(Outcome(alert, IGNORED, None, note="no open incident for it"))
     return outcomes

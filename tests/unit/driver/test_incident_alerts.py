@@ -87,7 +87,11 @@ def test_a_v4_notification_gives_everything_an_incident_needs() -> None:
     [
         lambda a: a,  # one alert
         lambda a: {"alert": a, "group": {}, "target": "t"},  # the rulebook source's event
-        lambda a: {"event": {"alert": a, "target": "t"}, "ruleset": "r", "rule": "x"},  # ansible_eda
+        lambda a: {
+            "event": {"alert": a, "target": "t"},
+            "ruleset": "r",
+            "rule": "x",
+        },  # ansible_eda
         lambda a: _notification(a),
     ],
 )
@@ -284,27 +288,26 @@ def test_people_named_open_incidents_only(store: IncidentStore) -> None:
     assert store.get(first.incident_id).commander == "carol"
 
 
-def _intake_in_process(url: str, payload: dict[str, Any], barrier: Any) -> None:
+def _record_in_process(url: str, payload: dict[str, Any], barrier: Any) -> None:
     barrier.wait()
-    with open_incidents(url) as opened:
-        alerts.intake(opened, alerts.parse(payload), actor="rulebook")
+    alerts.record(alerts.parse(payload), actor="rulebook", url=url)
 
 
-def test_two_copies_arriving_together_open_one_incident(tmp_path: Path) -> None:
-    """The rulebook runs actions in parallel: the intake lock keeps a storm to one incident."""
-    url = f"sqlite:///{tmp_path / 'history.db'}"
-    open_incidents(url).close()  # migrated once, before the race
+def test_copies_arriving_together_open_one_incident_even_in_a_new_store(tmp_path: Path) -> None:
+    """The rulebook runs actions in parallel: the intake lock, taken before the store is
+    opened (and, the first time, created), keeps a storm to one incident."""
+    url = f"sqlite:///{tmp_path / 'new' / 'history.db'}"
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)
     procs = [
-        ctx.Process(target=_intake_in_process, args=(url, copy.deepcopy(_alert()), barrier))
+        ctx.Process(target=_record_in_process, args=(url, copy.deepcopy(_alert()), barrier))
         for _ in range(4)
     ]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(60)
-        assert proc.exitcode == 0
+    assert [proc.exitcode for proc in procs] == [0, 0, 0, 0]
     with open_incidents(url) as opened:
         (incident,) = opened.incidents()
         counts = [e.data.get("count") for e in opened.timeline(incident.id)]
