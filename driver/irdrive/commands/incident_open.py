@@ -28,6 +28,7 @@ from irdrive.errors import UsageError, handle_errors
     "--from-alert",
     "from_alert",
     type=click.File("r"),
+    metavar="FILE|-",
     help="An Alertmanager webhook notification (v4), an alert or a rulebook event, as JSON "
     "(- for stdin): each firing alert opens an incident, or attaches to the open one of its "
     "alert key.",
@@ -63,7 +64,7 @@ def open_cmd(
       irdrive incident open --severity P1 --title "Payments failing" --service payments
       irdrive incident open --severity P0 --title "Site down" --commander alice --scribe bob
       irdrive incident open --from-alert notification.json
-      curl -s ... | irdrive incident open --from-alert - --json
+      irdrive incident open --from-alert - --json < event.json
     """
     from irdrive.incidents import common
     from irdrive.incidents.model import check_severity
