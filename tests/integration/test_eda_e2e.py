@@ -304,8 +304,15 @@ def test_an_alert_runs_its_runbook_and_resolves(eda: dict[str, Any]) -> None:
     assert log.count("PLAY [Payments failover]") == 1, log[-4000:]  # the storm was throttled
     assert log.count("PLAY [Request approval for a destructive runbook]") == 1, log[-4000:]
     assert "PLAY [Plan the security breach response]" not in log
-    # the resolution ran no runbook: every other play recorded an alert in an incident
-    assert log.count("PLAY RECAP") == 2 + log.count(INCIDENT_PLAY), log[-4000:]
+    # The resolution ran no runbook: the runs are the two above, the incident records, and
+    # one for each other lab alert that fired meanwhile (HighResponseTime on a loaded machine).
+    others = {
+        a["labels"].get("alertname")
+        for n in alerts.notifications(cfg.alerts_file)
+        for a in n["alerts"]
+        if a["status"] == "firing"
+    } - {"PaymentProcessorDown"}
+    assert log.count("PLAY RECAP") <= 2 + log.count(INCIDENT_PLAY) + len(others), log[-4000:]
     _check_incidents(eda, incident)
     assert _accepted(log, "Python-urllib/") == 2  # the storm and the breach
     assert "failed=0" in log and "failed=1" not in log
