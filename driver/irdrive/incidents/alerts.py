@@ -67,6 +67,8 @@ ALERT_STATUSES = (FIRING, RESOLVED)
 SUPPORTED_VERSION = "4"
 # The labels that name what an alert is about, in the order they appear in a key.
 KEY_LABELS = ("cluster", "namespace", "service", "deployment", "instance", "host")
+# The longest alert key the store keeps (incident_alert_keys.alert_key).
+MAX_KEY = 400
 # Severity label values besides P0..P3: the playbook's names for them.
 SEVERITY_ALIASES = {name.lower(): sev for sev, name in SEVERITY_NAMES.items()}
 # Alertmanager's "no time" (endsAt of a firing alert).
@@ -231,9 +233,14 @@ def severity_of(value: str) -> str:
 
 
 def alert_key(labels: Mapping[str, str]) -> str:
-    """``alertname{label=value,...}`` over KEY_LABELS present, in KEY_LABELS' order."""
+    """``alertname{label=value,...}`` over KEY_LABELS present, in KEY_LABELS' order. A key
+    longer than the store keeps (MAX_KEY) ends in a digest of the whole instead."""
     named = ",".join(f"{name}={labels[name]}" for name in KEY_LABELS if labels.get(name))
-    return f"{labels['alertname']}{{{named}}}"
+    key = f"{labels['alertname']}{{{named}}}"
+    if len(key) > MAX_KEY:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        key = f"{key[: MAX_KEY - 34]}…#{digest}"
+    return key
 
 
 def parse_alert(raw: Any, where: str, defaults: Defaults = Defaults()) -> Alert:
@@ -406,7 +413,7 @@ def intake(
     for alert in alerts:
         found = store.open_for_alert(alert.key)
         action = decide(alert, found.id if found else None)
-        by = f"alert:{alert.name}"
+        by = f"alert:{alert.name}"[:200]  # the timeline keeps 200 characters of an actor
         facts = {**alert.facts(), "received_by": actor}
         if action == OPENED:
             incident = store.open(

@@ -109,6 +109,12 @@ def test_the_key_names_the_alert_and_its_target_not_its_severity() -> None:
     assert key({**labels, "host": "h2"}) != key(labels)
 
 
+def test_a_long_key_fits_the_store_and_stays_distinct() -> None:
+    one = alerts.alert_key({"alertname": "A", "instance": "x" * 500 + "1"})
+    two = alerts.alert_key({"alertname": "A", "instance": "x" * 500 + "2"})
+    assert len(one) == len(two) == alerts.MAX_KEY and one != two
+
+
 @pytest.mark.parametrize(
     ("label", "severity"),
     [("P0", "P0"), ("p2", "P2"), ("Critical", "P0"), ("high", "P1"), ("LOW", "P3")],
