@@ -83,3 +83,13 @@ def test_an_unreachable_server_is_one_line_without_the_password(
     with pytest.raises(TargetUnreachable) as caught:
         alerts.record(alerts.parse(ALERT), actor="alice", url=wrong)
     assert password not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_long_alert_key_fits_postgresql(pg_url: tuple[str, str]) -> None:
+    """PostgreSQL enforces the key column's length, which SQLite does not."""
+    url, _ = pg_url
+    long = {**ALERT, "labels": {**ALERT["labels"], "instance": "h" * 600}}
+    (first,) = alerts.record(alerts.parse(long), actor="alice", url=url)
+    (again,) = alerts.record(alerts.parse(long), actor="alice", url=url)
+    assert (first.action, again.action, again.count) == ("opened", "attached", 2)
+    assert again.incident_id == first.incident_id
