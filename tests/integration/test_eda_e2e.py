@@ -4,9 +4,12 @@ A lab of its own (its Alertmanager also posts to the rulebook's source, beside t
 receiver), ansible-rulebook running rulebooks/alertmanager.yml from the project root with the
 lab inventory and the project's ansible.cfg, and the irdrive.ops.alertmanager source on a port
 of this test's range. processor-down is injected; the rule runs payments-failover; payments
-recover on the backup processor; the alert resolves, and its resolution runs nothing. Beside
+recover on the backup processor; the alert resolves, and its resolution runs no runbook. Beside
 it, a storm (the same alert posted again) is throttled, and a security-breach alert only opens
-an approval that `irdrive approvals` lists. Prints fault -> alert, -> recovery, -> resolved.
+an approval that `irdrive approvals` lists. Every alert is also recorded in the incident
+records (the rulebook's incident rule): the firing alert opens an incident, the storm attaches
+to it, the resolution is noted on it, and the breach opens a second one. Prints fault -> alert,
+-> recovery, -> resolved.
 """
 
 from __future__ import annotations
@@ -146,6 +149,10 @@ def eda(lab_cfg: LabConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "IRDRIVE_LAB_DIR": str(cfg.dir),
         "IRDRIVE_EDA_PORT": str(port),
         "IRDRIVE_APPROVALS_DIR": str(work / "approvals"),
+        # The incident rule's playbook runs `irdrive incident open --from-alert -` in
+        # ansible-rulebook's environment: its store and the receiver's name come from there.
+        "IRDRIVE_DB_URL": f"sqlite:///{work / 'history.db'}",
+        "IRDRIVE_USER": "rulebook",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
     }
@@ -190,6 +197,44 @@ def _accepted(log: str, agent: str) -> int:
     )
 
 
+INCIDENT_PLAY = "PLAY [Record the alert in an incident]"
+
+
+def _incident_resolution_noted(eda: dict[str, Any]) -> str | None:
+    """The id of the payments alert's incident once its resolution is on the timeline."""
+    from irdrive.incidents.store import open_incidents
+
+    with open_incidents(eda["env"]["IRDRIVE_DB_URL"]) as store:
+        found = store.open_for_alert("PaymentProcessorDown{}")
+        if found is None:
+            return None
+        timeline = store.timeline(found.id)
+    done = any(e.kind == "alert" and e.data.get("status") == "resolved" for e in timeline)
+    return found.id if done else None
+
+
+def _check_incidents(eda: dict[str, Any], payments_id: str) -> None:
+    """One incident for the payments alert and its storm (one alert key), another for the
+    breach; the payments one still open (a person resolves it), its chain whole."""
+    from irdrive.incidents.store import open_incidents
+
+    with open_incidents(eda["env"]["IRDRIVE_DB_URL"]) as store:
+        keys = [i.details["alert"]["alert_key"] for i in store.incidents()]
+        assert keys.count("PaymentProcessorDown{}") == 1, keys
+        assert keys.count("IntrusionSuspiciousSources{}") == 1, keys
+        payments = store.get(payments_id)
+        breach = store.open_for_alert("IntrusionSuspiciousSources{}")
+        assert breach is not None and breach.severity == "P0"
+        assert breach.runbook == "security-breach" and breach.source == "alert"
+        assert payments.severity == "P1" and payments.runbook == "payments-failover"
+        assert payments.status == "INVESTIGATING"
+        timeline = store.timeline(payments_id)
+        assert store.verify(payments_id).ok
+    firing = [e for e in timeline if e.kind == "alert" and e.data["status"] == "firing"]
+    assert timeline[0].kind == "opened" and firing  # the storm (and any repeat) attached
+    assert [e.data["count"] for e in firing] == list(range(2, len(firing) + 2))
+
+
 def test_an_alert_runs_its_runbook_and_resolves(eda: dict[str, Any]) -> None:
     cfg, state, port = eda["cfg"], eda["state"], eda["port"]
     hooks = state["parts"]["monitoring"]["alert_webhooks"]
@@ -230,13 +275,16 @@ def test_an_alert_runs_its_runbook_and_resolves(eda: dict[str, Any]) -> None:
 
     wait_until(lab_saw_resolution, timeout=RESOLVE_TIMEOUT, what="the lab receiver's resolution")
 
-    # Both runs (the rulebook runs actions in parallel) end; the resolution must start nothing.
+    # Both runs (the rulebook runs actions in parallel) end; the resolution must start no
+    # runbook, only its note on the incident.
     approvals = eda["work"] / "approvals"
     (request_file,) = wait_until(
         lambda: list(approvals.glob("*.json")), timeout=REMEDY_TIMEOUT, what="an approval request"
     )
     wait_until(
-        lambda: _log(eda).count("PLAY RECAP") >= 2, timeout=60, what="both playbook runs ended"
+        lambda: _log(eda).count("PLAY RECAP") - _log(eda).count(INCIDENT_PLAY) >= 2,
+        timeout=60,
+        what="both runbook runs ended",
     )
     # Alertmanager's firing and resolved notifications both reached the source.
     wait_until(
@@ -244,12 +292,28 @@ def test_an_alert_runs_its_runbook_and_resolves(eda: dict[str, Any]) -> None:
         timeout=RESOLVE_TIMEOUT,
         what="Alertmanager's resolved notification at the source",
     )
+    # The incident rule notes the resolution on the payments incident (it stays open).
+    incident = wait_until(
+        lambda: _incident_resolution_noted(eda),
+        timeout=REMEDY_TIMEOUT,
+        interval=0.5,
+        what="the resolution noted on the payments incident",
+    )
     time.sleep(2)  # time for the resolution to start something, if a rule took it
     log = _log(eda)
     assert log.count("PLAY [Payments failover]") == 1, log[-4000:]  # the storm was throttled
     assert log.count("PLAY [Request approval for a destructive runbook]") == 1, log[-4000:]
     assert "PLAY [Plan the security breach response]" not in log
-    assert log.count("PLAY RECAP") == 2, log[-4000:]  # the resolution ran nothing
+    # The resolution ran no runbook: the runs are the two above, the incident records, and
+    # one for each other lab alert that fired meanwhile (HighResponseTime on a loaded machine).
+    others = {
+        a["labels"].get("alertname")
+        for n in alerts.notifications(cfg.alerts_file)
+        for a in n["alerts"]
+        if a["status"] == "firing"
+    } - {"PaymentProcessorDown"}
+    assert log.count("PLAY RECAP") <= 2 + log.count(INCIDENT_PLAY) + len(others), log[-4000:]
+    _check_incidents(eda, incident)
     assert _accepted(log, "Python-urllib/") == 2  # the storm and the breach
     assert "failed=0" in log and "failed=1" not in log
 

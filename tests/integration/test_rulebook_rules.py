@@ -31,9 +31,11 @@ pytestmark = [
 
 
 def _event(
-    runbook: str | None, severity: str, target: str, status: str = "firing"
+    runbook: str | None, severity: str | None, target: str, status: str = "firing"
 ) -> dict[str, Any]:
-    labels = {"alertname": f"Alert-{runbook}-{severity}", "severity": severity}
+    labels = {"alertname": f"Alert-{runbook}-{severity}"}
+    if severity:
+        labels["severity"] = severity
     if runbook:
         labels["runbook"] = runbook
     return {
@@ -50,19 +52,26 @@ def _event(
     }
 
 
-# (event, what runs: "<kind> <runbook> <target>" or None)
+# (event, what runs: "<kind> <runbook> <target>" for a runbook, "incident <status> <target>"
+# for the incident record). Every alert with a severity is recorded, firing or resolved, and
+# never throttled (each repeat counts on its incident); runbooks are throttled.
 CASES = [
-    (_event("payments-failover", "P1", "a"), "auto payments-failover a"),
-    (_event("payments-failover", "P1", "a"), None),  # a storm: throttled per name and target
-    (_event("payments-failover", "P1", "b"), "auto payments-failover b"),  # another target
-    (_event("payments-failover", "P1", "c", status="resolved"), None),  # resolved: nothing
-    (_event("payments-failover", "P3", "d"), None),  # not the severity of its procedure
-    (_event("streaming-outage", "P1", "e"), "auto streaming-outage e"),
-    (_event("security-breach", "P0", "f"), "approval security-breach f"),
-    (_event("security-breach", "P0", "g", status="resolved"), None),
-    (_event("something-else", "P2", "h"), "auto diagnose h"),  # no rule: diagnose
-    (_event(None, "P1", "i"), "auto diagnose i"),  # no runbook label at all: diagnose
-    (_event(None, "P1", "i", status="resolved"), None),
+    (_event("payments-failover", "P1", "a"), ["auto payments-failover a", "incident firing a"]),
+    # a storm: the runbook is throttled per name and target, the incident counts the repeat
+    (_event("payments-failover", "P1", "a"), ["incident firing a"]),
+    (_event("payments-failover", "P1", "b"), ["auto payments-failover b", "incident firing b"]),
+    # resolved: no runbook; its incident notes the resolution
+    (_event("payments-failover", "P1", "c", status="resolved"), ["incident resolved c"]),
+    # not the severity of its procedure: no runbook, still an incident
+    (_event("payments-failover", "P3", "d"), ["incident firing d"]),
+    (_event("streaming-outage", "P1", "e"), ["auto streaming-outage e", "incident firing e"]),
+    (_event("security-breach", "P0", "f"), ["approval security-breach f", "incident firing f"]),
+    (_event("security-breach", "P0", "g", status="resolved"), ["incident resolved g"]),
+    (_event("something-else", "P2", "h"), ["auto diagnose h", "incident firing h"]),  # diagnose
+    (_event(None, "P1", "i"), ["auto diagnose i", "incident firing i"]),  # no runbook label
+    (_event(None, "P1", "i", status="resolved"), ["incident resolved i"]),
+    (_event(None, None, "j"), ["auto diagnose j"]),  # no severity: diagnosed, no incident
+    (_event(None, None, "k", status="resolved"), []),
 ]
 
 
@@ -82,6 +91,8 @@ def _probe_rulebook(tmp: Path) -> Path:
         args = rule["action"]["run_playbook"]
         if args["name"] == "rulebooks/playbooks/request-approval.yml":
             ran = f"approval {args['extra_vars']['approval_runbook']}"
+        elif args["name"] == "rulebooks/playbooks/open-incident.yml":
+            ran = "incident {{ event.alert.status }}"
         else:
             ran = "auto " + args["name"].removeprefix("playbooks/").removesuffix(".yml")
         rule["action"] = {"debug": {"msg": f"RAN {ran} {{{{ event.target }}}}"}}
@@ -103,5 +114,5 @@ def test_the_rules_run_what_they_should_and_nothing_else(tmp_path: Path) -> None
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     ran = re.findall(r"RAN ([a-z]+ [a-z-]+ [a-z])", res.stdout)
-    expected = [what for _, what in CASES if what]
+    expected = [what for _, whats in CASES for what in whats]
     assert sorted(ran) == sorted(expected), res.stdout[-3000:]

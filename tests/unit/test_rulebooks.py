@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL = REPO / "rulebooks" / "alertmanager.yml"
 AWX = REPO / "rulebooks" / "alertmanager-awx.yml"
 APPROVAL_PLAYBOOK = "rulebooks/playbooks/request-approval.yml"
+INCIDENT_PLAYBOOK = "rulebooks/playbooks/open-incident.yml"
 LAB_RULES = REPO / "lab" / "irdrive_lab" / "monitoring" / "rules.yml"
 THROTTLE = ["event.alert.labels.alertname", "event.target"]
 
@@ -88,6 +89,16 @@ def _rules(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _records_incident(rule: dict[str, Any]) -> bool:
+    args = rule["action"].get("run_playbook") or {}
+    return bool(args.get("name") == INCIDENT_PLAYBOOK)
+
+
+def _runbook_rules(path: Path) -> list[dict[str, Any]]:
+    """The rules that run a runbook (or open its approval): all but the incident rule."""
+    return [rule for rule in _rules(path) if not _records_incident(rule)]
+
+
 def _runbook_of(rule: dict[str, Any]) -> str | None:
     named = [v for f, op, v in rule["facts"] if f == "alert.labels.runbook" and op.startswith("Eq")]
     return named[0] if named else None
@@ -126,7 +137,7 @@ def _awx_target(rule: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.parametrize(("path", "target"), [(LOCAL, _local_target), (AWX, _awx_target)])
 def test_destructive_runbooks_only_open_approvals(path: Path, target: Any) -> None:
     seen = set()
-    for rule in _rules(path):
+    for rule in _runbook_rules(path):
         kind, runbook = target(rule)
         seen.add(runbook)
         assert kind == ("approval" if _destructive(runbook) else "auto"), (
@@ -150,7 +161,7 @@ def test_destructive_runbooks_only_open_approvals(path: Path, target: Any) -> No
 
 @pytest.mark.parametrize("path", [LOCAL, AWX])
 def test_every_lab_alert_is_covered_and_the_fallback_excludes_exactly_those(path: Path) -> None:
-    rules = _rules(path)
+    rules = _runbook_rules(path)
     covered = {(_runbook_of(r), _severity_of(r)) for r in rules if _runbook_of(r)}
     lab = yaml.safe_load(LAB_RULES.read_text())
     alerts = {
@@ -166,8 +177,8 @@ def test_every_lab_alert_is_covered_and_the_fallback_excludes_exactly_those(path
 
 
 @pytest.mark.parametrize("path", [LOCAL, AWX])
-def test_only_firing_alerts_match_and_every_rule_is_throttled(path: Path) -> None:
-    for rule in _rules(path):
+def test_only_firing_alerts_match_and_every_runbook_rule_is_throttled(path: Path) -> None:
+    for rule in _runbook_rules(path):
         # status == "firing" is one side of the condition's top-level "and": nothing else can
         # make a resolved alert match.
         top = rule["top"]["AndExpression"]
@@ -181,7 +192,7 @@ def test_only_firing_alerts_match_and_every_rule_is_throttled(path: Path) -> Non
 
 
 def test_both_rulebooks_match_the_same_alerts() -> None:
-    local, awx = _rules(LOCAL), _rules(AWX)
+    local, awx = _runbook_rules(LOCAL), _runbook_rules(AWX)
     assert [r["top"] for r in local] == [r["top"] for r in awx]
     assert [_local_target(r) for r in local] == [_awx_target(r) for r in awx]
     sources = [yaml.safe_load(p.read_text())[0]["sources"] for p in (LOCAL, AWX)]
@@ -231,3 +242,28 @@ def test_the_security_breach_rules_pass_what_the_alert_names() -> None:
     (local_rule,) = [r for r in _rules(LOCAL) if _runbook_of(r) == "security-breach"]
     local = local_rule["action"]["run_playbook"]["extra_vars"]["approval_extra_vars"]
     assert local == action["job_args"]["extra_vars"]
+
+
+def test_the_local_rulebook_records_every_alert_with_a_severity_in_an_incident() -> None:
+    """One rule, beside the runbook rules (match_multiple_rules), for firing and resolved
+    alerts alike and never throttled: each repeat counts on its incident. The AWX variant has
+    none (its actions cannot reach the driver); its header says so."""
+    data = yaml.safe_load(LOCAL.read_text())[0]
+    assert data["match_multiple_rules"] is True
+    (rule,) = [r for r in _rules(LOCAL) if _records_incident(r)]
+    assert rule["top"] == {"IsDefinedExpression": {"Event": "alert.labels.severity"}}
+    assert rule["throttle"] is None
+    assert rule["action"] == {"run_playbook": {"name": INCIDENT_PLAYBOOK}}
+    assert not any(_records_incident(r) for r in _rules(AWX))
+    assert "opens no incident" in AWX.read_text()
+    # The playbook pipes the event to the driver and needs nothing else from the rule.
+    (play,) = yaml.safe_load((REPO / INCIDENT_PLAYBOOK).read_text())
+    (intake, _) = play["tasks"]
+    assert intake["ansible.builtin.command"]["argv"][1:] == [
+        "incident",
+        "open",
+        "--from-alert",
+        "-",
+        "--json",
+    ]
+    assert intake["ansible.builtin.command"]["stdin"] == "{{ ansible_eda.event | to_json }}"
