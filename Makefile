@@ -41,11 +41,17 @@ system-deps:
 ext-collections: $(STAMP)
 	@scripts/ext-collections $(PY) .state/ext-collections
 
+# The demo records itself as an incident: opened, the run in its timeline, resolved, shown.
 demo: install
 	$(BIN)/irdrive lab up
 	$(BIN)/irdrive lab reset
 	$(BIN)/irdrive lab fault processor-down
-	$(BIN)/irdrive run payments-failover --yes
+	@set -e; inc=$$($(BIN)/irdrive incident open --severity P1 --service payments \
+	  --title "Payments failing: primary processor down (lab demo)" --commander "$${USER:-demo}"); \
+	echo "+ irdrive run payments-failover --yes --incident $$inc"; \
+	$(BIN)/irdrive run payments-failover --yes --incident $$inc; \
+	$(BIN)/irdrive incident resolve $$inc --note "payments on the backup processor, verified"; \
+	$(BIN)/irdrive incident show $$inc
 
 lab-up: install
 	$(BIN)/irdrive lab up
