@@ -40,13 +40,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use, from a table of
+    name -> (module in irdrive.commands, attribute, one-line help)."""
+
+    table: dict[str, tuple[str, str, str]] = COMMANDS
+    sort_commands = True  # alphabetical; False keeps the table's order
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.table) if self.sort_commands else list(self.table)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = COMMANDS.get(cmd_name)
+        spec = self.table.get(cmd_name)
         if spec is None:
             return None
         module = importlib.import_module(f"irdrive.commands.{spec[0]}")
@@ -55,7 +59,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help text from the table, without importing every command module.
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, self.table[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

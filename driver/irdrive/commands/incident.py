@@ -4,9 +4,9 @@ only when invoked (the table below), like the top-level commands."""
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from irdrive.cli import LazyGroup
 
 # subcommand -> (module in irdrive.commands, attribute, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -28,21 +28,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazySubgroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = SUBCOMMANDS.get(cmd_name)
-        if spec is None:
-            return None
-        module = importlib.import_module(f"irdrive.commands.{spec[0]}")
-        cmd: click.Command = getattr(module, spec[1])
-        return cmd
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, spec[2]) for name, spec in SUBCOMMANDS.items()])
+class LazySubgroup(LazyGroup):
+    table = SUBCOMMANDS
+    sort_commands = False  # the order a responder meets them
 
 
 @click.group(cls=LazySubgroup)
