@@ -7,7 +7,9 @@ them). While the run is in flight, every process's ``/proc/PID/cmdline`` (ansibl
 its workers, ssh, the modules) and the run's state folder are sampled; after it, the CLI's
 stdout and stderr and every file the run left (artifacts, job_events, report.json, history)
 are swept; every run records into an incident (IRDRIVE_INCIDENT), so the history database
-in the state folder, with its timeline rows, is swept too. The canaries are random per test
+in the state folder, with its timeline rows, is swept too, and so is all the record feeds: the
+incident's communications (printed, and the bodies a webhook received), its post-mortem, the
+status page and the JSON of show, timeline and stats. The canaries are random per test
 run, so a hit is a leak of this run. A file that holds a secret only while the run is in
 flight is reported by its own test.
 
@@ -21,7 +23,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +90,62 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
     with open_incidents(db_url) as store:
         recorded = [e for e in store.timeline(incident) if e.kind == "run.end"]
     assert len(recorded) == len(runs), "the runs were not recorded in the incident's timeline"
+    fed = sweep_what_the_record_feeds(sweep, env, state, tmp_path, incident)
+    print(f"canary sweep, what the incident record feeds: {fed}")
     return sweep
+
+
+def sweep_what_the_record_feeds(
+    sweep: Sweep, env: dict[str, str], state: Path, tmp_path: Path, incident: str
+) -> str:
+    """What the incident built from those runs feeds: its three communications (printed and
+    sent to a local JSON webhook, whose bodies are swept), the post-mortem files, the status
+    page and the JSON of show, timeline and stats. All with the canaries still in the
+    environment, all swept like the runs' own output."""
+    received: list[bytes] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    comms = tmp_path / "comms.yml"
+    comms.write_text(
+        "channels:\n  default:\n    - name: hook\n"
+        f"      url: json://127.0.0.1:{server.server_address[1]}/hook\n"
+    )
+    commands = [
+        ["incident", "show", incident, "--json"],
+        ["incident", "timeline", incident, "--json"],
+        *(
+            ["incident", "comms", incident, "--template", template, "--send"]
+            for template in ("internal", "user", "stakeholder")
+        ),
+        ["incident", "report", incident, "--out", str(state / "postmortem")],
+        ["status-page", "build", str(state / "status-page")],
+        ["incident", "stats", "--json"],
+    ]
+    try:
+        for args in commands:
+            proc = sweep.run([IRDRIVE, *args], env | {"IRDRIVE_COMMS_CONFIG": str(comms)}, state)
+            assert proc.returncode == 0, f"irdrive {' '.join(args)}: exit {proc.returncode}"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 3, f"the webhook got {len(received)} notifications, not 3"
+    for body in received:
+        sweep.check("after notification", body)
+    assert (
+        list((state / "postmortem").glob("*.svg")) and (state / "status-page/index.html").exists()
+    )
+    files = sweep.folder(state)
+    return f"{len(commands)} commands, {len(received)} notifications, {files} files swept"
 
 
 def test_no_canary_in_output_command_lines_or_what_the_run_leaves(swept: Sweep) -> None:
