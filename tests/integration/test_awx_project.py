@@ -259,7 +259,7 @@ def test_configure_validates_every_module_against_a_closed_port(tmp_path: Path) 
     assert calls == {
         "Organization": 1,
         "Execution environment": 1,
-        "Custom credential types": 2,
+        "Custom credential types": 3,
         "Credentials": 1,
         "Project": 1,
         "Inventory": 1,
