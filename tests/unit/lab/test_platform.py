@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from irdrive_lab.control.config import LabConfig
-from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.credentials import processor_api_keys
+from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import Conflict, not_found
 from irdrive_lab.platform import cache, cluster, dbcheck, streaming, web
