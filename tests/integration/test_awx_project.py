@@ -3,9 +3,10 @@ awx/configure.yml.
 
 - Every playbook from a copy of the project (playbooks, roles, collections, inventories,
   ansible.cfg) with no driver importable: all of them resolve their roles, collection and
-  imports (syntax check); the composites and the building blocks they do not import run in check
-  mode against the lab with their inputs from ``-e @vars.json`` only, free lists given as survey
-  textarea text, and write nothing. A wrong launch confirmation stops a destructive runbook
+  imports (syntax check); the composites, the building blocks they do not import and the
+  building blocks alone (as their own job templates run them) run in check mode against the
+  lab with their inputs from ``-e @vars.json`` only, free lists given as survey textarea text,
+  and write nothing. A wrong launch confirmation stops a destructive runbook
   before anything. (payments-failover's real run from such a copy is in
   test_payments_failover.py.)
 - awx/configure.yml against a closed port: every awx.awx module accepts its arguments and fails
@@ -47,6 +48,14 @@ CHECKED = (
     "streaming-outage",
     "rollback",
 )
+# The building blocks alone, each as its own job template runs it (the composites run their
+# roles with the composites' own values), in the same check-mode ansible-playbook: the inventory
+# and their defaults are all the input they need.
+BLOCKS = ("cache", "cdn-failover", "db", "diagnose")
+# scale needs an input (deployments and replicas), an extra var; the composites pass their own
+# scale_deployments to the scale role, and an extra var would win over it: scale's own
+# ansible-playbook, as its own AWX job, run at the same time as the other.
+SCALE_VARS = {"scale_deployments": {"backend": 4}}
 VARS = {
     # Free lists as an AWX survey textarea gives them: text, one value a line.
     "security_breach_ips": "203.0.113.45\n198.51.100.23",
@@ -98,6 +107,25 @@ def no_driver_env(base: dict[str, str], tmp: Path, project: Path) -> dict[str, s
     return env
 
 
+def start_playbook(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def play_names(project: Path, runbooks: tuple[str, ...]) -> list[str]:
+    return [
+        play["name"]
+        for name in runbooks
+        for play in yaml.safe_load((project / "playbooks" / f"{name}.yml").read_text())
+    ]
+
+
 def playbook(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", *args],
@@ -116,7 +144,7 @@ def test_every_playbook_runs_from_a_project_copy_without_the_driver(
     project = copy_project(tmp_path / "project")
     env = no_driver_env(lab_env, tmp_path, project)
     names = sorted(p.stem for p in (project / "playbooks").glob("*.yml"))
-    assert len(names) == 15 and set(CHECKED) <= set(names)
+    assert len(names) == 15 and set(CHECKED) | set(BLOCKS) | {"scale"} <= set(names)
     (project / "vars.json").write_text(json.dumps(VARS))
 
     def wrapper(name: str, runbooks: list[str] | tuple[str, ...]) -> str:
@@ -145,8 +173,19 @@ def test_every_playbook_runs_from_a_project_copy_without_the_driver(
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     env["ANSIBLE_SHOW_CUSTOM_STATS"] = "1"
     (project / "vars.json").write_text(json.dumps({**VARS, **HANDED_ON}))
-    done = playbook(project, env, "--check", wrapper("_checked.yml", CHECKED), "-e", "@vars.json")
+    (project / "scale.json").write_text(json.dumps(SCALE_VARS))
+    scale = start_playbook(project, env, "--check", "playbooks/scale.yml", "-e", "@scale.json")
+    try:
+        done = playbook(
+            project, env, "--check", wrapper("_checked.yml", CHECKED + BLOCKS), "-e", "@vars.json"
+        )
+        scale_out, scale_err = scale.communicate(timeout=600)
+    finally:
+        if scale.poll() is None:
+            scale.kill()
+            scale.communicate()
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert scale.returncode == 0, scale_out[-6000:] + scale_err[-3000:]
     report = json.loads(done.stdout)
     assert [p["play"]["name"] for p in report["plays"]][0] == "Plan the security breach response"
     assert all(stats["failures"] == 0 for stats in report["stats"].values()), report["stats"]
@@ -171,6 +210,23 @@ def test_every_playbook_runs_from_a_project_copy_without_the_driver(
 
     assert inside["tasks"] and skipped(inside)
     assert not skipped(alone)
+    # The building blocks alone ran after the composites, every play of each, none skipped.
+    tail = play_names(project, BLOCKS)
+    assert len(tail) >= len(BLOCKS)
+    assert [p["play"]["name"] for p in report["plays"]][-len(tail) :] == tail
+    assert not any(skipped(play) for play in report["plays"][-len(tail) :])
+    # scale, as its own job: its input arrived as the dict it is, and check mode shows the
+    # change it would make.
+    scaled = json.loads(scale_out)
+    assert all(stats["failures"] == 0 for stats in scaled["stats"].values()), scaled["stats"]
+    changed = [
+        result
+        for play in scaled["plays"]
+        for task in play["tasks"]
+        for result in task["hosts"].values()
+        if result.get("changed")
+    ]
+    assert changed and scaled["stats"]["localhost"]["changed"] >= 1
     assert writes_since(clean_lab, mark) == []
 
 
@@ -259,7 +315,7 @@ def test_configure_validates_every_module_against_a_closed_port(tmp_path: Path) 
     assert calls == {
         "Organization": 1,
         "Execution environment": 1,
-        "Custom credential types": 2,
+        "Custom credential types": 3,
         "Credentials": 1,
         "Project": 1,
         "Inventory": 1,

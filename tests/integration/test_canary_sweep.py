@@ -20,7 +20,9 @@ process table.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -30,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _canary import ENV_SECRETS, Sweep, new_canaries
+from _canary import API_KEYS, ENV_SECRETS, Sweep, current, new_canaries
 from _runbook import IRDRIVE
 
 
 @pytest.fixture(scope="module")
 def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFactory) -> Sweep:
-    """Three runs with canaries, swept while in flight and after."""
+    """Runs with canaries, swept while in flight and after."""
     from irdrive_lab.control import manager
 
     tmp_path = tmp_path_factory.mktemp("canary")
@@ -44,6 +46,15 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
     canaries = new_canaries()
     for key in ("cache_admin_token", "maintenance_login_password"):
         (tmp_path / f"{key}.yml").write_text(f"{key}: {canaries[key]}\n")
+    # payments-failover sends the backup processor's API key: canaries as its api_keys (its
+    # API refuses them: the failure path), and the lab's real keys, which the inventory gives
+    # (Secrets Manager's platform/<name>-api-key holds the same), in a run that succeeds.
+    wrong = {p: f"CANARY{secrets.token_hex(8)}" for p in ("ccbill", "segpay")}
+    canaries |= {f"api_keys.{p}": key for p, key in wrong.items()}
+    (tmp_path / "api_keys.json").write_text(json.dumps({"api_keys": wrong}))
+    real = {name: current(lab, name)[1] for name in API_KEYS}
+    assert sorted(real.values()) == sorted(lab["platform"]["processor_api_keys"].values())
+    canaries |= real
     state = tmp_path / "state"
     env = dict(os.environ)
     env |= {name: canaries[name] for name in ENV_SECRETS}
@@ -70,9 +81,17 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
         # the environment's secrets only, through a longer read-only run
         ["run", "diagnose", "--yes", "--json"],
     ]
+    # The processors' API keys, with the lab's real cluster and AWS logins (the canaries above
+    # stop a run at its first Kubernetes read, before any key is sent): canary keys (refused by
+    # the backup's API, exit 2), then the lab's own keys from the inventory (-vvvv, exit 0).
+    key_runs = [
+        ["run", "payments-failover", "-e", f"@{tmp_path}/api_keys.json", "--yes", "--json"],
+        ["run", "payments-failover", "--yes", "-vvvv"],
+    ]
+    real_logins = {k: v for k, v in env.items() if k not in ENV_SECRETS}
     codes = []
-    for args in runs:
-        proc = sweep.run([IRDRIVE, *args], env, state)
+    for args, run_env in [(a, env) for a in runs] + [(a, real_logins) for a in key_runs]:
+        proc = sweep.run([IRDRIVE, *args], run_env, state)
         codes.append((args[1], proc.returncode))
     files = sweep.folder(state)
     hits = sum(len(names) for names in sweep.hits.values())
@@ -84,6 +103,7 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
         f"\ncanary sweep: {len(canaries)} canaries, runs {codes}, {sweep.samples} /proc samples, "
         f"{files} files swept after: {hits} canary hits {by_phase}"
     )
+    assert codes[-2:] == [("payments-failover", 2), ("payments-failover", 0)], codes
     assert sweep.saw_playbook, "no ansible-playbook seen in /proc while the runs were in flight"
     assert sweep.samples > 50
     assert files > 10 and list(state.rglob("report.json")) and list(state.rglob("job_events"))

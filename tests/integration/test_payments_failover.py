@@ -112,8 +112,78 @@ def test_backup_down_too_is_refused_and_changes_nothing(
     assert rc == 1
     failed = [t for t in report["tasks"] if t["status"] == "failed"]
     assert len(failed) == 1 and "both processors are down" in failed[0]["msg"]
+    # The backup's own API was asked with its key, and answered that it is down (no key problem).
+    (check,) = _api_checks(report)
+    assert check["status"] == "ok"
     assert changed_tasks(report) == []
     assert writes_since(ccbill_down, mark) == []
+
+
+def _api_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        t for t in report["tasks"] if t["task"] == "Check the backup processor's API with its key"
+    ]
+
+
+def test_the_right_key_from_extra_vars_fails_over_and_stays_out_of_the_report(
+    ccbill_down: dict[str, Any], lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The keys given as the runbook's secret parameter (-e @FILE); the backup's API is asked
+    with the backup's key, and no key reaches the report, stdout or the run's folder."""
+    keys = ccbill_down["platform"]["processor_api_keys"]
+    extra = tmp_path / "keys.json"
+    extra.write_text(json.dumps({"api_keys": keys}))
+    state = tmp_path / "state"
+    env = dict(lab_env, IRDRIVE_STATE_DIR=str(state))
+    res = irdrive(env, "run", "payments-failover", "--yes", "--json", "-e", f"@{extra}", "-vvv")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    report = json.loads(res.stdout)
+    (check,) = _api_checks(report)
+    assert check["status"] == "ok"
+    code, health = http_json(f"{ccbill_down['endpoints']['platform']}/payments/health")
+    assert (code, health["processor"]) == (200, "segpay")
+    left = [p.read_bytes() for p in state.rglob("*") if p.is_file()]
+    for key in keys.values():
+        assert key not in res.stdout and key not in res.stderr
+        assert not any(key.encode() in data for data in left)
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            {"ccbill": "CANARY-ccbill-key-0c4a", "segpay": "CANARY-wrong-segpay-key-5b1e"},
+            "the backup processor segpay refused its API key (HTTP 401 from ",
+        ),
+        ({"ccbill": "CANARY-ccbill-only-key-77d2"}, "no API key for the backup processor segpay"),
+    ],
+)
+def test_a_wrong_or_missing_backup_key_is_bad_input_and_changes_nothing(
+    ccbill_down: dict[str, Any],
+    lab_env: dict[str, str],
+    core: client.CoreV1Api,
+    tmp_path: Path,
+    keys: dict[str, str],
+    message: str,
+) -> None:
+    extra = tmp_path / "keys.json"
+    extra.write_text(json.dumps({"api_keys": keys}))
+    before_cfg, before_sw = _payment_config(core), _switches(core)
+    mark = Journal(Path(ccbill_down["journal"])).mark()
+    for more in ([], ["--check"]):
+        res = irdrive(
+            lab_env, "run", "payments-failover", "--yes", "--json", "-e", f"@{extra}", *more
+        )
+        assert res.returncode == 2, res.stdout[-3000:] + res.stderr[-3000:]
+        report = json.loads(res.stdout)
+        failed = [t for t in report["tasks"] if t["status"] == "failed"]
+        assert len(failed) == 1 and failed[0]["msg"].startswith(message), failed
+        assert failed[0]["task"] == "Check the inputs and the targets before any change"
+        assert changed_tasks(report) == []
+        for key in keys.values():
+            assert key not in res.stdout and key not in res.stderr
+    assert writes_since(ccbill_down, mark) == []
+    assert _payment_config(core) == before_cfg and _switches(core) == before_sw
 
 
 def test_failure_after_disabling_restores_switch_and_config(
@@ -170,6 +240,22 @@ def test_playbook_runs_without_the_driver(
     (blocker / "__init__.py").write_text("raise ImportError('the driver must not be needed')\n")
     env = dict(lab_env, PYTHONPATH=str(blocker.parent), ANSIBLE_CONFIG=str(project / "ansible.cfg"))
     env.pop("IRDRIVE_HOME", None)
+    # AWX's credential injects irdrive_processor_api_keys as an extra var: a wrong key given so
+    # reaches the role, which refuses before any change (exit 2, the key not shown).
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"irdrive_processor_api_keys": {"segpay": "CANARY-awx-9c3f"}}))
+    res = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", "playbooks/payments-failover.yml"]
+        + ["-e", f"@{wrong}"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "the backup processor segpay refused its API key (HTTP 401" in res.stdout
+    assert "CANARY-awx-9c3f" not in res.stdout + res.stderr
     res = subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", "inventories/lab", "playbooks/payments-failover.yml"],
         cwd=project,

@@ -73,9 +73,22 @@ def read_by_the_project() -> str:
     return "\n".join(parts)
 
 
+def templates(value: Any) -> list[str]:
+    """The templates of an injector's value: a string, or the leaves of a nested dict (AWX
+    21.10 and later injects nested extra vars, ansible/awx#13267)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in templates(v)]
+    assert isinstance(value, str), value
+    return [value]
+
+
 def test_credential_types_inject_what_the_runbooks_read() -> None:
     types = credential_types()
-    assert {t["name"] for t in types} == {"irdrive PostgreSQL", "irdrive platform admin token"}
+    assert {t["name"] for t in types} == {
+        "irdrive PostgreSQL",
+        "irdrive platform admin token",
+        "irdrive processor API keys",
+    }
     text = read_by_the_project()
     env_fallbacks = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', ARGS_COMMON.read_text()))
     for ctype in types:
@@ -85,17 +98,48 @@ def test_credential_types_inject_what_the_runbooks_read() -> None:
         secrets = {name for name, f in fields.items() if f.get("secret")}
         injectors = ctype["injectors"]
         for kind in ("env", "extra_vars"):
-            for var, template in injectors.get(kind, {}).items():
-                named = set(re.findall(r"\b([a-z_]+)\b", template.strip("{} "))) - {"or"}
-                assert named and named <= set(fields), (ctype["name"], var, template)
+            for var, value in injectors.get(kind, {}).items():
+                assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var), var
+                for template in templates(value):
+                    named = set(re.findall(r"\b([a-z_]+)\b", template.strip("{} "))) - {"or"}
+                    assert named and named <= set(fields), (ctype["name"], var, template)
                 if kind == "env":
                     assert var in env_fallbacks, f"no module reads the env var {var}"
                 else:
                     # Read by a role, playbook or inventory, and not only defined there.
                     assert re.search(rf"\b{var}\b", text), f"nothing reads {var}"
         for secret in secrets:
-            assert any(secret in t for v in injectors.values() for t in v.values()), secret
-        assert any("password" in s or "token" in s for s in secrets)
+            injected = [t for v in injectors.values() for x in v.values() for t in templates(x)]
+            assert any(secret in t for t in injected), secret
+        assert any(re.search(r"password|token|key", s) for s in secrets)
+
+
+def test_processor_api_keys_credential_gives_the_roles_a_key_per_processor() -> None:
+    """The nested extra var a job gets: processor name -> key, each from a secret field; the
+    role's parameter defaults to it, and the lab inventory gives the same name."""
+    from jinja2 import Environment, StrictUndefined
+
+    (ctype,) = [t for t in credential_types() if t["name"] == "irdrive processor API keys"]
+    fields = {f["id"]: f for f in ctype["inputs"]["fields"]}
+    assert all(f["secret"] is True and f["type"] == "string" for f in fields.values())
+    assert set(ctype["inputs"]["required"]) == set(fields)
+    assert set(ctype["injectors"]) == {"extra_vars"}  # nothing on a command line or in env
+    injected = ctype["injectors"]["extra_vars"]["irdrive_processor_api_keys"]
+    inputs = {name: f"key-of-{name}" for name in fields}
+    env = Environment(undefined=StrictUndefined)
+    rendered = {p: env.from_string(t).render(**inputs) for p, t in injected.items()}
+    assert rendered == {"ccbill": "key-of-ccbill_api_key", "segpay": "key-of-segpay_api_key"}
+    # The processors the lab knows (and the seeded payment-config names) are the ones injected.
+    defaults = yaml.safe_load((REPO / "roles/processor_failover/defaults/main.yml").read_text())
+    assert "irdrive_processor_api_keys" in defaults["processor_failover_api_keys"]
+    spec = yaml.safe_load((REPO / "roles/processor_failover/meta/argument_specs.yml").read_text())
+    option = spec["argument_specs"]["main"]["options"]["processor_failover_api_keys"]
+    assert option["type"] == "dict" and option["no_log"] is True
+    lab_vars = yaml.safe_load((REPO / "inventories/lab/group_vars/all.yml").read_text())
+    assert "processor_api_keys" in lab_vars["irdrive_processor_api_keys"]
+    configure = yaml.safe_load((REPO / "awx/configure.yml").read_text())
+    kinds = configure[0]["vars"]["irdrive_awx_credential_kinds"]
+    assert kinds["irdrive processor API keys"] == ctype["name"]
 
 
 def test_aws_and_kubernetes_credentials_reach_the_modules() -> None:

@@ -41,7 +41,18 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
     "irdrive aws": ("Amazon Web Services", "cloud"),
     "irdrive postgresql": ("irdrive PostgreSQL", "cloud"),
     "irdrive platform admin": ("irdrive platform admin token", "cloud"),
+    "irdrive processor API keys": ("irdrive processor API keys", "cloud"),
 }
+# Credentials only some runbooks read: credential name -> those runbooks. (The others go on every
+# job template: the composites run the roles that read them.)
+ONLY_FOR: dict[str, tuple[str, ...]] = {
+    "irdrive processor API keys": ("payments-failover",),
+}
+
+
+def credentials_for(runbook: str) -> list[str]:
+    """The credentials a runbook's job template carries, by name."""
+    return [name for name in CREDENTIALS if runbook in ONLY_FOR.get(name, (runbook,))]
 
 
 def template_name(runbook: str) -> str:
@@ -121,7 +132,7 @@ def as_json(items: list[Template], settings: Settings) -> dict[str, Any]:
                 "survey_enabled": bool(t.survey_spec["spec"]),
                 "survey_spec": t.survey_spec,
                 "extra_vars_only": [s.to_dict() for s in t.skipped],
-                "credentials": list(CREDENTIALS),
+                "credentials": credentials_for(t.runbook.name),
             }
             for t in items
         ],
@@ -228,7 +239,9 @@ def as_awx_import(items: list[Template], settings: Settings, root: Path) -> dict
     job_templates = []
     for t in items:
         related: dict[str, Any] = {
-            "credentials": [_credential_key(name, settings) for name in CREDENTIALS],
+            "credentials": [
+                _credential_key(name, settings) for name in credentials_for(t.runbook.name)
+            ],
         }
         if t.survey_spec["spec"]:
             related["survey_spec"] = t.survey_spec
@@ -332,7 +345,7 @@ def as_job_templates(items: list[Template], settings: Settings) -> dict[str, Any
             "playbook": t.playbook,
             "job_type": "run",
             "execution_environment": EXECUTION_ENVIRONMENT,
-            "credentials": list(CREDENTIALS),
+            "credentials": credentials_for(t.runbook.name),
             "ask_variables_on_launch": t.ask_variables_on_launch,
             "survey_enabled": bool(t.survey_spec["spec"]),
         }

@@ -20,7 +20,7 @@ from typing import Any
 
 from irdrive_lab.control import proc
 from irdrive_lab.control.config import LabConfig
-from irdrive_lab.control.credentials import app_secret
+from irdrive_lab.control.credentials import app_secret, processor_api_keys
 from irdrive_lab.control.errors import LabError
 
 REGION = "us-east-1"
@@ -129,7 +129,7 @@ def reseed(cfg: LabConfig, info: dict[str, Any]) -> None:
                 raise LabError(f"moto reset answered HTTP {resp.status}")
     except (OSError, urllib.error.URLError) as exc:
         raise LabError(f"cannot reset the AWS endpoint {endpoint}: {exc}") from exc
-    resources = seed(endpoint, app_secret(cfg))
+    resources = seed(endpoint, app_secret(cfg), processor_api_keys(cfg))
     path = resources_file(cfg)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"ok": True, "resources": resources}, indent=2, sort_keys=True))
@@ -168,16 +168,19 @@ def client(endpoint: str, service: str, lab: bool = False) -> Any:
 
 
 # ---- seed ---------------------------------------------------------------------------------
-def seed(endpoint: str, db_secret: dict[str, Any]) -> dict[str, Any]:
+def seed(
+    endpoint: str, db_secret: dict[str, Any], api_keys: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Create the platform's AWS resources; return their ids. Independent groups run at once.
 
-    ``db_secret`` is the application's database login (``credentials.app_secret``).
+    ``db_secret`` is the application's database login (``credentials.app_secret``), ``api_keys``
+    the payment processors' API keys (``credentials.processor_api_keys``).
     """
     with ThreadPoolExecutor(max_workers=4) as pool:
         dns = pool.submit(_seed_cdn_and_dns, endpoint)
         waf = pool.submit(_seed_waf, endpoint)
         net = pool.submit(_seed_network, endpoint)
-        rest = pool.submit(_seed_secrets_s3_iam, endpoint, db_secret)
+        rest = pool.submit(_seed_secrets_s3_iam, endpoint, db_secret, api_keys or {})
         resources: dict[str, Any] = {}
         for future in (dns, waf, net, rest):
             resources.update(future.result())
@@ -306,12 +309,14 @@ def _seed_network(endpoint: str) -> dict[str, Any]:
     return {"vpc_id": vpc_id, "nacl_id": nacl_id, "security_group_id": sg_id}
 
 
-def _seed_secrets_s3_iam(endpoint: str, db_secret: dict[str, Any]) -> dict[str, Any]:
+def _seed_secrets_s3_iam(
+    endpoint: str, db_secret: dict[str, Any], api_keys: dict[str, str]
+) -> dict[str, Any]:
     secrets = client(endpoint, "secretsmanager", lab=True)
     values = {
         "platform/db-password": json.dumps(db_secret),
-        "platform/ccbill-api-key": "lab-ccbill-api-key",
-        "platform/segpay-api-key": "lab-segpay-api-key",
+        "platform/ccbill-api-key": api_keys.get("ccbill", "lab-ccbill-api-key"),
+        "platform/segpay-api-key": api_keys.get("segpay", "lab-segpay-api-key"),
     }
     arns = {}
     for name in SECRET_NAMES:

@@ -32,7 +32,7 @@ from irdrive_lab.aws.aws import (
     seed,
 )
 from irdrive_lab.control.config import LabConfig
-from irdrive_lab.control.credentials import app_secret
+from irdrive_lab.control.credentials import app_secret, processor_api_keys
 from irdrive_lab.control.journal import Journal
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Check", "Search")
@@ -204,7 +204,7 @@ def build_app(journal: Journal) -> JournalMiddleware:
 def _seed_in_background(cfg: LabConfig, endpoint: str, out: Path) -> None:
     started = time.monotonic()
     try:
-        resources = seed(endpoint, app_secret(cfg))
+        resources = seed(endpoint, app_secret(cfg), processor_api_keys(cfg))
         record: dict[str, Any] = {"ok": True, "resources": resources}
     except Exception as exc:
         record = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

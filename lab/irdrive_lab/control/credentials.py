@@ -27,6 +27,10 @@ RESPONDER_ROLE = "irdrive"
 ROTATOR_ROLE = "platform_rotator"
 LOGIN_ROLES = (*APP_USERS, DBA_ROLE, RESPONDER_ROLE, ROTATOR_ROLE)
 FILE_NAME = "db-credentials.json"
+# The payment processors' API keys: Secrets Manager's platform/<name>-api-key holds them, and the
+# lab's processors (labd's /processors/<name>/api/health) accept only them.
+PROCESSORS = ("ccbill", "segpay")
+API_KEYS_FILE = "processor-api-keys.json"
 
 
 def lab_credentials(cfg: LabConfig) -> dict[str, str]:
@@ -49,6 +53,34 @@ def lab_credentials(cfg: LabConfig) -> dict[str, str]:
     except FileExistsError:
         existing: dict[str, str] = json.loads(path.read_text())
         if not all(role in existing for role in LOGIN_ROLES):  # an older lab's file: upgrade it
+            os.replace(tmp, path)
+            return fresh
+        return existing
+    finally:
+        tmp.unlink(missing_ok=True)
+    return fresh
+
+
+def processor_api_keys(cfg: LabConfig) -> dict[str, str]:
+    """processor -> API key, created (0600) once per lab folder; concurrent first uses agree."""
+    path = cfg.dir / API_KEYS_FILE
+    try:
+        keys: dict[str, str] = json.loads(path.read_text())
+        if all(keys.get(name) for name in PROCESSORS):
+            return keys
+    except FileNotFoundError:
+        pass
+    cfg.dir.mkdir(parents=True, exist_ok=True)
+    fresh = {name: f"{name[:3]}_lab_{secrets.token_hex(12)}" for name in PROCESSORS}
+    tmp = path.with_name(f".{API_KEYS_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(fresh, fh)
+    try:
+        os.link(tmp, path)  # first writer wins
+    except FileExistsError:
+        existing: dict[str, str] = json.loads(path.read_text())
+        if not all(existing.get(name) for name in PROCESSORS):
             os.replace(tmp, path)
             return fresh
         return existing

@@ -24,6 +24,7 @@ from irdrive_lab.control.errors import LabError
 
 # ---- component interface (runs in the CLI process) --------------------------------------
 def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
+    from irdrive_lab.control.credentials import processor_api_keys
     from irdrive_lab.kube import pki
     from irdrive_lab.platform.cache import resolve_admin_token
 
@@ -49,7 +50,10 @@ def start(cfg: LabConfig, ctx: dict[str, Any]) -> dict[str, Any]:
         "kubernetes": f"https://127.0.0.1:{cfg.port('kubernetes')}",
         "platform": f"http://127.0.0.1:{cfg.port('platform')}",
         "kubeconfig": str(cfg.kubeconfig),
-        "platform_info": {"admin_token": admin_token},
+        "platform_info": {
+            "admin_token": admin_token,
+            "processor_api_keys": processor_api_keys(cfg),
+        },
     }
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from irdrive_lab import alerts
 from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.credentials import processor_api_keys as lab_processor_api_keys
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import ApiError
@@ -94,6 +95,7 @@ class PlatformApp:
         cdn_resolver: CdnResolver | None = None,
         db_check: DbCheck | None = None,
         admin_token: str | None = None,
+        processor_api_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.store, self.state, self.cfg = store, state, cfg
         self.on_reset = on_reset
@@ -108,6 +110,8 @@ class PlatformApp:
         self.faults = LabFaults(store, state)
         self.journal = Journal(cfg.journal_file)
         self.admin_token = admin_token or resolve_admin_token(cfg, self.info())
+        # The processors' API keys (Secrets Manager's platform/<name>-api-key holds the same).
+        self.processor_api_keys = dict(processor_api_keys or lab_processor_api_keys(cfg))
         self.metrics = PlatformMetrics(store, state, cfg, self.info, self._synthetic)
 
     def info(self) -> dict[str, Any] | None:
@@ -167,6 +171,12 @@ class PlatformApp:
             return probes.platform_health(self.store, self._db)
         if path == "/payments/health":
             return probes.payments_health(self.store, self.state)
+        if path.startswith("/processors/") and path.endswith("/api/health"):
+            name = path[len("/processors/") : -len("/api/health")]
+            keys = self.processor_api_keys
+            return probes.processor_api_health(
+                self.state, name, req.headers.get("authorization"), keys
+            )
         if path.startswith("/processors/") and path.endswith("/health"):
             return probes.processor_health(self.state, path[len("/processors/") : -len("/health")])
         if path == "/streaming/health":

@@ -52,6 +52,8 @@ def handler_of(path: str) -> str:
     """The ``handler`` label of a request path: bounded, whatever paths clients send."""
     if path in KNOWN_HANDLERS:
         return path
+    if path.startswith("/processors/") and path.endswith("/api/health"):
+        return "/processors/{processor}/api/health"
     if path.startswith("/processors/") and path.endswith("/health"):
         return "/processors/{processor}/health"
     if path.startswith("/cdn/"):

@@ -1,5 +1,7 @@
 """The platform's health endpoints: ``/health`` (frontend, backend, database), ``/payments/health``
-and ``/processors/<name>/health``.
+and ``/processors/<name>/health``; and the payment processors' own API health,
+``/processors/<name>/api/health`` (what ``https://api.<processor>.com/health`` is in production),
+which answers only a caller that sends the processor's API key as a bearer token.
 
 Payments health follows the environment the *running* payment-service pods started with, so a
 changed configmap counts only after a rollout, as on a cluster.
@@ -7,7 +9,9 @@ changed configmap counts only after a rollout, as on a cluster.
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from irdrive_lab.control.state import LabState
@@ -99,3 +103,28 @@ def processor_health(state: LabState, name: str) -> Response:
             503, {"status": "down", "processor": name, "error": f"processor {name} unreachable"}
         )
     return json_response(200, {"status": "ok", "processor": name})
+
+
+def processor_api_health(
+    state: LabState, name: str, authorization: str | None, keys: Mapping[str, str]
+) -> Response:
+    """A processor's API health: 503 while it is down, 401 without its key or with another."""
+    if name not in PROCESSORS:
+        return error(404, f"unknown processor {name!r}; known: {', '.join(PROCESSORS)}")
+    with state.lock:
+        down = name in state.processors_down
+    if down:
+        return json_response(
+            503, {"status": "down", "processor": name, "error": f"processor {name} unreachable"}
+        )
+    scheme, _, key = (authorization or "").partition(" ")
+    wanted = keys.get(name, "")
+    if not (
+        wanted
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(key.strip().encode(), wanted.encode())
+    ):
+        resp = error(401, f"processor {name}: missing or wrong API key")
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="{name}"'
+        return resp
+    return json_response(200, {"status": "ok", "processor": name, "authenticated": True})

@@ -190,7 +190,16 @@ def test_awx_import_uses_awxkit_natural_keys(catalog: Catalog) -> None:
             check(cred)
         assert jt["project"]["organization"] == {"type": "organization", "name": "Ops"}
     names = {ct["name"] for ct in data["credential_types"]}
-    assert {"irdrive PostgreSQL", "irdrive platform admin token"} <= names
+    assert names == {
+        "irdrive PostgreSQL",
+        "irdrive platform admin token",
+        "irdrive processor API keys",
+    }
+    # Every credential a job template names is of a type the export defines, or AWX's own.
+    builtin = {"OpenShift or Kubernetes API Bearer Token", "Amazon Web Services"}
+    for jt in data["job_templates"]:
+        for cred in jt["related"]["credentials"]:
+            assert cred["credential_type"]["name"] in names | builtin, cred
     (flow,) = data["workflow_job_templates"]
     assert flow["name"] == APPROVAL_WORKFLOW
     contain, approve, rotate = flow["related"]["workflow_nodes"]
@@ -200,6 +209,32 @@ def test_awx_import_uses_awxkit_natural_keys(catalog: Catalog) -> None:
     assert approve["related"]["success_nodes"][0]["identifier"] == rotate["identifier"]
     assert rotate["unified_job_template"]["name"] == "irdrive rotate-secrets"
     assert json.loads(flow["extra_vars"]) == {"security_breach_rotate": False}
+
+
+def test_the_processor_keys_go_only_to_the_runbook_that_reads_them(
+    catalog: Catalog, exported: dict[str, Any]
+) -> None:
+    """payments-failover (its backup's API, checked with its key) carries the processor API
+    keys credential; no other job template gets secrets it never reads."""
+    keys = "irdrive processor API keys"
+    carrying = {jt["runbook"] for jt in exported["job_templates"] if keys in jt["credentials"]}
+    assert carrying == {"payments-failover"}
+    for jt in exported["job_templates"]:
+        assert {"irdrive kubernetes", "irdrive aws", "irdrive postgresql"} <= set(jt["credentials"])
+    for fmt, key in (
+        ("job-templates", "irdrive_awx_job_templates"),
+        ("awx-import", "job_templates"),
+    ):
+        data = export(catalog, fmt, Settings())
+        for jt in data[key]:
+            creds = jt.get("credentials") or jt["related"]["credentials"]
+            names = [c if isinstance(c, str) else c["name"] for c in creds]
+            assert (keys in names) == (jt["name"] == "irdrive payments-failover"), jt["name"]
+    # The secret is a parameter given as an extra var (a dict), never a survey question.
+    (pf,) = [jt for jt in exported["job_templates"] if jt["runbook"] == "payments-failover"]
+    assert "processor_failover_api_keys" not in {q["variable"] for q in pf["survey_spec"]["spec"]}
+    left = {s["variable"]: s["reason"] for s in pf["extra_vars_only"]}
+    assert "secret" in left["processor_failover_api_keys"]
 
 
 def test_cli_writes_each_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

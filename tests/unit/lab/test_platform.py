@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from irdrive_lab.control.config import LabConfig
+from irdrive_lab.control.credentials import processor_api_keys
 from irdrive_lab.control.journal import Journal
 from irdrive_lab.control.state import LabState
 from irdrive_lab.kube.errors import Conflict, not_found
@@ -416,6 +417,46 @@ def test_processor_health_follows_processor_down(lab: Lab, name: str) -> None:
     lab.call("DELETE", "/_lab/faults/processor-down")
     assert lab.call("GET", f"/processors/{name}/health")[0] == 200
     assert "processor-down" not in lab.state.faults
+
+
+@pytest.mark.parametrize("name", ["ccbill", "segpay"])
+def test_processor_api_health_wants_the_processors_own_key(lab: Lab, name: str) -> None:
+    """The processor's API (api.<processor>.com/health): its key, else 401; 503 while down."""
+    keys = processor_api_keys(lab.cfg)
+    assert lab.app.processor_api_keys == keys and keys["ccbill"] != keys["segpay"]
+    other = "segpay" if name == "ccbill" else "ccbill"
+    url = f"/processors/{name}/api/health"
+    good = {"Authorization": f"Bearer {keys[name]}"}
+    for headers in (
+        None,
+        {"Authorization": f"Bearer {keys[other]}"},
+        {"Authorization": keys[name]},
+    ):
+        status, body, resp = lab.call("GET", url, headers=headers)
+        assert status == 401 and "API key" in body["error"], headers
+        assert keys[name] not in json.dumps(body)
+        assert resp.headers["WWW-Authenticate"] == f'Bearer realm="{name}"'
+    assert lab.call("GET", url, headers=good)[:2] == (
+        200,
+        {"status": "ok", "processor": name, "authenticated": True},
+    )
+    lab.call("POST", "/_lab/faults/processor-down", {"processor": name})
+    status, body, _ = lab.call("GET", url, headers=good)
+    assert status == 503 and body["status"] == "down"
+    other_good = {"Authorization": f"Bearer {keys[other]}"}
+    assert lab.call("GET", f"/processors/{other}/api/health", headers=other_good)[0] == 200
+    lab.call("DELETE", "/_lab/faults/processor-down")
+    assert lab.call("GET", url, headers=good)[0] == 200
+    assert lab.call("GET", "/processors/paypal/api/health", headers=good)[0] == 404
+
+
+def test_processor_api_keys_are_made_once_per_lab_folder(tmp_path: Path) -> None:
+    cfg = LabConfig(dir=tmp_path / "lab", port_base=20000)
+    keys = processor_api_keys(cfg)
+    assert set(keys) == {"ccbill", "segpay"} and all(len(k) > 20 for k in keys.values())
+    assert processor_api_keys(cfg) == keys
+    assert (cfg.dir / "processor-api-keys.json").stat().st_mode & 0o777 == 0o600
+    assert processor_api_keys(LabConfig(dir=tmp_path / "other", port_base=20000)) != keys
 
 
 def test_unknown_processor_is_404(lab: Lab) -> None:

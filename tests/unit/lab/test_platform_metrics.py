@@ -101,6 +101,7 @@ def test_request_histogram_is_cumulative() -> None:
     [
         ("/health", "/health"),
         ("/processors/ccbill/health", "/processors/{processor}/health"),
+        ("/processors/ccbill/api/health", "/processors/{processor}/api/health"),
         ("/cdn/backup/test.mp4", "/cdn/{object}"),
         ("/_admin/cache/clear", "/_admin/{action}"),
         ("/wp-login.php", "other"),
