@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -347,25 +347,28 @@ class IncidentStore:
         alert_key: str,
         *,
         actor: str,
-        summary: str,
+        summary: str | Callable[[Incident], str],
         data: Mapping[str, Any] | None = None,
+        incident_summary: str = "",
         **fields: Any,
     ) -> tuple[Incident, TimelineEntry, bool]:
         """An alert's incident, atomically: the open incident that already has ``alert_key``
         gets an ``alert`` entry (a repeat), else a new incident is opened with the key
         (``fields`` as for ``open``). Returns (incident, the entry written, opened?).
+        ``summary`` is the repeat's entry text, or a function of the incident it attaches to
+        (read under the lock) giving it; ``incident_summary`` is a new incident's ``summary``.
 
         The check and the write are one transaction under a lock on the key (PostgreSQL: a
         transaction-level advisory lock; SQLite: the database's write lock, taken first), so
         two copies of an alert arriving together open one incident, never two."""
-        draft = _Draft.make(actor=actor, **fields)
+        draft = _Draft.make(actor=actor, summary=incident_summary, **fields)
         key = incident_alert_keys.c
         for _attempt in range(APPEND_ATTEMPTS):
             try:
                 with self._begin() as conn:
                     self._lock_alert_key(conn, alert_key)
                     found = conn.execute(
-                        sa.select(incidents.c.id)
+                        sa.select(incidents)
                         .join(incident_alert_keys, key.incident_id == incidents.c.id)
                         .where(
                             key.alert_key == alert_key,
@@ -375,8 +378,13 @@ class IncidentStore:
                         .limit(1)
                     ).first()
                     if found is not None:
+                        text = (
+                            summary(incident_from_row(found._mapping))
+                            if callable(summary)
+                            else summary
+                        )
                         entry = self._attach(
-                            conn, found.id, alert_key, actor, summary, data, draft.now
+                            conn, found.id, alert_key, actor, text, data, draft.now
                         )
                         opened = False
                         ident = found.id
