@@ -246,25 +246,15 @@ def trends(
 def run_runbooks(store: IncidentStore, ids: Sequence[str]) -> dict[str, list[str]]:
     """incident id -> the runbook of each ``run.start`` entry on its timeline (one query);
     --check runs changed nothing and are not counted."""
-    import sqlalchemy as sa
-
-    from irdrive.history.schema import incident_timeline
-
-    found: dict[str, list[str]] = {ident: [] for ident in ids}
-    if not ids:
-        return found
-    t = incident_timeline.c
-    query = (
-        sa.select(t.incident_id, t.data)
-        .where(t.kind == "run.start", t.incident_id.in_(list(ids)))
-        .order_by(t.incident_id, t.seq)
-    )
-    with store.store._errors(), store.store.engine.connect() as conn:
-        for row in conn.execute(query):
-            data = row.data or {}
-            name = data.get("runbook")
-            if isinstance(name, str) and name and data.get("check") is not True:
-                found[row.incident_id].append(name)
+    found: dict[str, list[str]] = {}
+    for ident, starts in store.run_starts(ids).items():
+        found[ident] = [
+            data["runbook"]
+            for data in starts
+            if isinstance(data.get("runbook"), str)
+            and data["runbook"]
+            and data.get("check") is not True
+        ]
     return found
 
 

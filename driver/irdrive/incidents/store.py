@@ -743,6 +743,40 @@ class IncidentStore:
             result.problems.append("the last entry is not the one the incident recorded")
         return result
 
+    def public_window(self, cutoff: datetime, limit: int | None = None) -> list[Incident]:
+        """The open incidents and those resolved (or closed; else detected) since ``cutoff``:
+        the open ones first, then newest detected first; at most ``limit`` (None: all).
+        What a status page shows."""
+        table = incidents
+        open_now = table.c.status.in_(sorted(OPEN_STATUSES))
+        ended = sa.func.coalesce(table.c.resolved_at, table.c.closed_at, table.c.detected_at)
+        query = (
+            sa.select(table)
+            .where(sa.or_(open_now, ended >= _micro(cutoff)))
+            .order_by(sa.case((open_now, 0), else_=1), table.c.detected_at.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [incident_from_row(row._mapping) for row in conn.execute(query)]
+
+    def run_starts(self, idents: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """incident id -> the data of each ``run.start`` entry on its timeline, in timeline
+        order (one query for all of ``idents``; every id given has a list, maybe empty)."""
+        found: dict[str, list[dict[str, Any]]] = {ident: [] for ident in idents}
+        if not found:
+            return found
+        t = incident_timeline.c
+        query = (
+            sa.select(t.incident_id, t.data)
+            .where(t.kind == "run.start", t.incident_id.in_(list(found)))
+            .order_by(t.incident_id, t.seq)
+        )
+        with self._read() as conn:
+            for row in conn.execute(query):
+                found[row.incident_id].append(dict(row.data or {}))
+        return found
+
     # -- alerts --------------------------------------------------------------------------
 
     def open_for_alert(self, alert_key: str) -> Incident | None:
