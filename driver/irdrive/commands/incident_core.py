@@ -191,7 +191,7 @@ def show(ident: str, entries: int, tz_name: str | None, as_json: bool) -> None:
     now = _now()
     tz = zone(tz_name)
     roster = _roster(strict=True)
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=ident) as store:
         incident = store.get(ident)
         try:
             incident, _ = _escalate(store, incident, now, roster)

@@ -68,7 +68,7 @@ def report(incident_id: str, out: Path | None, tz_name: str | None, as_json: boo
     ident = _check_id(incident_id)
     tz = zone(tz_name)
     now = _now()
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=ident) as store:
         incident = store.get(ident)
         entries = store.timeline(incident.id)
         items = store.actions(incident.id)

@@ -64,17 +64,7 @@ class IncidentLink:
         """The incident ``ident``, which must exist and be open: UsageError (exit 2) if not,
         the store's own error (exit 3 for one that cannot be reached) if it cannot be read.
         An SQLite store that does not exist yet is not created: it holds no incident."""
-        from irdrive.history import location, store_url
-        from irdrive.incidents.model import check_incident_id
-
-        where = store_url(url)
-        path = location.sqlite_path(where)
-        if path is not None and not path.exists():
-            raise UsageError(
-                f"no incident {check_incident_id(ident)}: the history store {path} does not "
-                "exist yet (`irdrive incident open` makes it)"
-            )
-        with open_incidents(url) as store:
+        with open_incidents(url, create=False, ident=ident) as store:
             incident = store.get(ident)
         if not incident.is_open:
             raise UsageError(

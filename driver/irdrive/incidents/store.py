@@ -1107,6 +1107,26 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def open_incidents(url: str | None = None, *, connect_timeout: int | None = None) -> IncidentStore:
-    """The incident records in the store at ``url`` or the configured one (migrated)."""
+def open_incidents(
+    url: str | None = None,
+    *,
+    connect_timeout: int | None = None,
+    create: bool = True,
+    ident: str | None = None,
+) -> IncidentStore:
+    """The incident records in the store at ``url`` or the configured one (migrated).
+
+    ``create=False``: an SQLite store that does not exist yet is not made (it holds no
+    incident): a UsageError says so, naming incident ``ident`` when given, and no file is
+    written. Other backends are opened as usual (a server's database is never created)."""
+    if not create:
+        from irdrive.history import location, store_url
+
+        path = location.sqlite_path(store_url(url))
+        if path is not None and not path.exists():
+            subject = f"no incident {check_incident_id(ident)}" if ident else "no incidents"
+            raise UsageError(
+                f"{subject}: the history store {path} does not exist yet "
+                "(`irdrive incident open` makes it)"
+            )
     return IncidentStore(open_store(url, connect_timeout=connect_timeout))

@@ -435,3 +435,24 @@ def test_show_still_shows_when_the_escalation_cannot_be_written(
     )
     view = json.loads(result.stdout)
     assert view["escalation"]["level"] == 2 and view["incident"]["escalation_level"] == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "INC-20261202-030000"),
+        ("timeline", "INC-20261202-030000"),
+        ("verify", "INC-20261202-030000"),
+        ("report", "INC-20261202-030000"),
+    ],
+)
+def test_reading_an_incident_does_not_create_the_store(
+    env: dict[str, Any], args: tuple[str, ...]
+) -> None:
+    db = env["tmp"] / "history.db"
+    line = refused(*args)
+    assert line == (
+        f"Error: no incident INC-20261202-030000: the history store {db} does not exist yet "
+        "(`irdrive incident open` makes it)"
+    )
+    assert not db.exists() and not list(env["tmp"].glob("history.db*"))
