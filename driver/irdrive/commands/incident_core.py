@@ -382,12 +382,9 @@ def reopen(ident: str, reason: str, as_json: bool) -> None:
 
 def _scrub(text: str) -> str:
     """A note without the values of secret environment variables or URL passwords."""
-    import os
+    from irdrive.redact import mask_text
 
-    from irdrive.history.location import redact
-    from irdrive.redact import Redactor, env_secrets
-
-    return redact(Redactor(env_secrets(os.environ)).text(text))
+    return mask_text(text)
 
 
 @click.command()

@@ -14,7 +14,6 @@ fails (the database gone, a lock, a bug) is one warning line on stderr,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from irdrive.incidents.timeline import (
     run_entries,
     start_entry,
 )
-from irdrive.redact import REDACTED, Redactor, env_secrets
+from irdrive.redact import REDACTED, Redactor, env_redactor
 from irdrive.report import RunReport
 
 if TYPE_CHECKING:
@@ -198,4 +197,4 @@ class IncidentLink:
 def run_redactor(session: Session) -> Redactor:
     """The secrets a run's records must not hold: its no_log parameter values and the
     environment's secret variables (the report was scrubbed of both; entries are again)."""
-    return Redactor([*session.secrets, *env_secrets(dict(os.environ))])
+    return env_redactor(session.secrets)

@@ -40,7 +40,7 @@ from irdrive.incidents.model import (
     Incident,
     TimelineEntry,
 )
-from irdrive.redact import Redactor, env_secrets
+from irdrive.redact import env_redactor
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -118,7 +118,7 @@ class PublicText:
     them), so the responder can be told to reword them."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self.redactor = Redactor(env_secrets(os.environ if env is None else env))
+        self.redactor = env_redactor(env=env)
         self.altered: set[str] = set()
 
     @property
