@@ -54,6 +54,7 @@ checked whole before the first write.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from irdrive.errors import UsageError
-from irdrive.incidents.model import SEVERITIES, SEVERITY_NAMES, check_severity
+from irdrive.incidents.model import SEVERITIES, SEVERITY_NAMES, Incident, check_severity
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -342,8 +343,9 @@ def _severity_note(alert: Alert, incident_severity: str) -> str:
     return f"the alert is {alert.severity}, the incident {incident_severity}"
 
 
-def _repeat_summary(alert: Alert, incident_severity: str) -> str:
-    note = _severity_note(alert, incident_severity)
+def _repeat_summary(alert: Alert, incident: Incident) -> str:
+    """A repeat's entry text, saying so when the alert's severity is not the incident's."""
+    note = _severity_note(alert, incident.severity)
     return f"{alert.name} firing again (since {_at(alert.starts_at)})" + (
         f": {note}" if note else ""
     )
@@ -380,7 +382,7 @@ def intake(
             incident, entry, opened = store.open_or_attach(
                 alert.key,
                 actor=by,
-                summary=lambda found, alert=alert: _repeat_summary(alert, found.severity),
+                summary=functools.partial(_repeat_summary, alert),
                 data=facts,
                 title=alert.title,
                 severity=alert.severity,
