@@ -462,6 +462,40 @@ def case_concurrent_appends_never_fork_the_chain(url: str) -> None:
         assert mine == [f"writer {n} note {i}" for i in range(each)]
 
 
+def case_public_window_and_run_starts(url: str) -> None:
+    with open_incidents(url) as store:
+        old = _open(store, title="Old", now=T0 - timedelta(days=10))
+        store.set_status(old, "RESOLVED", actor="ana", now=T0 - timedelta(days=9))
+        recent = _open(store, title="Recent", now=T0 - timedelta(days=3))
+        store.set_status(recent, "RESOLVED", actor="ana", now=T0 - timedelta(days=2))
+        stale_open = _open(store, title="Still open", now=T0 - timedelta(days=30))
+        newest = _open(store, title="Newest", now=T0)
+        window = store.public_window(T0 - timedelta(days=7))
+        # Open ones first (newest detected first), then the recently ended; not the old one.
+        assert [i.id for i in window] == [newest, stale_open, recent]
+        assert [i.id for i in store.public_window(T0 - timedelta(days=7), 2)] == [
+            newest,
+            stale_open,
+        ]
+        assert store.public_window(T0 - timedelta(days=60))[-1].id == old
+
+        at = T0 + timedelta(minutes=1)
+        store.append(
+            newest,
+            [
+                NewEntry("run.start", "run a", "ana", {"runbook": "rollback", "check": False}, at),
+                NewEntry("note", "not a run", "ana", {"runbook": "ignored"}, at),
+                NewEntry("run.start", "run b", "ana", {"runbook": "scale", "check": True}, at),
+            ],
+        )
+        starts = store.run_starts([newest, recent])
+        assert starts == {
+            newest: [{"runbook": "rollback", "check": False}, {"runbook": "scale", "check": True}],
+            recent: [],
+        }
+        assert store.run_starts([]) == {}
+
+
 CASES = [
     case_open_update_status_round_trip,
     case_awkward_data_round_trips_and_verifies,
@@ -473,5 +507,6 @@ CASES = [
     case_open_or_attach,
     case_concurrent_alerts_open_one_incident,
     case_listing,
+    case_public_window_and_run_starts,
     case_concurrent_appends_never_fork_the_chain,
 ]

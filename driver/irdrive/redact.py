@@ -10,6 +10,7 @@ pattern on the name), which ansible-playbook inherits and ansible-runner writes 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -91,6 +92,21 @@ def is_secret_env(name: str) -> bool:
 def env_secrets(env: Mapping[str, Any]) -> list[str]:
     """The values of ``env``'s secret variables (empty ones left out)."""
     return [str(value) for name, value in env.items() if is_secret_env(name) and value]
+
+
+def env_redactor(extra: Iterable[Any] = (), env: Mapping[str, Any] | None = None) -> Redactor:
+    """A Redactor for the values of the secret variables of ``env`` (default: this process's
+    environment) and the ``extra`` values (a run's no_log values, a channel URL's tokens)."""
+    return Redactor([*env_secrets(os.environ if env is None else env), *extra])
+
+
+def mask_text(text: str, extra: Iterable[Any] = (), env: Mapping[str, Any] | None = None) -> str:
+    """``text`` fit to record or send: the environment's secret values and ``extra`` masked
+    (``env_redactor``), and the password of any ``user:password@`` in a URL hidden. The one
+    masking every incident output uses (the status page adds its IP withholding on top)."""
+    from irdrive.history.location import redact as redact_url_passwords
+
+    return redact_url_passwords(env_redactor(extra, env).text(text))
 
 
 def scrub_env(env: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Alerts into incidents on the lab's PostgreSQL, as a team shares the store: copies of one
 alert taken by several processes at once (the rulebook's parallel actions, or two rulebook
-hosts) open one incident under the advisory intake lock, the first time on an empty database
-too; a repeat after that attaches; the URL's password reaches no output."""
+hosts) open one incident under the store's per-key advisory lock, the first time on an empty
+database too; a repeat after that attaches; the URL's password reaches no output."""
 
 from __future__ import annotations
 

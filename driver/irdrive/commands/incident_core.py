@@ -91,10 +91,11 @@ def _written(incident: Incident, entries: list[TimelineEntry]) -> dict[str, Any]
 @click.option("--all", "show_all", is_flag=True, help="Every incident, however old.")
 @click.option(
     "--since",
-    metavar="AGE",
+    metavar="AGE|DATE",
     default="7d",
     show_default=True,
-    help="Also incidents detected, resolved or closed within this age (30d, 12h, 2w).",
+    help="Also incidents detected, resolved or closed since: Nm, Nh, Nd, Nw before now "
+    "(30d, 12h, 2w), or an ISO date (2026-11-01).",
 )
 @click.option("--severity", metavar="P0..P3", help="Only this severity.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
@@ -119,20 +120,20 @@ def list_cmd(
       irdrive incident list --since 30d --severity P1 --tz Europe/Berlin
       irdrive incident list --all --json
     """
-    from irdrive.incidents.common import parse_age, zone
+    from irdrive.incidents.common import parse_since, zone
     from irdrive.incidents.model import SEVERITIES, check_severity
     from irdrive.incidents.store import open_incidents
     from irdrive.incidents.view import list_row, list_table
 
     now = _now()
     tz = zone(tz_name)
-    age = parse_age(since)
+    cutoff = parse_since(since, now)
     sev = check_severity(severity) if severity else None
     with open_incidents() as store:
         found = store.incidents(open_only=True, severity=sev, limit=limit)
         seen = {i.id for i in found}
         recent = store.incidents(
-            active_since=None if show_all else now - age, severity=sev, limit=limit + len(found)
+            active_since=None if show_all else cutoff, severity=sev, limit=limit + len(found)
         )
     rest = [i for i in recent if i.id not in seen]
     found.sort(key=lambda i: (SEVERITIES.index(i.severity), -_ts(i.detected_at)))
@@ -141,7 +142,7 @@ def list_cmd(
         _emit({"now": now.isoformat(), "incidents": [list_row(i, now) for i in chosen]})
         return
     if not chosen:
-        click.echo("No incidents." if show_all else f"No open incidents, none in the last {since}.")
+        click.echo("No incidents." if show_all else f"No open incidents, none since {since}.")
         return
     from rich.console import Console
 
@@ -190,7 +191,7 @@ def show(ident: str, entries: int, tz_name: str | None, as_json: bool) -> None:
     now = _now()
     tz = zone(tz_name)
     roster = _roster(strict=True)
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=ident) as store:
         incident = store.get(ident)
         try:
             incident, _ = _escalate(store, incident, now, roster)
@@ -381,12 +382,9 @@ def reopen(ident: str, reason: str, as_json: bool) -> None:
 
 def _scrub(text: str) -> str:
     """A note without the values of secret environment variables or URL passwords."""
-    import os
+    from irdrive.redact import mask_text
 
-    from irdrive.history.location import redact
-    from irdrive.redact import Redactor, env_secrets
-
-    return redact(Redactor(env_secrets(os.environ)).text(text))
+    return mask_text(text)
 
 
 @click.command()

@@ -68,7 +68,7 @@ def report(incident_id: str, out: Path | None, tz_name: str | None, as_json: boo
     ident = _check_id(incident_id)
     tz = zone(tz_name)
     now = _now()
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=ident) as store:
         incident = store.get(ident)
         entries = store.timeline(incident.id)
         items = store.actions(incident.id)
@@ -273,12 +273,12 @@ def stats(since: str, tz_name: str | None, as_json: bool) -> None:
       irdrive incident stats --since 2026-11-01 --json
     """
     from irdrive.incidents import stats as trends_mod
-    from irdrive.incidents.common import fmt_duration, fmt_time, zone
+    from irdrive.incidents.common import fmt_duration, fmt_time, parse_since, zone
     from irdrive.incidents.store import open_incidents
 
     tz = zone(tz_name)
     now = _now()
-    start = trends_mod.parse_since(since, now)
+    start = parse_since(since, now)
     with open_incidents() as store:
         found = trends_mod.load_trends(store, since=start, now=now)
     if as_json:

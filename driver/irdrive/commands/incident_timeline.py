@@ -44,7 +44,7 @@ def timeline(incident_id: str, kinds: tuple[str, ...], tz: str | None, as_json: 
 
     wanted = kind_filter(kinds, ENTRY_KINDS)
     local = zone(tz)
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=incident_id) as store:
         incident = store.get(incident_id)
         entries = [e for e in store.timeline(incident.id) if wanted is None or e.kind in wanted]
     if as_json:
@@ -131,7 +131,7 @@ def verify(incident_id: str, as_json: bool) -> None:
     """
     from irdrive.incidents.store import open_incidents
 
-    with open_incidents() as store:
+    with open_incidents(create=False, ident=incident_id) as store:
         result = store.verify(incident_id)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

@@ -39,25 +39,31 @@ decides whether the incident's severity follows).
 A notification whose alerts share a key opens one incident for them; different keys open one
 each. The whole input is checked before anything is written: a malformed notification, an
 alert without a usable severity (and no ``--severity`` to fall back on) is refused with one
-line naming the alert, and no incident is opened or touched. ``record`` decides and writes
-under one lock per history store (PostgreSQL: an advisory lock; SQLite: ``flock`` on the file
-``<database>.alert-intake.lock`` beside it), taken before the store is opened, so two copies
-of one alert arriving together (the rulebook runs actions in parallel) open one incident, even
-the first alerts of a store that does not exist yet.
+line naming the alert, and no incident is opened or touched.
+
+**Concurrency.** A firing alert is decided and written by ``IncidentStore.open_or_attach``:
+one transaction under a lock on its key (PostgreSQL: a transaction-level advisory lock; SQLite:
+the database's write lock), so two copies of one alert arriving together (the rulebook runs
+actions in parallel, or two rulebook hosts share a store) open one incident. The first alerts
+of a store that does not exist yet race to create its tables too: opening the store migrates
+it under the history store's own lock (PostgreSQL: an advisory lock; SQLite: ``flock`` on
+``<database>.migrate.lock``). The alerts of one notification are written one by one, in order,
+each in its own transaction (as before: no lock here ever made a group atomic); its input is
+checked whole before the first write.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from irdrive.errors import TargetUnreachable, UsageError
-from irdrive.incidents.model import SEVERITIES, SEVERITY_NAMES, check_severity
+from irdrive.errors import UsageError
+from irdrive.incidents.model import SEVERITIES, SEVERITY_NAMES, Incident, check_severity
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -306,60 +312,6 @@ def decide(alert: Alert, open_incident_id: str | None) -> str:
 # -- writing ----------------------------------------------------------------------------------
 
 
-# PostgreSQL advisory lock key of the alert intake (a fixed 64-bit number from its name).
-INTAKE_LOCK_ID = int.from_bytes(
-    hashlib.sha256(b"irdrive.incidents.alerts.intake").digest()[:8], "big", signed=True
-)
-
-
-@contextlib.contextmanager
-def intake_lock(url: str) -> Iterator[None]:
-    """One alert intake at a time per history store ``url``, across processes (and, on
-    PostgreSQL, hosts). Taken before the store is opened, so the first alerts of a new store
-    do not race to create its tables either. Released when the holder dies."""
-    from irdrive.history import location
-
-    path = location.sqlite_path(url)
-    if path is not None:
-        import fcntl
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(f"{path}.alert-intake.lock", "a")  # noqa: SIM115 - held below
-        except OSError as exc:
-            raise TargetUnreachable(f"history store {url}: {exc}") from None
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-        return
-    if not url.startswith(("postgresql", "postgres")):
-        yield  # another database (or an in-memory one): one process, no lock to share
-        return
-    import sqlalchemy as sa
-    from sqlalchemy import exc as sa_exc
-
-    from irdrive.history.store import make_engine
-
-    engine, shown = make_engine(url)
-    try:
-        try:
-            conn = engine.connect()
-            conn.execute(sa.select(sa.func.pg_advisory_lock(INTAKE_LOCK_ID)))
-        except sa_exc.DBAPIError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["error"]
-            raise TargetUnreachable(
-                f"history store {shown}: {location.redact(reason[0].strip())}"
-            ) from None
-        try:
-            yield
-        finally:
-            with contextlib.suppress(sa_exc.DBAPIError):
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(INTAKE_LOCK_ID)))
-            conn.close()
-    finally:
-        engine.dispose()
-
-
 def record(
     alerts: Sequence[Alert],
     *,
@@ -370,12 +322,10 @@ def record(
     comms_lead: str | None = None,
     now: datetime | None = None,
 ) -> list[Outcome]:
-    """``intake`` into the store at ``url`` (else the configured one), under its intake lock."""
-    from irdrive.history import store_url
+    """``intake`` into the store at ``url`` (else the configured one)."""
     from irdrive.incidents.store import open_incidents
 
-    url = store_url(url)
-    with intake_lock(url), open_incidents(url) as store:
+    with open_incidents(url) as store:
         return intake(
             store,
             alerts,
@@ -385,6 +335,20 @@ def record(
             comms_lead=comms_lead,
             now=now,
         )
+
+
+def _severity_note(alert: Alert, incident_severity: str) -> str:
+    if alert.severity == incident_severity:
+        return ""
+    return f"the alert is {alert.severity}, the incident {incident_severity}"
+
+
+def _repeat_summary(alert: Alert, incident: Incident) -> str:
+    """A repeat's entry text, saying so when the alert's severity is not the incident's."""
+    note = _severity_note(alert, incident.severity)
+    return f"{alert.name} firing again (since {_at(alert.starts_at)})" + (
+        f": {note}" if note else ""
+    )
 
 
 def _at(value: datetime | None) -> str:
@@ -404,52 +368,46 @@ def intake(
     """Open, attach, note or ignore each alert, in order (see the module's docstring).
 
     ``actor`` is who received the alert (the responder, or the rulebook's user); the entries
-    themselves are by ``alert:<alertname>``. People named open new incidents only. The caller
-    holds ``intake_lock`` when other processes may take alerts at the same time (``record``
-    does)."""
+    themselves are by ``alert:<alertname>``. People named open new incidents only. A firing
+    alert goes through ``IncidentStore.open_or_attach``: deciding and writing are one
+    transaction under a lock on its key, so other processes may take alerts at the same
+    time."""
     from irdrive.incidents.store import NewEntry
 
     outcomes: list[Outcome] = []
     for alert in alerts:
-        found = store.open_for_alert(alert.key)
-        action = decide(alert, found.id if found else None)
         by = f"alert:{alert.name}"[:200]  # the timeline keeps 200 characters of an actor
         facts = {**alert.facts(), "received_by": actor}
-        if action == OPENED:
-            incident = store.open(
+        if alert.status == FIRING:
+            incident, entry, opened = store.open_or_attach(
+                alert.key,
+                actor=by,
+                summary=functools.partial(_repeat_summary, alert),
+                data=facts,
                 title=alert.title,
                 severity=alert.severity,
-                actor=by,
                 commander=commander,
                 scribe=scribe,
                 comms_lead=comms_lead,
                 services=alert.services,
                 runbook=alert.runbook,
-                summary=alert.summary,
+                incident_summary=alert.summary,
                 source="alert",
                 started_at=alert.starts_at,
                 now=now,
-                alert_key=alert.key,
                 details={"alert": alert.facts()},
                 opened_data=facts,
             )
-            outcomes.append(Outcome(alert, OPENED, incident.id, 1))
-        elif action == ATTACHED:
-            assert found is not None
-            note = ""
-            if alert.severity != found.severity:
-                note = f"the alert is {alert.severity}, the incident {found.severity}"
-            entry = store.attach_alert(
-                found.id,
-                alert.key,
-                actor=by,
-                summary=f"{alert.name} firing again (since {_at(alert.starts_at)})"
-                + (f": {note}" if note else ""),
-                data=facts,
-                now=now,
-            )
-            outcomes.append(Outcome(alert, ATTACHED, found.id, int(entry.data["count"]), note))
-        elif action == RESOLVED_NOTED:
+            if opened:
+                outcomes.append(Outcome(alert, OPENED, incident.id, 1))
+            else:
+                note = _severity_note(alert, incident.severity)
+                outcomes.append(
+                    Outcome(alert, ATTACHED, incident.id, int(entry.data["count"]), note)
+                )
+            continue
+        found = store.open_for_alert(alert.key)
+        if decide(alert, found.id if found else None) == RESOLVED_NOTED:
             assert found is not None
             store.append(
                 found.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,13 +74,30 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{sign}{secs}s"
 
 
+_SINCE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
 _AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_age(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` (``--since``): a positive age; a UsageError else."""
-    raw = str(text).strip().lower()
-    number, unit = raw[:-1], raw[-1:]
-    if unit not in _AGE_UNITS or not number.isdigit() or int(number) <= 0:
-        raise UsageError(f"invalid age {text!r}: a number and a unit (m, h, d, w), e.g. 30d")
-    return timedelta(seconds=int(number) * _AGE_UNITS[unit])
+def parse_since(text: str, now: datetime) -> datetime:
+    """``--since`` of ``incident list`` and ``incident stats``: ``30d``, ``12h``, ``90m``,
+    ``2w`` before ``now`` (any case, a space allowed before the unit), or an ISO date or time
+    (UTC unless it names its offset; not in the future). A UsageError saying which forms
+    are accepted else."""
+    value = str(text).strip()
+    found = _SINCE_RE.match(value.lower())
+    if found:
+        amount = int(found.group(1))
+        if amount <= 0:
+            raise UsageError(f"invalid --since {text!r}: give a positive amount, e.g. 30d")
+        return now - timedelta(seconds=amount * _AGE_UNITS[found.group(2)])
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"invalid --since {text!r}: Nm, Nh, Nd, Nw (e.g. 30d) or an ISO date (2026-11-01)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when > now:
+        raise UsageError(f"invalid --since {text!r}: it is in the future")
+    return when.astimezone(UTC)

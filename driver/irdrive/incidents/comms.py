@@ -45,7 +45,7 @@ from irdrive.incidents.model import (
     Incident,
     TimelineEntry,
 )
-from irdrive.redact import Redactor, env_secrets
+from irdrive.redact import Redactor, mask_text
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -486,7 +486,7 @@ def render(
     else:
         ctx = user_context(incident, status_page_url=status_page_url)
     text: str = _environment().get_template(f"{template}.j2").render(**ctx)
-    return Redactor([*env_secrets(os.environ), *secrets]).text(text.rstrip("\n"))
+    return mask_text(text.rstrip("\n"), secrets)
 
 
 def overdue(incident: Incident, now: datetime, tz: tzinfo | None = None) -> str | None:
@@ -695,13 +695,13 @@ def notify(
         )
         deliveries += deliver(text, prepared, kind=notify_type(incident))
     except Exception as exc:
-        why = Redactor(env_secrets(os.environ)).text(str(exc).strip() or type(exc).__name__)
+        why = mask_text(str(exc).strip() or type(exc).__name__)
         log.warning("incident notification of %s not sent: %s", incident_id, why)
         deliveries.append(Delivery("comms", False, datetime.now(UTC), why))
     if incident is not None:
         try:
             record(store, incident, template, text, deliveries, actor=actor)
         except Exception as exc:  # the store went away meanwhile: say so, do not raise
-            why = Redactor(env_secrets(os.environ)).text(str(exc))
+            why = mask_text(str(exc))
             log.warning("incident notification of %s not recorded: %s", incident_id, why)
     return deliveries

@@ -25,7 +25,7 @@ from irdrive.incidents.common import fmt_duration, fmt_time
 from irdrive.incidents.model import SEVERITY_NAMES, ActionItem, Incident, TimelineEntry
 from irdrive.incidents.stats import BREACHED, MET, Measures, is_overdue, measure
 from irdrive.incidents.svg import check_mode, run_failed, timeline_svg, verification_failed
-from irdrive.redact import Redactor, env_secrets
+from irdrive.redact import Redactor, env_redactor
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOT_RESOLVED = "not resolved yet"
@@ -291,7 +291,7 @@ def render(
     from markupsafe import Markup
 
     incident, entries, items = masked(
-        incident, entries, items, env_secrets(os.environ) if secrets is None else secrets
+        incident, entries, items, env_redactor().secrets if secrets is None else secrets
     )
 
     svg = timeline_svg(incident, entries, now)

@@ -14,7 +14,6 @@ fails (the database gone, a lock, a bug) is one warning line on stderr,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from irdrive.incidents.timeline import (
     run_entries,
     start_entry,
 )
-from irdrive.redact import REDACTED, Redactor, env_secrets
+from irdrive.redact import REDACTED, Redactor, env_redactor
 from irdrive.report import RunReport
 
 if TYPE_CHECKING:
@@ -64,17 +63,7 @@ class IncidentLink:
         """The incident ``ident``, which must exist and be open: UsageError (exit 2) if not,
         the store's own error (exit 3 for one that cannot be reached) if it cannot be read.
         An SQLite store that does not exist yet is not created: it holds no incident."""
-        from irdrive.history import location, store_url
-        from irdrive.incidents.model import check_incident_id
-
-        where = store_url(url)
-        path = location.sqlite_path(where)
-        if path is not None and not path.exists():
-            raise UsageError(
-                f"no incident {check_incident_id(ident)}: the history store {path} does not "
-                "exist yet (`irdrive incident open` makes it)"
-            )
-        with open_incidents(url) as store:
+        with open_incidents(url, create=False, ident=ident) as store:
             incident = store.get(ident)
         if not incident.is_open:
             raise UsageError(
@@ -208,4 +197,4 @@ class IncidentLink:
 def run_redactor(session: Session) -> Redactor:
     """The secrets a run's records must not hold: its no_log parameter values and the
     environment's secret variables (the report was scrubbed of both; entries are again)."""
-    return Redactor([*session.secrets, *env_secrets(dict(os.environ))])
+    return env_redactor(session.secrets)

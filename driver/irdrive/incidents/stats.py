@@ -9,15 +9,13 @@ are tested with a frozen clock. ``load_trends`` reads the store (the only databa
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from irdrive.errors import UsageError
 from irdrive.incidents.model import SEVERITIES, ActionItem, Incident
 
 if TYPE_CHECKING:
@@ -85,33 +83,6 @@ def measure(incident: Incident, now: datetime) -> Measures:
         ),
         resolve=_verdict(resolve_s, _seconds(now, incident.started_at), incident.resolve_target_s),
     )
-
-
-_SINCE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``--since``: ``30d``, ``12h``, ``90m``, ``2w`` before ``now`` (the units of ``incident
-    list --since``), or an ISO date or time (UTC unless it names its offset)."""
-    value = str(text).strip().lower()
-    found = _SINCE_RE.match(value)
-    if found:
-        amount = int(found.group(1))
-        if amount <= 0:
-            raise UsageError(f"invalid --since {text!r}: give a positive amount, e.g. 30d")
-        return now - timedelta(seconds=amount * _UNITS[found.group(2)])
-    try:
-        when = datetime.fromisoformat(str(text).strip())
-    except ValueError:
-        raise UsageError(
-            f"invalid --since {text!r}: Nm, Nh, Nd, Nw (e.g. 30d) or an ISO date (2026-11-01)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if when > now:
-        raise UsageError(f"invalid --since {text!r}: it is in the future")
-    return when.astimezone(UTC)
 
 
 def is_overdue(item: ActionItem, today: date) -> bool:
@@ -246,25 +217,15 @@ def trends(
 def run_runbooks(store: IncidentStore, ids: Sequence[str]) -> dict[str, list[str]]:
     """incident id -> the runbook of each ``run.start`` entry on its timeline (one query);
     --check runs changed nothing and are not counted."""
-    import sqlalchemy as sa
-
-    from irdrive.history.schema import incident_timeline
-
-    found: dict[str, list[str]] = {ident: [] for ident in ids}
-    if not ids:
-        return found
-    t = incident_timeline.c
-    query = (
-        sa.select(t.incident_id, t.data)
-        .where(t.kind == "run.start", t.incident_id.in_(list(ids)))
-        .order_by(t.incident_id, t.seq)
-    )
-    with store.store._errors(), store.store.engine.connect() as conn:
-        for row in conn.execute(query):
-            data = row.data or {}
-            name = data.get("runbook")
-            if isinstance(name, str) and name and data.get("check") is not True:
-                found[row.incident_id].append(name)
+    found: dict[str, list[str]] = {}
+    for ident, starts in store.run_starts(ids).items():
+        found[ident] = [
+            data["runbook"]
+            for data in starts
+            if isinstance(data.get("runbook"), str)
+            and data["runbook"]
+            and data.get("check") is not True
+        ]
     return found
 
 

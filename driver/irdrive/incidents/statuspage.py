@@ -35,13 +35,12 @@ from irdrive.incidents.model import (
     IDENTIFIED,
     INVESTIGATING,
     MONITORING,
-    OPEN_STATUSES,
     RESOLVED,
     SEVERITIES,
     Incident,
     TimelineEntry,
 )
-from irdrive.redact import Redactor, env_secrets
+from irdrive.redact import env_redactor
 
 if TYPE_CHECKING:
     from irdrive.incidents.store import IncidentStore
@@ -119,7 +118,7 @@ class PublicText:
     them), so the responder can be told to reword them."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self.redactor = Redactor(env_secrets(os.environ if env is None else env))
+        self.redactor = env_redactor(env=env)
         self.altered: set[str] = set()
 
     @property
@@ -422,24 +421,7 @@ def load_window(
     """The open incidents and those resolved (or closed) since ``days`` ago, with their
     timelines: one query for the incidents (at most MAX_INCIDENTS, the open ones first), one
     per incident for its timeline."""
-    import sqlalchemy as sa
-
-    from irdrive.history.schema import incidents as table
-    from irdrive.incidents.store import incident_from_row
-
-    cutoff = now - timedelta(days=days)
-    ended = sa.func.coalesce(table.c.resolved_at, table.c.closed_at, table.c.detected_at)
-    query = (
-        sa.select(table)
-        .where(sa.or_(table.c.status.in_(sorted(OPEN_STATUSES)), ended >= cutoff))
-        .order_by(
-            sa.case((table.c.status.in_(sorted(OPEN_STATUSES)), 0), else_=1),
-            table.c.detected_at.desc(),
-        )
-        .limit(MAX_INCIDENTS)
-    )
-    with store._read() as conn:
-        found = [incident_from_row(row._mapping) for row in conn.execute(query)]
+    found = store.public_window(now - timedelta(days=days), MAX_INCIDENTS)
     return [(incident, store.timeline(incident.id)) for incident in found]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -347,25 +347,28 @@ class IncidentStore:
         alert_key: str,
         *,
         actor: str,
-        summary: str,
+        summary: str | Callable[[Incident], str],
         data: Mapping[str, Any] | None = None,
+        incident_summary: str = "",
         **fields: Any,
     ) -> tuple[Incident, TimelineEntry, bool]:
         """An alert's incident, atomically: the open incident that already has ``alert_key``
         gets an ``alert`` entry (a repeat), else a new incident is opened with the key
         (``fields`` as for ``open``). Returns (incident, the entry written, opened?).
+        ``summary`` is the repeat's entry text, or a function of the incident it attaches to
+        (read under the lock) giving it; ``incident_summary`` is a new incident's ``summary``.
 
         The check and the write are one transaction under a lock on the key (PostgreSQL: a
         transaction-level advisory lock; SQLite: the database's write lock, taken first), so
         two copies of an alert arriving together open one incident, never two."""
-        draft = _Draft.make(actor=actor, **fields)
+        draft = _Draft.make(actor=actor, summary=incident_summary, **fields)
         key = incident_alert_keys.c
         for _attempt in range(APPEND_ATTEMPTS):
             try:
                 with self._begin() as conn:
                     self._lock_alert_key(conn, alert_key)
                     found = conn.execute(
-                        sa.select(incidents.c.id)
+                        sa.select(incidents)
                         .join(incident_alert_keys, key.incident_id == incidents.c.id)
                         .where(
                             key.alert_key == alert_key,
@@ -375,8 +378,13 @@ class IncidentStore:
                         .limit(1)
                     ).first()
                     if found is not None:
+                        text = (
+                            summary(incident_from_row(found._mapping))
+                            if callable(summary)
+                            else summary
+                        )
                         entry = self._attach(
-                            conn, found.id, alert_key, actor, summary, data, draft.now
+                            conn, found.id, alert_key, actor, text, data, draft.now
                         )
                         opened = False
                         ident = found.id
@@ -735,6 +743,40 @@ class IncidentStore:
             result.problems.append("the last entry is not the one the incident recorded")
         return result
 
+    def public_window(self, cutoff: datetime, limit: int | None = None) -> list[Incident]:
+        """The open incidents and those resolved (or closed; else detected) since ``cutoff``:
+        the open ones first, then newest detected first; at most ``limit`` (None: all).
+        What a status page shows."""
+        table = incidents
+        open_now = table.c.status.in_(sorted(OPEN_STATUSES))
+        ended = sa.func.coalesce(table.c.resolved_at, table.c.closed_at, table.c.detected_at)
+        query = (
+            sa.select(table)
+            .where(sa.or_(open_now, ended >= _micro(cutoff)))
+            .order_by(sa.case((open_now, 0), else_=1), table.c.detected_at.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [incident_from_row(row._mapping) for row in conn.execute(query)]
+
+    def run_starts(self, idents: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """incident id -> the data of each ``run.start`` entry on its timeline, in timeline
+        order (one query for all of ``idents``; every id given has a list, maybe empty)."""
+        found: dict[str, list[dict[str, Any]]] = {ident: [] for ident in idents}
+        if not found:
+            return found
+        t = incident_timeline.c
+        query = (
+            sa.select(t.incident_id, t.data)
+            .where(t.kind == "run.start", t.incident_id.in_(list(found)))
+            .order_by(t.incident_id, t.seq)
+        )
+        with self._read() as conn:
+            for row in conn.execute(query):
+                found[row.incident_id].append(dict(row.data or {}))
+        return found
+
     # -- alerts --------------------------------------------------------------------------
 
     def open_for_alert(self, alert_key: str) -> Incident | None:
@@ -1065,6 +1107,26 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def open_incidents(url: str | None = None, *, connect_timeout: int | None = None) -> IncidentStore:
-    """The incident records in the store at ``url`` or the configured one (migrated)."""
+def open_incidents(
+    url: str | None = None,
+    *,
+    connect_timeout: int | None = None,
+    create: bool = True,
+    ident: str | None = None,
+) -> IncidentStore:
+    """The incident records in the store at ``url`` or the configured one (migrated).
+
+    ``create=False``: an SQLite store that does not exist yet is not made (it holds no
+    incident): a UsageError says so, naming incident ``ident`` when given, and no file is
+    written. Other backends are opened as usual (a server's database is never created)."""
+    if not create:
+        from irdrive.history import location, store_url
+
+        path = location.sqlite_path(store_url(url))
+        if path is not None and not path.exists():
+            subject = f"no incident {check_incident_id(ident)}" if ident else "no incidents"
+            raise UsageError(
+                f"{subject}: the history store {path} does not exist yet "
+                "(`irdrive incident open` makes it)"
+            )
     return IncidentStore(open_store(url, connect_timeout=connect_timeout))

@@ -189,11 +189,11 @@ def store_gone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = runlink.open_incidents
 
-    def flaky(url: str | None = None) -> Any:
+    def flaky(url: str | None = None, **kw: Any) -> Any:
         calls.append(1)
         if len(calls) > 1:
             raise TargetUnreachable("history store sqlite:///gone.db: unable to open database")
-        return real(url)
+        return real(url, **kw)
 
     monkeypatch.setattr(runlink, "open_incidents", flaky)
     return calls

@@ -108,3 +108,17 @@ def test_scrub_artifacts_by_name_alone_and_without_files(tmp_path: Path) -> None
     scrub_artifacts(tmp_path, "ansible", Redactor([]))  # the rule by name needs no redactor
     assert CANARY not in command.read_text()
     scrub_artifacts(tmp_path / "nothing", "ansible", Redactor([]))  # no artifacts yet: no error
+
+
+def test_mask_text_is_the_one_masking_of_incident_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irdrive.redact import REDACTED, env_redactor, mask_text
+
+    monkeypatch.setenv("SLACK_TOKEN", "xoxb-canary-1234")
+    monkeypatch.setenv("PLAIN_VALUE", "not-a-secret")
+    text = "token xoxb-canary-1234, run key hunter22, db postgresql://ana:pw-9876@db:5432/x"
+    masked = mask_text(text, ["hunter22"])
+    assert masked == (f"token {REDACTED}, run key {REDACTED}, db postgresql://ana:***@db:5432/x")
+    assert mask_text("not-a-secret") == "not-a-secret"
+    # An explicit environment instead of this process's.
+    assert env_redactor(env={"X_PASSWORD": "s3cret-x"}).text("a s3cret-x") == f"a {REDACTED}"
+    assert env_redactor(env={}).text("xoxb-canary-1234") == "xoxb-canary-1234"

@@ -109,7 +109,11 @@ def test_list_open_first_by_severity_then_recent(env: dict[str, Any]) -> None:
 
 
 def test_list_bad_input(env: dict[str, Any]) -> None:
-    assert "invalid age '30 days'" in refused("list", "--since", "30 days")
+    assert "invalid --since '30 days'" in refused("list", "--since", "30 days")
+    # One parser for list and stats: an ISO date is a form too, and not one in the future.
+    assert "invalid --since '2999-01-01': it is in the future" in refused(
+        "list", "--since", "2999-01-01"
+    )
     assert "invalid severity 'P7'" in refused("list", "--severity", "P7")
     assert "unknown time zone 'Mars/Olympus'" in refused("list", "--tz", "Mars/Olympus")
     empty = run("list")
@@ -431,3 +435,24 @@ def test_show_still_shows_when_the_escalation_cannot_be_written(
     )
     view = json.loads(result.stdout)
     assert view["escalation"]["level"] == 2 and view["incident"]["escalation_level"] == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "INC-20261202-030000"),
+        ("timeline", "INC-20261202-030000"),
+        ("verify", "INC-20261202-030000"),
+        ("report", "INC-20261202-030000"),
+    ],
+)
+def test_reading_an_incident_does_not_create_the_store(
+    env: dict[str, Any], args: tuple[str, ...]
+) -> None:
+    db = env["tmp"] / "history.db"
+    line = refused(*args)
+    assert line == (
+        f"Error: no incident INC-20261202-030000: the history store {db} does not exist yet "
+        "(`irdrive incident open` makes it)"
+    )
+    assert not db.exists() and not list(env["tmp"].glob("history.db*"))

@@ -300,8 +300,8 @@ def _record_in_process(url: str, payload: dict[str, Any], barrier: Any) -> None:
 
 
 def test_copies_arriving_together_open_one_incident_even_in_a_new_store(tmp_path: Path) -> None:
-    """The rulebook runs actions in parallel: the intake lock, taken before the store is
-    opened (and, the first time, created), keeps a storm to one incident."""
+    """The rulebook runs actions in parallel: the store's per-key lock (open_or_attach) and,
+    the first time, its migration lock keep a storm to one incident."""
     url = f"sqlite:///{tmp_path / 'new' / 'history.db'}"
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)

@@ -16,7 +16,8 @@ from incident_post_records import Env, at, make_env
 from irdrive.cli import cli
 from irdrive.commands import incident_post
 from irdrive.errors import UsageError
-from irdrive.incidents.stats import load_trends, parse_since
+from irdrive.incidents.common import parse_since
+from irdrive.incidents.stats import load_trends
 from irdrive.incidents.store import IncidentStore, NewEntry
 
 NOW = at(60 * 24 * 5)  # 2026-11-25 03:00 UTC
