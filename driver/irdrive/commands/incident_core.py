@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from irdrive.incidents.model import Incident, TimelineEntry
     from irdrive.incidents.store import IncidentStore
 
-ESCALATION_ACTOR = "irdrive"
-
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 tz_option = click.option(
     "--tz",
@@ -41,38 +39,17 @@ def _emit(data: Any) -> None:
 
 
 def _roster(strict: bool) -> Roster | None:
-    """The roster; a malformed one is an error for ``show``/``list`` (``strict``), and for a
-    write only a warning: a broken roster never blocks a status change."""
-    from irdrive.incidents.clock import load_roster
+    from irdrive.incidents.escalate import roster_or_warn
 
-    try:
-        return load_roster()
-    except UsageError as exc:
-        if strict:
-            raise
-        click.echo(f"Warning: {exc}; escalation recorded without the roster", err=True)
-        return None
+    return roster_or_warn(strict, lambda line: click.echo(line, err=True))
 
 
 def _escalate(
     store: IncidentStore, incident: Incident, now: datetime, roster: Roster | None
 ) -> tuple[Incident, list[TimelineEntry]]:
-    """Record the level the incident needs now when it is above the one engaged so far."""
-    from irdrive.incidents.clock import escalation
+    from irdrive.incidents import escalate
 
-    esc = escalation(incident, now, roster)
-    if not esc.raised:
-        return incident, []
-    incident, entry = store.escalate(
-        incident.id,
-        esc.level,
-        why=esc.why,
-        engage=esc.engage,
-        actor=ESCALATION_ACTOR,
-        reached_at=esc.reached_at,
-        now=now,
-    )
-    return incident, [entry] if entry is not None else []
+    return escalate.record(store, incident, now, roster)
 
 
 def _say_entries(entries: list[TimelineEntry]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
@@ -84,8 +85,10 @@ def open_cmd(
     if title is None or not title.strip():
         raise UsageError('give the incident a --title "..." (what is happening, in one line)')
 
+    from irdrive.incidents import escalate
     from irdrive.incidents.store import open_incidents
 
+    roster = escalate.roster_or_warn(False, lambda line: click.echo(line, err=True))
     with open_incidents() as store:
         incident = store.open(
             title=title,
@@ -97,6 +100,10 @@ def open_cmd(
             commander=_name(commander),
             scribe=_name(scribe),
             comms_lead=_name(comms_lead),
+        )
+        # A P0/P1 engages the team lead at once: the timeline says so from the start.
+        incident, _ = escalate.record(
+            store, incident, incident.detected_at or datetime.now(UTC), roster
         )
     if as_json:
         click.echo(
@@ -135,12 +142,15 @@ def _from_alert(
     # Everything is read and checked before the store is opened: bad input writes nothing.
     parsed = alerts.parse(alerts.load(handle.read(), f"--from-alert {source}"), defaults)
 
+    from irdrive.incidents.escalate import roster_or_warn
+
     outcomes = alerts.record(
         parsed,
         actor=common.actor(),
         commander=_name(people["commander"]),
         scribe=_name(people["scribe"]),
         comms_lead=_name(people["comms_lead"]),
+        roster=roster_or_warn(False, lambda line: click.echo(line, err=True)),
     )
     if as_json:
         click.echo(json.dumps({"alerts": [o.to_dict() for o in outcomes]}))

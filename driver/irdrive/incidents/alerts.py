@@ -63,9 +63,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from irdrive.errors import UsageError
+from irdrive.incidents import escalate
 from irdrive.incidents.model import SEVERITIES, SEVERITY_NAMES, Incident, check_severity
 
 if TYPE_CHECKING:
+    from irdrive.incidents.clock import Roster
     from irdrive.incidents.store import IncidentStore
 
 FIRING, RESOLVED = "firing", "resolved"
@@ -321,6 +323,7 @@ def record(
     scribe: str | None = None,
     comms_lead: str | None = None,
     now: datetime | None = None,
+    roster: Roster | None = None,
 ) -> list[Outcome]:
     """``intake`` into the store at ``url`` (else the configured one)."""
     from irdrive.incidents.store import open_incidents
@@ -334,6 +337,7 @@ def record(
             scribe=scribe,
             comms_lead=comms_lead,
             now=now,
+            roster=roster,
         )
 
 
@@ -364,6 +368,7 @@ def intake(
     scribe: str | None = None,
     comms_lead: str | None = None,
     now: datetime | None = None,
+    roster: Roster | None = None,
 ) -> list[Outcome]:
     """Open, attach, note or ignore each alert, in order (see the module's docstring).
 
@@ -399,6 +404,9 @@ def intake(
                 opened_data=facts,
             )
             if opened:
+                # A P0/P1 engages the team lead at once: recorded from the start (``roster``
+                # names whom; without one the entry names the playbook's role).
+                escalate.record(store, incident, incident.detected_at or datetime.now(UTC), roster)
                 outcomes.append(Outcome(alert, OPENED, incident.id, 1))
             else:
                 note = _severity_note(alert, incident.severity)

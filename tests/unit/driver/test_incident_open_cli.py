@@ -86,8 +86,10 @@ def test_open_by_hand_prints_the_new_id(db: Path) -> None:
     assert (incident.commander, incident.scribe, incident.comms_lead) == ("carol", None, "erin")
     assert incident.acknowledged_at is not None and incident.summary == "card payments fail"
     with open_incidents(f"sqlite:///{db}") as store:
-        (entry,) = store.timeline(ident)
+        entry, escalation = store.timeline(ident)
     assert (entry.kind, entry.actor) == ("opened", "alice")
+    # A P1 engages the team lead at once, from the first entries on.
+    assert (escalation.kind, escalation.data["to"]) == ("escalation", 2)
 
 
 def test_open_by_hand_json(db: Path) -> None:
