@@ -141,10 +141,11 @@ def test_an_alert_opens_an_incident_and_a_repeat_attaches(
         timeline = store.timeline(incident.id)
         assert [(e.kind, e.data.get("status"), e.data.get("count")) for e in timeline] == [
             ("opened", "firing", None),
+            ("escalation", None, None),  # a P1 engages the team lead at once
             ("alert", "firing", 2),
             ("alert", "resolved", None),
         ]
-        assert {e.actor for e in timeline} == {"alert:VideoStorageFull"}
+        assert {e.actor for e in timeline if e.kind != "escalation"} == {"alert:VideoStorageFull"}
         assert timeline[0].data["received_by"] == "rulebook"
         assert store.verify(incident.id).ok
 
