@@ -78,7 +78,7 @@ def render_timeline(ident: str, title: str, entries: list[Any], local: Any) -> N
     from rich.table import Table
     from rich.text import Text
 
-    from irdrive.incidents.common import fmt_time
+    from irdrive.incidents.common import fmt_time, short_actor
 
     console = Console(highlight=False)
     table = Table(title=f"{ident}: {title}", title_justify="left", expand=False)
@@ -92,7 +92,7 @@ def render_timeline(ident: str, title: str, entries: list[Any], local: Any) -> N
             str(entry.seq),
             fmt_time(entry.at, local, seconds=True),
             entry.kind,
-            Text(entry.actor),  # text, never rich markup: "[host]" stays as it is
+            Text(short_actor(entry.actor)),  # text, never rich markup: "[host]" stays as it is
             Text(entry.summary),
             style=_style(entry),
         )

@@ -101,3 +101,13 @@ def parse_since(text: str, now: datetime) -> datetime:
     if when > now:
         raise UsageError(f"invalid --since {text!r}: it is in the future")
     return when.astimezone(UTC)
+
+
+_RUN_ACTOR = re.compile(r"^run:\d{8}T\d{6}(?:\.\d+)?Z-(?P<runbook>.+)$")
+
+
+def short_actor(actor: str) -> str:
+    """An actor as a table shows it: a run's ``run:<run id>`` (its folder's name, a timestamp
+    and the runbook) as ``run:<runbook>`` (the row's time says which run); others as they are."""
+    match = _RUN_ACTOR.match(actor)
+    return f"run:{match['runbook']}" if match else actor

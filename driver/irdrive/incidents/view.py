@@ -18,7 +18,7 @@ from irdrive.incidents.clock import (
     resolve_clock,
     respond_clock,
 )
-from irdrive.incidents.common import fmt_duration, fmt_time
+from irdrive.incidents.common import fmt_duration, fmt_time, short_actor
 from irdrive.incidents.model import ActionItem, Incident, TimelineEntry
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ def print_show(
                     str(entry.seq),
                     fmt_time(entry.at, tz, seconds=True),
                     entry.kind,
-                    escape(entry.actor or "-"),
+                    escape(short_actor(entry.actor) or "-"),
                     escape(entry.summary),
                 )
             console.print(table)
