@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from irdrive.errors import handle_errors
+from irdrive.errors import UsageError, handle_errors
 
 if TYPE_CHECKING:
     from irdrive.catalog import Runbook
@@ -63,6 +63,14 @@ incident_option = click.option(
     "sets the extra var irdrive_lock_wait.",
 )
 @incident_option
+@click.option(
+    "--notify",
+    type=click.Choice(["internal", "user", "stakeholder"]),
+    metavar="TEMPLATE",
+    help="With --incident: after the run, send the incident's TEMPLATE communication (internal,"
+    " user, stakeholder) to its channels (irdrive incident comms). A failed delivery is a "
+    "warning, recorded in the timeline; it never changes the run's exit code.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the run report, as JSON.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-v", "--verbose", count=True, help="ansible-playbook verbosity (in the artifacts).")
@@ -80,6 +88,7 @@ def run(
     deadline: float | None,
     lock_wait: float | None,
     incident: str | None,
+    notify: str | None,
 ) -> None:
     """Run runbook NAME with live progress, then a summary of what changed and was verified.
 
@@ -111,7 +120,9 @@ def run(
     who ran what, each task's outcome, what changed with the prior state, what was verified,
     and how it ended (`irdrive incident timeline INC-ID`). An unknown or closed incident is
     refused before anything runs (exit 2); a timeline write that fails later is a warning and
-    never changes the run's exit code.
+    never changes the run's exit code. --notify internal (or user, stakeholder) then sends the
+    incident's communication to its channels; a failed delivery is a warning, recorded in the
+    timeline, and never changes the exit code either.
 
     Exit codes: 0 success, 1 remediation failed, deadline exceeded or NOT RESOLVED (a symptom
     found and not remedied: the summary names the runbook to run next), 2 bad input (nothing
@@ -143,6 +154,7 @@ def run(
         deadline,
         lock_wait=lock_wait,
         incident=incident,
+        notify=notify,
     )
 
 
@@ -160,13 +172,15 @@ def execute(
     deadline: float | None = None,
     lock_wait: float | None = None,
     incident: str | None = None,
+    notify: str | None = None,
 ) -> None:
     """Check, confirm, run and report runbook ``name`` with the parameter values ``given``
     (typed values, or strings as from ``-e``): shared by `run` and its short forms. ``extra``
     is the raw ``-e`` items, to warn about a secret typed on the command line. ``force`` sets the
     extra var ``irdrive_force``, which the roles read to exceed their ceilings. ``deadline``
     (seconds) overrides the runbook's own. ``incident`` (else $IRDRIVE_INCIDENT) names the
-    open incident whose timeline records the run (``irdrive.incidents.runlink``)."""
+    open incident whose timeline records the run (``irdrive.incidents.runlink``); ``notify``
+    names the communication template sent to its channels after the run."""
     from rich.console import Console
 
     from irdrive import render
@@ -177,6 +191,8 @@ def execute(
     if incident is None:  # the default: $IRDRIVE_INCIDENT (irdrive.incidents.runlink)
         incident = os.environ.get("IRDRIVE_INCIDENT")
     link = check_incident(incident.strip()) if incident and incident.strip() else None
+    if notify and link is None:
+        raise UsageError("--notify sends an incident's communication: give --incident INC-ID")
     if force:
         session.values["irdrive_force"] = True
     session.deadline = deadline or session.runbook.deadline
@@ -213,6 +229,8 @@ def execute(
         raise
     if link is not None:
         link.finished(report)
+        if notify:
+            link.notify(notify)
     if as_json:
         data = report.to_dict()
         if link is not None:

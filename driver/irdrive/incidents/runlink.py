@@ -33,10 +33,12 @@ from irdrive.redact import REDACTED, Redactor, env_redactor
 from irdrive.report import RunReport
 
 if TYPE_CHECKING:
+    from irdrive.incidents.comms import Delivery
     from irdrive.session import Session
 
 ENV_INCIDENT = "IRDRIVE_INCIDENT"  # the default of --incident (read by commands/run.py)
 WARNING = "Warning: incident timeline not updated: "
+WARNING_NOTIFY = "Warning: notification of "
 
 
 @dataclass
@@ -55,6 +57,7 @@ class IncidentLink:
     redactor: Redactor | None = None  # the run's secrets, out of every entry
     written: int = 0  # entries this run appended
     problems: list[str] = field(default_factory=list)  # the warnings given
+    notified: list[dict[str, Any]] = field(default_factory=list)  # --notify's deliveries
 
     @classmethod
     def check_open(
@@ -167,12 +170,36 @@ class IncidentLink:
         entry = crash_entry(self.runbook or "?", self.run_id or "?", problem, self.check)
         self._guarded(lambda store: self._append(store, [entry]))
 
+    def notify(self, template: str) -> list[Delivery]:
+        """After the run: send the incident's ``template`` communication to its channels
+        (``irdrive.incidents.comms.notify``: each delivery, sent or failed, recorded in the
+        timeline). Never raises and never changes the run's outcome: a failed delivery is a
+        warning, a store that went away another."""
+        from irdrive.incidents import comms
+        from irdrive.incidents.common import actor
+
+        sent: list[Delivery] = []
+
+        def send(store: IncidentStore) -> None:
+            sent.extend(comms.notify(store, self.incident_id, template, actor()))
+
+        self._guarded(send)
+        for delivery in sent:
+            if not delivery.ok:
+                self.warn(
+                    f"{WARNING_NOTIFY}{self.incident_id} to {delivery.channel} failed: "
+                    f"{delivery.reason} (recorded in the timeline)"
+                )
+        self.notified = [d.to_dict() for d in sent]
+        return sent
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.incident_id,
             "entries_written": self.written,
             "timeline_updated": not self.problems,
             "problems": list(self.problems),
+            "notified": list(self.notified),
         }
 
     def _append(self, store: IncidentStore, entries: list[Any]) -> None:

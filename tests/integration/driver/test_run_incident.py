@@ -295,3 +295,76 @@ def test_a_timeline_entry_that_cannot_be_built_never_changes_the_run(
     assert f"Warning: incident timeline not updated: {ident}: 'hosts'" in res.stderr
     with open_incidents() as store:
         assert [e.kind for e in store.timeline(ident)] == ["opened", "run.start", "field"]
+
+
+def _comms_file(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "comms.yml"
+    path.write_text(f"timeout: 2\nchannels:\n  default:\n    - name: hook\n      url: {url}\n")
+    return path
+
+
+def test_notify_sends_the_update_after_the_run_and_records_it(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    got: list[str] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    monkeypatch.setenv(
+        "IRDRIVE_COMMS_CONFIG", str(_comms_file(tmp_path, f"json://127.0.0.1:{port}/"))
+    )
+    ident = open_incident()
+    try:
+        res = run("-e", "reason=drill", "--incident", ident, "--notify", "internal")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.exit_code == 0, res.output
+    assert len(got) == 1 and ident in got[0] and "Current Actions" in got[0]
+    with open_incidents() as store:
+        entries = store.timeline(ident)
+    notify = entries[-1]  # after the run's own entries: the update tells what the run did
+    assert (notify.kind, notify.data["ok"]) == ("notify", True), notify
+    assert [e.kind for e in entries].index("run.end") < len(entries) - 1
+
+
+def test_a_failed_notification_never_fails_the_run_and_is_recorded(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv(
+        "IRDRIVE_COMMS_CONFIG", str(_comms_file(tmp_path, f"json://127.0.0.1:{port}/"))
+    )
+    ident = open_incident()
+    res = run("-e", "reason=drill", "--incident", ident, "--notify", "internal", "--json")
+    assert res.exit_code == 0, res.output
+    assert f"Warning: notification of {ident} to hook failed" in res.stderr
+    report = json.loads(res.stdout)
+    assert report["incident"]["notified"][0]["ok"] is False
+    with open_incidents() as store:
+        last = store.timeline(ident)[-1]
+    assert (last.kind, last.data["ok"]) == ("notify", False)
+
+
+def test_notify_without_an_incident_is_bad_input(db: Path, state_dir: Path) -> None:
+    res = run("-e", "reason=drill", "--notify", "internal")
+    assert res.exit_code == 2
+    assert "--notify sends an incident's communication: give --incident INC-ID" in res.output
+    assert runs(state_dir) == []
