@@ -99,6 +99,32 @@ def lab(lab_cfg: Any) -> Any:
 
 
 @pytest.fixture
+def pg_database(lab: dict[str, Any]) -> Any:
+    """A new, empty database in the lab's PostgreSQL, owned by its responder role, as a team
+    would share one for the history store: (its URL, the role's password); dropped after."""
+    import secrets
+    from urllib.parse import quote
+
+    import psycopg2
+
+    pg = lab["parts"]["postgres"]
+    name = f"irdrive_test_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(
+        host=pg["socket_dir"], port=pg["port"], user="postgres", dbname="postgres"
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE {name} OWNER "{pg["user"]}"')
+        user, password = quote(pg["user"], safe=""), quote(pg["password"], safe="")
+        yield f"postgresql://{user}:{password}@{pg['host']}:{pg['port']}/{name}", pg["password"]
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture
 def lab_env(lab: dict[str, Any], lab_cfg: Any) -> dict[str, str]:
     """Environment for subprocesses (irdrive, ansible-playbook, kubectl) aimed at the lab."""
     env = dict(os.environ)

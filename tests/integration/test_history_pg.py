@@ -5,9 +5,7 @@ through the cheap reader ``irdrive list`` uses), errors without the password; th
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -38,20 +36,8 @@ def _admin(lab: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def pg_store(lab: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """A new, empty database owned by the lab's responder role: its URL and password."""
-    pg = lab["parts"]["postgres"]
-    name = f"irdrive_history_{secrets.token_hex(4)}"
-    admin = _admin(lab)
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE {name} OWNER "{pg["user"]}"')
-        user, password = quote(pg["user"], safe=""), quote(pg["password"], safe="")
-        yield f"postgresql://{user}:{password}@{pg['host']}:{pg['port']}/{name}", pg["password"]
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def pg_store(pg_database: tuple[str, str]) -> tuple[str, str]:
+    return pg_database
 
 
 def drill(runbook: str, started_at: datetime, passed: bool = True) -> DrillRecord:

@@ -6,12 +6,8 @@ database too; a repeat after that attaches; the URL's password reaches no output
 from __future__ import annotations
 
 import multiprocessing
-import secrets
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-import psycopg2
 import pytest
 
 from irdrive.errors import TargetUnreachable
@@ -29,23 +25,8 @@ ALERT = {
 
 
 @pytest.fixture
-def pg_url(lab: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """A new, empty database owned by the lab's responder role: its URL and password."""
-    pg = lab["parts"]["postgres"]
-    name = f"irdrive_incidents_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(
-        host=pg["socket_dir"], port=pg["port"], user="postgres", dbname="postgres"
-    )
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE {name} OWNER "{pg["user"]}"')
-        user, password = quote(pg["user"], safe=""), quote(pg["password"], safe="")
-        yield f"postgresql://{user}:{password}@{pg['host']}:{pg['port']}/{name}", pg["password"]
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def pg_url(pg_database: tuple[str, str]) -> tuple[str, str]:
+    return pg_database
 
 
 def _record(url: str, barrier: Any, out: Any) -> None:

@@ -6,13 +6,10 @@ part that differs by backend."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import psycopg2
 import pytest
 from click.testing import CliRunner
 from incident_post_records import at, make_env, resolved_p1
@@ -26,24 +23,8 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def pg_url(lab: dict[str, Any]) -> Iterator[str]:
-    """A fresh database in the lab's PostgreSQL, dropped afterwards."""
-    pg = lab["parts"]["postgres"]
-    admin = psycopg2.connect(
-        host=pg["socket_dir"], port=pg["port"], user="postgres", dbname="postgres"
-    )
-    admin.autocommit = True
-    name = "irdrive_incident_post"
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f'CREATE DATABASE {name} OWNER "{pg["user"]}"')
-    try:
-        user, password = quote(pg["user"], safe=""), quote(pg["password"], safe="")
-        yield f"postgresql://{user}:{password}@{pg['host']}:{pg['port']}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def pg_url(pg_database: tuple[str, str]) -> str:
+    return pg_database[0]
 
 
 def scenario(url: str, out: Path) -> dict[str, Any]:

@@ -5,12 +5,8 @@ connections append to one timeline, and the row lock keeps the chain whole."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Callable
 
-import psycopg2
 import pytest
 from incident_store_cases import CASES
 
@@ -18,23 +14,8 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture
-def pg_url(lab: dict[str, Any]) -> Iterator[str]:
-    """A new, empty database owned by the lab's responder role."""
-    pg = lab["parts"]["postgres"]
-    name = f"irdrive_incidents_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(
-        host=pg["socket_dir"], port=pg["port"], user="postgres", dbname="postgres"
-    )
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE {name} OWNER "{pg["user"]}"')
-        user, password = quote(pg["user"], safe=""), quote(pg["password"], safe="")
-        yield f"postgresql://{user}:{password}@{pg['host']}:{pg['port']}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def pg_url(pg_database: tuple[str, str]) -> str:
+    return pg_database[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__.removeprefix("case_") for c in CASES])

@@ -46,6 +46,29 @@ REOPEN_FROM = frozenset({RESOLVED, CLOSED})
 # the templates' "Next Update" time; ``show`` reminds the responder when it has passed.
 UPDATE_CADENCE_S: dict[str, int] = {"P0": 30 * 60, "P1": 60 * 60, "P2": 4 * 3600, "P3": 24 * 3600}
 
+# An incident's times, in the order an incident reaches them (``last_update_at`` last: when
+# the last communication went out).
+TIME_FIELDS = (
+    "started_at",
+    "detected_at",
+    "acknowledged_at",
+    "identified_at",
+    "mitigated_at",
+    "resolved_at",
+    "closed_at",
+    "last_update_at",
+)
+# An incident's own text, besides its people: what ``update`` may change.
+TEXT_FIELDS = (
+    "title",
+    "summary",
+    "impact",
+    "users_affected",
+    "root_cause",
+    "public_summary",
+    "runbook",
+)
+
 # The incident's people: a commander, and optionally a scribe and a communications lead.
 ROLES = ("commander", "scribe", "comms_lead")
 
@@ -162,16 +185,7 @@ class Incident:
     details: dict[str, Any] = field(default_factory=dict)  # JSON-able extras
 
     def __post_init__(self) -> None:
-        for name in (
-            "started_at",
-            "detected_at",
-            "acknowledged_at",
-            "identified_at",
-            "mitigated_at",
-            "resolved_at",
-            "closed_at",
-            "last_update_at",
-        ):
+        for name in TIME_FIELDS:
             _aware(getattr(self, name), name)
 
     @property

@@ -22,7 +22,14 @@ from typing import Any
 
 from irdrive.errors import UsageError
 from irdrive.incidents.common import fmt_duration, fmt_time
-from irdrive.incidents.model import SEVERITY_NAMES, ActionItem, Incident, TimelineEntry
+from irdrive.incidents.model import (
+    ROLES,
+    SEVERITY_NAMES,
+    TEXT_FIELDS,
+    ActionItem,
+    Incident,
+    TimelineEntry,
+)
 from irdrive.incidents.stats import BREACHED, MET, Measures, is_overdue, measure
 from irdrive.incidents.svg import check_mode, run_failed, timeline_svg, verification_failed
 from irdrive.redact import Redactor, env_redactor
@@ -30,18 +37,7 @@ from irdrive.redact import Redactor, env_redactor
 TEMPLATES = Path(__file__).parent / "templates"
 NOT_RESOLVED = "not resolved yet"
 # The record's text a report shows (besides services, the timeline and the action items).
-SHOWN_FIELDS = (
-    "title",
-    "summary",
-    "impact",
-    "users_affected",
-    "root_cause",
-    "public_summary",
-    "runbook",
-    "commander",
-    "scribe",
-    "comms_lead",
-)
+SHOWN_FIELDS = (*TEXT_FIELDS, *ROLES)
 VERDICTS = {MET: "met", BREACHED: "BREACHED"}
 CSS = {MET: "met", BREACHED: "breached"}
 

@@ -43,6 +43,8 @@ from irdrive.incidents.model import (
     REOPEN_FROM,
     RESOLVED,
     ROLES,
+    TEXT_FIELDS,
+    TIME_FIELDS,
     ActionItem,
     Incident,
     TimelineEntry,
@@ -60,28 +62,6 @@ APPEND_ATTEMPTS = 5
 class _Conflict(IrdriveError):
     """Another writer took the same incident id or timeline number first: the callers that
     can (``open``, ``append``) try again; anywhere else it is one line, exit 1."""
-
-
-# Fields ``update`` may change (roles are in ROLES; severity through ``update`` too).
-TEXT_FIELDS = (
-    "title",
-    "summary",
-    "impact",
-    "users_affected",
-    "root_cause",
-    "public_summary",
-    "runbook",
-)
-_TIME_FIELDS = (
-    "started_at",
-    "detected_at",
-    "acknowledged_at",
-    "identified_at",
-    "mitigated_at",
-    "resolved_at",
-    "closed_at",
-    "last_update_at",
-)
 
 
 def _now() -> datetime:
@@ -107,7 +87,7 @@ def incident_from_row(row: Mapping[Any, Any]) -> Incident:
         source=row["source"] or "cli",
         escalation_level=int(row["escalation_level"] or 1),
         details=dict(row["details"] or {}),
-        **{name: row[name] for name in _TIME_FIELDS},
+        **{name: row[name] for name in TIME_FIELDS},
     )
 
 

@@ -19,7 +19,7 @@ from irdrive.incidents.clock import (
     respond_clock,
 )
 from irdrive.incidents.common import fmt_duration, fmt_time, short_actor
-from irdrive.incidents.model import ActionItem, Incident, TimelineEntry
+from irdrive.incidents.model import TIME_FIELDS, ActionItem, Incident, TimelineEntry
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -208,15 +208,7 @@ def print_show(
         value = getattr(incident, name)
         if value:
             row(name.replace("_", " "), escape(value))
-    for name in (
-        "started_at",
-        "detected_at",
-        "acknowledged_at",
-        "identified_at",
-        "mitigated_at",
-        "resolved_at",
-        "closed_at",
-    ):
+    for name in TIME_FIELDS[:-1]:  # the last update is the reminder's
         value = getattr(incident, name)
         if value is not None:
             row(name.removesuffix("_at"), fmt_time(value, tz))
