@@ -109,7 +109,9 @@ def swept(lab: dict[str, Any], lab_cfg: Any, tmp_path_factory: pytest.TempPathFa
     assert files > 10 and list(state.rglob("report.json")) and list(state.rglob("job_events"))
     with open_incidents(db_url) as store:
         recorded = [e for e in store.timeline(incident) if e.kind == "run.end"]
-    assert len(recorded) == len(runs), "the runs were not recorded in the incident's timeline"
+    assert len(recorded) == len(runs) + len(key_runs), (
+        "the runs were not all recorded in the incident's timeline"
+    )
     fed = sweep_what_the_record_feeds(sweep, env, state, tmp_path, incident)
     print(f"canary sweep, what the incident record feeds: {fed}")
     return sweep
