@@ -9,3 +9,6 @@ from __future__ import annotations
 
 HEAD_REVISION = "0002"
 VERSION_TABLE = "irdrive_schema_version"
+# pg_advisory_xact_lock key of the schema's migration: "irdrive" + schema, an arbitrary
+# constant of this application (migrations/env.py and store.upgrade take it).
+PG_MIGRATION_LOCK = 0x1D5C_4E3A

@@ -102,6 +102,24 @@ def test_migrates_an_empty_database_and_round_trips_drills(env: Path) -> None:
     assert lite.last_passing_all(env / "h.db") == every
 
 
+def test_the_migrations_build_the_same_schema_as_a_fresh_store(env: Path) -> None:
+    """A new store is created at head in one step (create_at_head); an existing one is brought
+    there by the migrations: both give exactly the tables the code uses."""
+    fresh, migrated = f"sqlite:///{env / 'fresh.db'}", f"sqlite:///{env / 'migrated.db'}"
+    with open_store(fresh):
+        pass
+    engine = sa.create_engine(migrated)
+    try:
+        with engine.begin() as conn:
+            store_mod.migrate(conn)  # every migration, from an empty database
+            assert store_mod.current_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()
+    assert schema_diff(fresh) == [] and schema_diff(migrated) == []
+    with open_store(migrated) as store:  # at head already: opened without migrating
+        assert store.drills() == []
+
+
 def test_records_are_checked() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         record(started_at=datetime(2026, 1, 1))

@@ -11,10 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from irdrive.history.revision import PG_MIGRATION_LOCK
 from irdrive.history.schema import VERSION_TABLE, metadata
-
-# pg_advisory_xact_lock key: "irdrive" + schema, an arbitrary constant of this application.
-PG_MIGRATION_LOCK = 0x1D5C_4E3A
 
 
 def run_migrations() -> None:
