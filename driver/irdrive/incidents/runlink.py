@@ -199,7 +199,7 @@ class IncidentLink:
             "entries_written": self.written,
             "timeline_updated": not self.problems,
             "problems": list(self.problems),
-            "notified": list(self.notified),
+            **({"notified": list(self.notified)} if self.notified else {}),
         }
 
     def _append(self, store: IncidentStore, entries: list[Any]) -> None:
