@@ -12,12 +12,13 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: help install system-deps ext-collections demo lab-up lab-down test drills lint sanity unit integration bench clean
+.PHONY: help install system-deps ext-collections demo lab-up lab-down test test-incidents drills lint sanity unit integration bench clean
 
 help:
 	@echo "make demo   build the venv, start the lab, inject processor-down, run payments-failover"
 	@echo "make test   lint + unit + integration tests and drills (starts and stops its own lab)"
 	@echo "make drills every drill, the chaos variants included, on its own lab"
+	@echo "make test-incidents  the incident tests make test leaves out (marker incidents_extra)"
 	@echo "make lint   ruff, mypy (driver/, lab/), ansible-lint (production profile), make sanity"
 	@echo "make sanity ansible-test sanity on the collection (compile, import, validate-modules) on the"
 	@echo "            hosts' Pythons 3.9 and 3.11 and the controller's 3.12 and 3.13 (SANITY_PYTHONS=...)"
@@ -91,7 +92,7 @@ test: install
 	  > .state/drills.log 2>&1 & drills=$$!; \
 	IRDRIVE_TEST_LAB_DIR=$(TEST_LAB_DIR) IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
 	  $(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=25 \
-	  $(foreach f,$(DRILL_TESTS),--ignore=$(f)) $(PYTEST_ARGS) \
+	  -m "not incidents_extra" $(foreach f,$(DRILL_TESTS),--ignore=$(f)) $(PYTEST_ARGS) \
 	  || status=$$?; \
 	wait $$drills || { status=1; echo "error: the drills failed:" >&2; }; \
 	cat .state/drills.log; \
@@ -100,6 +101,15 @@ test: install
 	done; \
 	wait $$lint || { status=1; echo "error: make lint failed:" >&2; }; \
 	cat .state/lint.log; \
+	exit $$status
+
+# The incident tests make test leaves out (marker incidents_extra): a real lab run's timeline,
+# the rulebook's incident playbook, the post commands and alert intake on PostgreSQL.
+test-incidents: install
+	@set -o pipefail; status=0; mkdir -p .state; \
+	IRDRIVE_TEST_LAB_DIR=$(CURDIR)/.state/incident-lab IRDRIVE_TEST_PORT_BASE=$(TEST_PORT_BASE) \
+	  $(BIN)/pytest -p no:cacheprovider -n 0 -m incidents_extra tests/integration || status=$$?; \
+	$(BIN)/irdrive lab --lab-dir $(CURDIR)/.state/incident-lab down --purge >/dev/null 2>&1; \
 	exit $$status
 
 # Every drill, on a lab of its own: make test's, and the chaos drill whose bounded retries run

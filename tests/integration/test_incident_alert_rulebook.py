@@ -20,6 +20,8 @@ import pytest
 
 from irdrive.incidents.store import open_incidents
 
+pytestmark = pytest.mark.incidents_extra
+
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "rulebooks" / "playbooks" / "open-incident.yml"
 SOURCE = (

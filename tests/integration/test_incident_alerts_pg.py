@@ -14,7 +14,7 @@ from irdrive.errors import TargetUnreachable
 from irdrive.incidents import alerts
 from irdrive.incidents.store import open_incidents
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.incidents_extra]
 
 ALERT = {
     "status": "firing",

@@ -18,7 +18,7 @@ from irdrive.cli import cli
 from irdrive.commands import incident_post
 from irdrive.incidents.store import NewEntry, open_incidents
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.incidents_extra]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 

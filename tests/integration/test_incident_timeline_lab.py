@@ -24,7 +24,7 @@ from test_history_pg import pg_store  # noqa: F401 - the fixture: a fresh Postgr
 from irdrive.incidents.store import open_incidents
 from irdrive_lab.faults import faults
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.incidents_extra]
 
 
 @pytest.fixture
