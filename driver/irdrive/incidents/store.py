@@ -270,48 +270,12 @@ class IncidentStore:
 
     # -- incidents -----------------------------------------------------------------------
 
-    def open(
-        self,
-        *,
-        title: str,
-        severity: str,
-        actor: str,
-        commander: str | None = None,
-        scribe: str | None = None,
-        comms_lead: str | None = None,
-        services: Sequence[str] = (),
-        runbook: str | None = None,
-        summary: str = "",
-        impact: str = "",
-        public_summary: str = "",
-        source: str = "cli",
-        started_at: datetime | None = None,
-        now: datetime | None = None,
-        alert_key: str | None = None,
-        details: Mapping[str, Any] | None = None,
-        opened_data: Mapping[str, Any] | None = None,
-    ) -> Incident:
-        """A new incident, INVESTIGATING, with its ``opened`` timeline entry (one transaction).
+    def open(self, *, alert_key: str | None = None, **fields: Any) -> Incident:
+        """A new incident, INVESTIGATING, with its ``opened`` timeline entry (one transaction);
+        ``fields`` are ``_Draft.make``'s (title, severity, actor, people, services...).
         Its id is ``INC-YYYYMMDD-HHMMSS`` of ``now``, with ``-2``, ``-3``... on a clash. A
         commander named at opening acknowledges it."""
-        draft = _Draft.make(
-            title=title,
-            severity=severity,
-            actor=actor,
-            commander=commander,
-            scribe=scribe,
-            comms_lead=comms_lead,
-            services=services,
-            runbook=runbook,
-            summary=summary,
-            impact=impact,
-            public_summary=public_summary,
-            source=source,
-            started_at=started_at,
-            now=now,
-            details=details,
-            opened_data=opened_data,
-        )
+        draft = _Draft.make(**fields)
         for attempt in range(1, 100):
             ident = draft.base if attempt == 1 else f"{draft.base}-{attempt}"
             try:
